@@ -1,0 +1,27 @@
+# Every dependency is a Debian 12 package (scripts/install-deps.sh); nothing is fetched.
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG)
+find_package(OpenSSL 3.0 REQUIRED)
+find_package(nlohmann_json 3.11 REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
+if(ATLS_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(ATLS_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()
+
+# One interface target that carries the Asio/Beast configuration. Asio and Beast are compiled
+# once (src/core/asio_impl.cpp) instead of in every translation unit.
+add_library(atls_asio INTERFACE)
+target_link_libraries(atls_asio INTERFACE Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+target_compile_definitions(atls_asio INTERFACE
+  BOOST_ASIO_SEPARATE_COMPILATION
+  BOOST_BEAST_SEPARATE_COMPILATION
+  BOOST_ASIO_NO_DEPRECATED
+  BOOST_BEAST_USE_STD_STRING_VIEW)

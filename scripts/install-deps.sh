@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every build, test and benchmark dependency of atls-proxy from Debian 12 packages.
+# Idempotent: packages already present are skipped by apt. Works as root or through sudo.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ cmake ninja-build pkg-config git
+  clang clang-format clang-tidy libclang-rt-14-dev lld
+  # libraries (Boost 1.81: plain libboost-dev is 1.74, too old for the Asio/Beast we use)
+  libboost1.81-dev libssl-dev libnghttp2-dev nlohmann-json3-dev libcli11-dev
+  libspdlog-dev libfmt-dev libyaml-cpp-dev libtss2-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # real peers used by the tests and the demo
+  openssl curl python3 ca-certificates procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,107 @@
+#include "cli/app.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <iostream>
+
+#include "cli/common.h"
+#include "cli/get_tls_cert.h"
+#include "core/log.h"
+
+#ifndef ATLS_VERSION
+#define ATLS_VERSION "unknown"
+#endif
+
+namespace atls::cli {
+namespace {
+
+// Options valid before or after the subcommand (interop spec §8.1).
+void add_global_options(CLI::App& app, GlobalOptions& global) {
+  app.add_option("--measurements-file", global.measurements_file,
+                 "Path or URL of a JSON measurements policy for the remote party")
+      ->envname("MEASUREMENTS_FILE");
+  app.add_option("--allowed-remote-attestation-type", global.allowed_remote_attestation_type,
+                 "Without a measurements file: the one remote attestation type to accept "
+                 "(none, tdx, dcap-tdx, gcp-tdx, qemu-tdx, azure-tdx)");
+  app.add_option("--pccs-url", global.pccs_url,
+                 "PCCS or Intel PCS base URL for DCAP collateral (default: Intel PCS)");
+  app.add_flag("--log-debug", global.log_debug, "Log debug messages");
+  app.add_flag("--log-json", global.log_json, "Log one JSON object per line");
+  app.add_flag("--log-dcap-quote", global.log_dcap_quote,
+               "Write every received non-none evidence to quotes/<type>-<unix-ns>");
+  app.add_flag("--override-azure-outdated-tcb", global.override_azure_outdated_tcb,
+               "Accept the known-outdated Azure TDX TCB (azure-tdx evidence only)")
+      ->envname("OVERRIDE_AZURE_OUTDATED_TCB");
+  app.add_option("--handshake-timeout", global.handshake_timeout_seconds,
+                 "Seconds allowed for the TLS handshake and for each attestation step")
+      ->envname("ATLS_HANDSHAKE_TIMEOUT")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+void add_client_tls_flags(CLI::App& command, ClientTlsFlags& tls, bool with_client_certificate) {
+  command.add_option("--tls-ca-certificate", tls.ca_certificate,
+                     "PEM file of extra trust anchors for the server certificate "
+                     "(added to the system roots)");
+  command.add_flag("--allow-self-signed", tls.allow_self_signed,
+                   "Accept a self-signed server certificate without name or validity checks; "
+                   "trust then rests on the attestation, which binds the certificate's key");
+  if (with_client_certificate) {
+    command.add_option("--tls-private-key-path", tls.private_key_path,
+                       "PEM private key for client authentication")
+        ->envname("TLS_PRIVATE_KEY_PATH");
+    command.add_option("--tls-certificate-path", tls.certificate_path,
+                       "PEM certificate chain for client authentication")
+        ->envname("TLS_CERTIFICATE_PATH");
+  }
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"atls-proxy: attested TLS proxy (flashbots-ratls/1 compatible)", "atls-proxy"};
+  app.set_version_flag("-V,--version", ATLS_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  GlobalOptions global;
+  add_global_options(app, global);
+
+  std::function<int()> action;
+
+  GetTlsCertOptions get_tls_cert;
+  auto* get_cmd = app.add_subcommand(
+      "get-tls-cert",
+      "Connect to a proxy-server, verify its attestation and print its PEM certificate chain");
+  get_cmd->add_option("server", get_tls_cert.server, "Proxy-server host[:port] (port 443 default)")
+      ->required();
+  add_client_tls_flags(*get_cmd, get_tls_cert.tls, /*with_client_certificate=*/false);
+  get_cmd->add_option("--out-measurements", get_tls_cert.out_measurements,
+                      "Write the verified measurements as JSON to this file");
+  get_cmd->callback([&] { action = [&] { return run_get_tls_cert(global, get_tls_cert); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  init_logging(LogOptions{global.log_debug, global.log_json});
+  try {
+    return action ? action() : kExitUsage;
+  } catch (const std::exception& e) {
+    spdlog::critical("unexpected error: {}", e.what());
+    return kExitInternal;
+  }
+}
+
+}  // namespace atls::cli

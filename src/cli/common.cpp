@@ -1,0 +1,98 @@
+#include "cli/common.h"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+
+#include "net/errors.h"
+#include "policy/loader.h"
+#include "ratls/errors.h"
+#include "tls/credentials.h"
+#include "tls/errors.h"
+
+namespace atls::cli {
+
+std::chrono::milliseconds GlobalOptions::step_timeout() const {
+  return std::chrono::milliseconds(static_cast<long long>(handshake_timeout_seconds * 1000.0));
+}
+
+Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOptions& global) {
+  auto policy = policy::policy_from_options(global.measurements_file,
+                                            global.allowed_remote_attestation_type);
+  if (!policy) {
+    return policy.error();
+  }
+  auto shared_policy = std::make_shared<const policy::MeasurementPolicy>(std::move(*policy));
+  // Evidence verifiers register here as their modules land; until then only `none` peers can
+  // be accepted, and attesting peers are refused (or, when the policy accepts none, treated as
+  // unattested), see ratls/appraisal.h.
+  std::vector<attest::VerifierPtr> verifiers;
+  return std::shared_ptr<const ratls::Appraiser>(
+      std::make_shared<ratls::Appraiser>(std::move(shared_policy), std::move(verifiers)));
+}
+
+Outcome<tls::SharedSslContext> make_client_tls(const ClientTlsFlags& flags,
+                                               std::vector<std::string> alpn) {
+  tls::ClientContextOptions options;
+  options.alpn = std::move(alpn);
+  options.allow_self_signed = flags.allow_self_signed;
+  if (flags.ca_certificate && !flags.allow_self_signed) {
+    auto anchors = tls::load_certificates(*flags.ca_certificate);
+    if (!anchors) {
+      return anchors.error();
+    }
+    options.extra_trust_anchors = std::move(*anchors);
+  }
+  if (flags.private_key_path.has_value() != flags.certificate_path.has_value()) {
+    return Failure{make_error_code(tls::Errc::NoCertificate),
+                   "--tls-private-key-path and --tls-certificate-path must be given together"};
+  }
+  std::optional<tls::Credentials> credentials;
+  if (flags.private_key_path && !flags.allow_self_signed) {
+    auto loaded = tls::load_credentials(*flags.certificate_path, *flags.private_key_path);
+    if (!loaded) {
+      return loaded.error();
+    }
+    credentials = std::move(*loaded);
+    options.client_credentials = &*credentials;
+  }
+  return tls::make_client_context(options);
+}
+
+bool is_attestation_rejection(const ErrorCode& ec) {
+  const auto& category = ec.category();
+  if (category == ratls::ratls_category()) {
+    switch (static_cast<ratls::Errc>(ec.value())) {
+      case ratls::Errc::FrameTooLarge:
+      case ratls::Errc::CompactInvalid:
+      case ratls::Errc::CompactNonMinimal:
+      case ratls::Errc::FieldOverrun:
+      case ratls::Errc::TrailingBytes:
+      case ratls::Errc::UnknownAttestationType:
+      case ratls::Errc::AttestationTypeNotAccepted:
+      case ratls::Errc::AttestationGivenWhenNoneExpected:
+      case ratls::Errc::AttestationTypeNotSupported:
+      case ratls::Errc::MeasurementsNotAccepted:
+        return true;
+      default:
+        return false;
+    }
+  }
+  // Transport categories are connection problems; any other project category belongs to an
+  // evidence verifier.
+  const bool transport = category == boost::system::system_category() ||
+                         category == boost::system::generic_category() ||
+                         category == boost::asio::error::get_misc_category() ||
+                         category == boost::asio::error::get_netdb_category() ||
+                         category == boost::asio::error::get_addrinfo_category() ||
+                         category == boost::asio::error::get_ssl_category() ||
+                         category == boost::asio::ssl::error::get_stream_category() ||
+                         category == net::net_category() ||
+                         category == tls::tls_category();
+  return !transport;
+}
+
+int exit_code_for_channel_failure(const Failure& failure) {
+  return is_attestation_rejection(failure.code) ? kExitAttestation : kExitConnection;
+}
+
+}  // namespace atls::cli

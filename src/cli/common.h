@@ -1,0 +1,59 @@
+#pragma once
+// Pieces shared by the subcommands: global options (interop spec §8.1), exit codes, and
+// construction of the appraiser and TLS contexts from flags.
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+#include "ratls/appraisal.h"
+#include "tls/context.h"
+
+namespace atls::cli {
+
+/// Process exit codes (documented in docs/cli.md).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInternal = 1,     ///< unexpected internal failure
+  kExitUsage = 2,        ///< bad flags, unreadable or invalid files
+  kExitConnection = 3,   ///< resolve/connect/TLS failures, timeouts, peer hang-ups
+  kExitAttestation = 4,  ///< the peer's attestation was rejected (verification or policy)
+};
+
+struct GlobalOptions {
+  std::optional<std::string> measurements_file;
+  std::optional<std::string> allowed_remote_attestation_type;
+  std::optional<std::string> pccs_url;
+  bool log_debug = false;
+  bool log_json = false;
+  bool log_dcap_quote = false;
+  bool override_azure_outdated_tcb = false;
+  double handshake_timeout_seconds = 30.0;
+
+  std::chrono::milliseconds step_timeout() const;
+};
+
+/// Policy + verifiers for the peer, from the global options. Usage errors carry the detail.
+Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOptions& global);
+
+/// Options of a proxy-client-like subcommand's TLS client (§1.3, §8.2).
+struct ClientTlsFlags {
+  std::optional<std::string> ca_certificate;
+  std::optional<std::string> private_key_path;
+  std::optional<std::string> certificate_path;
+  bool allow_self_signed = false;
+};
+
+/// Client TLS context offering `alpn`. Loads and checks the referenced files.
+Outcome<tls::SharedSslContext> make_client_tls(const ClientTlsFlags& flags,
+                                               std::vector<std::string> alpn);
+
+/// Whether a failure means the peer's attestation was rejected (exit 4) rather than a
+/// connection or TLS problem (exit 3).
+bool is_attestation_rejection(const ErrorCode& ec);
+
+/// Exit code for a failure that happened while connecting or during the exchange.
+int exit_code_for_channel_failure(const Failure& failure);
+
+}  // namespace atls::cli

@@ -1,0 +1,116 @@
+#include "net/http_get.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+
+#include "net/errors.h"
+#include "tls/context.h"
+
+namespace atls::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+Failure fail(Errc code, const std::string& detail) {
+  return Failure{make_error_code(code), detail};
+}
+
+template <class Stream>
+asio::awaitable<Outcome<std::string>> request(Stream& stream, const Url& url,
+                                              const HttpGetOptions& options) {
+  http::request<http::empty_body> req{http::verb::get, url.target, 11};
+  req.set(http::field::host, url.authority.to_string());
+  req.set(http::field::user_agent, "atls-proxy");
+  req.set(http::field::accept, "application/json");
+  req.set(http::field::connection, "close");
+  auto [write_ec, written] = co_await http::async_write(stream, req, kUseTuple);
+  if (write_ec) {
+    co_return fail(write_ec == beast::error::timeout ? Errc::Timeout : Errc::ConnectFailed,
+                   write_ec.message());
+  }
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(options.max_body_bytes);
+  auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+  if (read_ec == http::error::body_limit) {
+    co_return fail(Errc::BodyTooLarge, std::to_string(options.max_body_bytes) + " bytes max");
+  }
+  if (read_ec) {
+    co_return fail(read_ec == beast::error::timeout ? Errc::Timeout : Errc::ProtocolError,
+                   read_ec.message());
+  }
+  auto response = parser.release();
+  if (response.result_int() < 200 || response.result_int() > 299) {
+    co_return fail(Errc::HttpStatus, std::to_string(response.result_int()));
+  }
+  co_return std::move(response.body());
+}
+
+asio::awaitable<Outcome<std::string>> fetch(const Url& url, const HttpGetOptions& options) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::tcp::resolver resolver(executor);
+  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(
+      url.authority.host, std::to_string(url.authority.port), kUseTuple);
+  if (resolve_ec) {
+    co_return fail(Errc::ResolveFailed, url.authority.host + ": " + resolve_ec.message());
+  }
+  beast::tcp_stream tcp(executor);
+  tcp.expires_after(options.timeout);
+  auto [connect_ec, endpoint] = co_await tcp.async_connect(endpoints, kUseTuple);
+  if (connect_ec) {
+    co_return fail(connect_ec == beast::error::timeout ? Errc::Timeout : Errc::ConnectFailed,
+                   url.authority.to_string() + ": " + connect_ec.message());
+  }
+  if (url.scheme == "http") {
+    co_return co_await request(tcp, url, options);
+  }
+  tls::ClientContextOptions tls_options;
+  tls_options.alpn = {"http/1.1"};
+  auto context = tls::make_client_context(tls_options);
+  if (!context) {
+    co_return context.error();
+  }
+  asio::ssl::stream<beast::tcp_stream> stream(std::move(tcp), **context);
+  if (auto r = tls::prepare_client_connection(stream.native_handle(), url.authority.host); !r) {
+    co_return fail(Errc::TlsFailed, "invalid host name " + url.authority.host);
+  }
+  auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kUseTuple);
+  if (handshake_ec) {
+    const long verify = SSL_get_verify_result(stream.native_handle());
+    std::string detail = handshake_ec.message();
+    if (verify != X509_V_OK) {
+      detail += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+    }
+    co_return fail(handshake_ec == beast::error::timeout ? Errc::Timeout : Errc::TlsFailed,
+                   url.authority.to_string() + ": " + detail);
+  }
+  co_return co_await request(stream, url, options);
+}
+
+}  // namespace
+
+Outcome<std::string> http_get(const Url& url, const HttpGetOptions& options) {
+  asio::io_context io;
+  std::optional<Outcome<std::string>> result;
+  asio::co_spawn(io, fetch(url, options), [&result](std::exception_ptr error, Outcome<std::string> r) {
+    if (error) {
+      result = fail(Errc::ProtocolError, "unexpected exception");
+    } else {
+      result = std::move(r);
+    }
+  });
+  io.run();
+  return std::move(*result);
+}
+
+}  // namespace atls::net

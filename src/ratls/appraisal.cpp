@@ -1,0 +1,86 @@
+#include "ratls/appraisal.h"
+
+#include <fmt/format.h>
+
+#include "ratls/errors.h"
+
+namespace atls::ratls {
+
+using attest::AttestationType;
+
+Appraiser::Appraiser(std::shared_ptr<const policy::MeasurementPolicy> policy,
+                     std::vector<attest::VerifierPtr> verifiers)
+    : policy_(std::move(policy)), verifiers_(std::move(verifiers)) {}
+
+const attest::Verifier* Appraiser::verifier_for(AttestationType type) const noexcept {
+  for (const auto& verifier : verifiers_) {
+    if (verifier->handles(type)) {
+      return verifier.get();
+    }
+  }
+  return nullptr;
+}
+
+bool Appraiser::needs_verification(AttestationType type) const noexcept {
+  if (type == AttestationType::None || verifier_for(type) == nullptr) {
+    return false;
+  }
+  // With none accepted and no record for the family the evidence is irrelevant (see header).
+  return !(accepts_none() && !policy_->has_family(attest::family_of(type)));
+}
+
+Outcome<PeerAttestation> Appraiser::appraise(const AttestationMessage& message,
+                                             const attest::ReportData& expected_report_data,
+                                             SystemTime now) const {
+  PeerAttestation peer;
+  peer.claimed_type = message.type;
+  const std::string_view type_name = attest::to_string(message.type);
+
+  if (message.type == AttestationType::None) {
+    if (!accepts_none()) {
+      return Failure{make_error_code(Errc::AttestationTypeNotAccepted),
+                     fmt::format("peer sent no attestation; policy {} requires one",
+                                 policy_->source())};
+    }
+    if (!message.evidence.empty()) {
+      return Failure{make_error_code(Errc::AttestationGivenWhenNoneExpected),
+                     fmt::format("{} evidence bytes", message.evidence.size())};
+    }
+    return peer;
+  }
+
+  const attest::Family family = attest::family_of(message.type);
+  const attest::Verifier* verifier = verifier_for(message.type);
+  if (verifier == nullptr) {
+    if (accepts_none()) {
+      peer.downgrade_reason = fmt::format("no verifier for {}", type_name);
+      return peer;
+    }
+    return Failure{make_error_code(Errc::AttestationTypeNotSupported),
+                   fmt::format("{} evidence cannot be verified by this build", type_name)};
+  }
+  if (accepts_none() && !policy_->has_family(family)) {
+    peer.downgrade_reason = fmt::format("policy has no {} record", type_name);
+    return peer;
+  }
+
+  auto claims = verifier->verify(message.type, message.evidence, expected_report_data, now);
+  if (!claims) {
+    return Failure{claims.error(), fmt::format("{} evidence rejected by the {} verifier",
+                                               type_name, verifier->name())};
+  }
+  const policy::Evaluation evaluation = policy_->evaluate(*claims);
+  if (!evaluation.matched) {
+    std::string detail = policy_->describe(evaluation, *claims);
+    if (accepts_none()) {
+      peer.downgrade_reason = "measurements not accepted: " + detail;
+      return peer;
+    }
+    return Failure{make_error_code(Errc::MeasurementsNotAccepted), std::move(detail)};
+  }
+  peer.matched_record = policy_->records()[*evaluation.matched].label();
+  peer.claims = std::move(*claims);
+  return peer;
+}
+
+}  // namespace atls::ratls

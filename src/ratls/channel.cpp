@@ -1,0 +1,254 @@
+#include "ratls/channel.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "core/offload.h"
+#include "ratls/errors.h"
+#include "ratls/report_data.h"
+#include "tls/context.h"
+
+namespace atls::ratls {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+Failure io_failure(const ErrorCode& ec, Errc timeout_code, std::string_view step) {
+  if (ec == beast::error::timeout) {
+    return Failure{make_error_code(timeout_code), std::string(step)};
+  }
+  return Failure{ec, std::string(step)};
+}
+
+// TLS handshake failures: name the certificate problem when there is one.
+Failure handshake_failure(const ErrorCode& ec, TlsStream& stream) {
+  if (ec == beast::error::timeout) {
+    return Failure{make_error_code(Errc::HandshakeTimeout), "TLS handshake"};
+  }
+  std::string detail = "TLS handshake: " + ec.message();
+  const long verify = SSL_get_verify_result(stream.native_handle());
+  if (verify != X509_V_OK) {
+    detail += fmt::format(" (certificate verification: {})", X509_verify_cert_error_string(verify));
+  }
+  return Failure{ec, std::move(detail)};
+}
+
+struct SessionFacts {
+  std::string alpn;
+  Digest32 exporter{};
+};
+
+// Checks common to both sides right after the handshake (§2.4 table, first rows).
+Outcome<SessionFacts> check_session(SSL* ssl) {
+  if (SSL_version(ssl) != TLS1_3_VERSION) {
+    return Failure{make_error_code(Errc::NotTls13), SSL_get_version(ssl)};
+  }
+  const unsigned char* alpn = nullptr;
+  unsigned alpn_length = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_length);
+  SessionFacts facts;
+  facts.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_length);
+  if (facts.alpn.empty() || !is_ratls_protocol(facts.alpn)) {
+    return Failure{make_error_code(Errc::AlpnMissing),
+                   facts.alpn.empty() ? "no ALPN protocol negotiated"
+                                      : "negotiated ALPN \"" + facts.alpn + "\""};
+  }
+  auto exporter = export_channel_binding(ssl);
+  if (!exporter) {
+    return Failure{exporter.error(), ""};
+  }
+  facts.exporter = *exporter;
+  return facts;
+}
+
+asio::awaitable<Outcome<AttestationMessage>> make_local_message(
+    const ChannelConfig& config, const attest::ReportData& report_data) {
+  const auto type = config.attester->type();
+  if (type == attest::AttestationType::None) {
+    co_return AttestationMessage{type, {}};
+  }
+  auto attester = config.attester;
+  auto generated = co_await offload(
+      config.attestation_executor, [attester, report_data] { return attester->generate(report_data); },
+      config.step_timeout);
+  if (!generated) {
+    co_return Failure{make_error_code(Errc::AttestationTimeout), "generating local evidence"};
+  }
+  if (!*generated) {
+    co_return Failure{generated->error(), fmt::format("generating {} evidence",
+                                                      attest::to_string(type))};
+  }
+  co_return AttestationMessage{type, std::move(**generated)};
+}
+
+asio::awaitable<Outcome<void>> send_message(TlsStream& stream, const AttestationMessage& message,
+                                            const ChannelConfig& config) {
+  auto frame = encode_frame(message);
+  if (!frame) {
+    co_return Failure{frame.error(), fmt::format("local {} evidence of {} bytes",
+                                                 attest::to_string(message.type),
+                                                 message.evidence.size())};
+  }
+  beast::get_lowest_layer(stream).expires_after(config.step_timeout);
+  auto [ec, written] = co_await asio::async_write(stream, asio::buffer(*frame), kUseTuple);
+  if (ec) {
+    co_return io_failure(ec, Errc::ExchangeTimeout, "sending attestation");
+  }
+  co_return Outcome<void>{};
+}
+
+Failure read_failure(const ErrorCode& ec, std::size_t got, std::string_view what) {
+  if (ec == beast::error::timeout) {
+    return Failure{make_error_code(Errc::ExchangeTimeout), "waiting for the peer's attestation"};
+  }
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+    return Failure{make_error_code(got == 0 ? Errc::PeerClosed : Errc::FrameTruncated),
+                   std::string(what)};
+  }
+  return Failure{ec, std::string(what)};
+}
+
+asio::awaitable<Outcome<AttestationMessage>> receive_message(TlsStream& stream,
+                                                             const ChannelConfig& config) {
+  // One deadline for the whole frame: a peer trickling bytes cannot extend it.
+  beast::get_lowest_layer(stream).expires_after(config.step_timeout);
+  std::array<std::uint8_t, kFrameHeaderSize> header{};
+  auto [header_ec, header_read] = co_await asio::async_read(stream, asio::buffer(header), kUseTuple);
+  if (header_ec) {
+    co_return read_failure(header_ec, header_read, "reading the attestation frame header");
+  }
+  auto length = parse_frame_header(header);
+  if (!length) {
+    co_return Failure{length.error(), "peer announced a larger frame"};
+  }
+  Bytes body(*length);
+  auto [body_ec, body_read] = co_await asio::async_read(stream, asio::buffer(body), kUseTuple);
+  if (body_ec) {
+    co_return read_failure(body_ec, kFrameHeaderSize + body_read,
+                           "reading the attestation frame body");
+  }
+  auto message = decode_message(body);
+  if (!message) {
+    co_return Failure{message.error(), fmt::format("decoding a {}-byte attestation message",
+                                                   body.size())};
+  }
+  co_return std::move(*message);
+}
+
+asio::awaitable<Outcome<PeerAttestation>> appraise_peer(const ChannelConfig& config,
+                                                        AttestationMessage message,
+                                                        const attest::ReportData& expected) {
+  const auto now = config.clock->now();
+  if (!config.appraiser->needs_verification(message.type)) {
+    co_return config.appraiser->appraise(message, expected, now);
+  }
+  auto appraiser = config.appraiser;
+  auto result = co_await offload(
+      config.attestation_executor,
+      [appraiser, message = std::move(message), expected, now] {
+        return appraiser->appraise(message, expected, now);
+      },
+      config.step_timeout);
+  if (!result) {
+    co_return Failure{make_error_code(Errc::AttestationTimeout), "verifying the peer's evidence"};
+  }
+  co_return std::move(*result);
+}
+
+}  // namespace
+
+asio::awaitable<Outcome<ChannelInfo>> accept_channel(TlsStream& stream,
+                                                     const ChannelConfig& config) {
+  beast::get_lowest_layer(stream).expires_after(config.step_timeout);
+  auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+  if (handshake_ec) {
+    co_return handshake_failure(handshake_ec, stream);
+  }
+  SSL* ssl = stream.native_handle();
+  auto session = check_session(ssl);
+  if (!session) {
+    co_return session.error();
+  }
+
+  // Our evidence binds our own leaf (§3.2): the one configured in the server context.
+  const auto local_report =
+      make_report_data(public_key_hash(SSL_get_certificate(ssl)), session->exporter);
+  auto local = co_await make_local_message(config, local_report);
+  if (!local) {
+    co_return local.error();
+  }
+  if (auto sent = co_await send_message(stream, *local, config); !sent) {
+    co_return sent.error();
+  }
+
+  auto received = co_await receive_message(stream, config);
+  if (!received) {
+    co_return received.error();
+  }
+  // The client's evidence binds the certificate it presented, or zeros.
+  const auto expected =
+      make_report_data(public_key_hash(SSL_get0_peer_certificate(ssl)), session->exporter);
+  auto peer = co_await appraise_peer(config, std::move(*received), expected);
+  if (!peer) {
+    co_return peer.error();
+  }
+  beast::get_lowest_layer(stream).expires_never();
+  co_return ChannelInfo{session->alpn, http_version_for(session->alpn), local->type,
+                        std::move(*peer)};
+}
+
+asio::awaitable<Outcome<ChannelInfo>> open_channel(TlsStream& stream,
+                                                   std::string_view server_name,
+                                                   const ChannelConfig& config) {
+  SSL* ssl = stream.native_handle();
+  if (auto prepared = tls::prepare_client_connection(ssl, server_name); !prepared) {
+    co_return Failure{prepared.error(), std::string(server_name)};
+  }
+  beast::get_lowest_layer(stream).expires_after(config.step_timeout);
+  auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kUseTuple);
+  if (handshake_ec) {
+    co_return handshake_failure(handshake_ec, stream);
+  }
+  auto session = check_session(ssl);
+  if (!session) {
+    co_return session.error();
+  }
+  X509* server_leaf = SSL_get0_peer_certificate(ssl);
+  if (server_leaf == nullptr) {
+    co_return Failure{make_error_code(Errc::NoPeerCertificate), ""};
+  }
+
+  auto received = co_await receive_message(stream, config);
+  if (!received) {
+    co_return received.error();
+  }
+  const auto expected = make_report_data(public_key_hash(server_leaf), session->exporter);
+  auto peer = co_await appraise_peer(config, std::move(*received), expected);
+  if (!peer) {
+    co_return peer.error();
+  }
+
+  // We hash our own leaf only if the server asked for it and so received it (§3.2); a
+  // configured but unrequested client certificate would otherwise break the binding.
+  const X509* own_leaf =
+      tls::client_certificate_requested(ssl) ? SSL_get_certificate(ssl) : nullptr;
+  const auto local_report = make_report_data(public_key_hash(own_leaf), session->exporter);
+  auto local = co_await make_local_message(config, local_report);
+  if (!local) {
+    co_return local.error();
+  }
+  if (auto sent = co_await send_message(stream, *local, config); !sent) {
+    co_return sent.error();
+  }
+  beast::get_lowest_layer(stream).expires_never();
+  co_return ChannelInfo{session->alpn, http_version_for(session->alpn), local->type,
+                        std::move(*peer)};
+}
+
+}  // namespace atls::ratls
