@@ -12,10 +12,14 @@ constexpr std::array kTypes{
     std::pair{AttestationType::GcpTdx, std::string_view{"gcp-tdx"}},
     std::pair{AttestationType::QemuTdx, std::string_view{"qemu-tdx"}},
     std::pair{AttestationType::AzureTdx, std::string_view{"azure-tdx"}},
+    std::pair{AttestationType::SevSnp, std::string_view{"sev-snp"}},
+    std::pair{AttestationType::GcpSnp, std::string_view{"gcp-snp"}},
 };
 
-constexpr std::array kAll{AttestationType::None, AttestationType::DcapTdx, AttestationType::GcpTdx,
-                          AttestationType::QemuTdx, AttestationType::AzureTdx};
+constexpr std::array kAll{AttestationType::None,   AttestationType::DcapTdx,
+                          AttestationType::GcpTdx, AttestationType::QemuTdx,
+                          AttestationType::AzureTdx, AttestationType::SevSnp,
+                          AttestationType::GcpSnp};
 
 }  // namespace
 
@@ -47,6 +51,9 @@ Family family_of(AttestationType type) noexcept {
       return Family::Dcap;
     case AttestationType::AzureTdx:
       return Family::Azure;
+    case AttestationType::SevSnp:
+    case AttestationType::GcpSnp:
+      return Family::Snp;
   }
   return Family::None;
 }

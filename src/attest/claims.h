@@ -8,7 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "attest/attestation_type.h"
+#include "attest/snp/snp_claims.h"
+#include "attest/tdx/tdx_claims.h"
 #include "core/bytes.h"
 
 namespace atls::attest {
@@ -29,6 +33,9 @@ struct VerifiedClaims {
   /// evidence type has no such notion.
   std::string tcb_status;
   std::vector<std::string> advisory_ids;
+  /// Type-specific claims, set by the verifier of that family.
+  std::optional<tdx::TdxClaims> tdx;
+  std::optional<snp::SnpClaims> snp;
 };
 
 /// Compact JSON object with decimal keys and lowercase hex values, as in the

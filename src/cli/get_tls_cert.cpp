@@ -33,7 +33,7 @@ asio::awaitable<Outcome<Retrieved>> retrieve(net::HostPort target, tls::SharedSs
   if (!tcp) {
     co_return tcp.error();
   }
-  ratls::TlsStream stream(std::move(*tcp), *context);
+  ratls::TlsStream stream(boost::beast::tcp_stream(std::move(*tcp)), *context);
   auto info = co_await ratls::open_channel(stream, target.host, config);
   if (!info) {
     co_return info.error();

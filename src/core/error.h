@@ -54,6 +54,11 @@ class NamedCategory final : public boost::system::error_category {
 /// An error code plus human context ("record 2, field measurements.rtmr0: ..."). Used where a
 /// bare code would hide what the operator needs to fix. `detail` never contains secrets.
 struct Failure {
+  // A constructor (not an aggregate) so that in-place construction works with clang 14, which
+  // lacks C++20 parenthesised aggregate initialisation.
+  Failure() = default;
+  Failure(ErrorCode error, std::string what = {}) : code(error), detail(std::move(what)) {}
+
   ErrorCode code;
   std::string detail;
 

@@ -14,6 +14,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -22,6 +24,9 @@ namespace atls {
 
 /// Calls `work()` on `pool` and returns its result, or nullopt if `timeout` passes first (the
 /// work then finishes in the background and its result is dropped).
+///
+/// GCC 12 destroys prvalue arguments of a coroutine call inside `co_await` twice (a lambda
+/// temporary with captures is enough): always pass a named `work` object with std::move.
 template <class Work>
 boost::asio::awaitable<std::optional<std::invoke_result_t<Work&>>> offload(
     boost::asio::any_io_executor pool, Work work, std::chrono::steady_clock::duration timeout) {
@@ -34,9 +39,14 @@ boost::asio::awaitable<std::optional<std::invoke_result_t<Work&>>> offload(
   auto executor = co_await boost::asio::this_coro::executor;
   auto state = std::make_shared<State>(executor);
   state->timer.expires_after(timeout);
-  boost::asio::post(pool, [state, executor, work = std::move(work)]() mutable {
+  // The tracked executor keeps the caller's io_context from running out of work (and so from
+  // being torn down) while the result is still on its way back.
+  auto home = boost::asio::prefer(executor, boost::asio::execution::outstanding_work.tracked);
+  boost::asio::post(pool, [state, home = std::move(home), work = std::move(work)]() mutable {
     Value value = work();
-    boost::asio::post(executor, [state, value = std::move(value)]() mutable {
+    // Hand `state` over so that the last reference is always dropped on the caller's thread:
+    // the timer inside it belongs to the caller's io_context.
+    boost::asio::post(home, [state = std::move(state), value = std::move(value)]() mutable {
       state->result.emplace(std::move(value));
       state->timer.cancel();
     });

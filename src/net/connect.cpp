@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 
 #include "net/errors.h"
 
@@ -12,12 +13,12 @@ namespace atls::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
-asio::awaitable<Outcome<beast::tcp_stream>> connect_tcp(const HostPort& target,
-                                                        std::chrono::milliseconds timeout) {
+asio::awaitable<Outcome<asio::ip::tcp::socket>> connect_tcp(const HostPort& target,
+                                                             std::chrono::milliseconds timeout) {
   constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-  // beast::tcp_stream has an unconstrained variadic constructor, so result<tcp_stream, Failure>
-  // cannot tell a Failure from a stream argument: errors are constructed explicitly.
-  using Out = Outcome<beast::tcp_stream>;
+  // The socket, not a beast::tcp_stream, is returned: tcp_stream's unconstrained variadic
+  // constructor makes result<tcp_stream, Failure> ambiguous (clang rejects it outright).
+  using Out = Outcome<asio::ip::tcp::socket>;
   constexpr auto kError = boost::system::in_place_error;
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::resolver resolver(executor);
@@ -37,7 +38,7 @@ asio::awaitable<Outcome<beast::tcp_stream>> connect_tcp(const HostPort& target,
   }
   stream.expires_never();
   stream.socket().set_option(asio::ip::tcp::no_delay(true));
-  co_return Out(boost::system::in_place_value, std::move(stream));
+  co_return Out(boost::system::in_place_value, stream.release_socket());
 }
 
 }  // namespace atls::net

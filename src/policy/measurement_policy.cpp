@@ -240,6 +240,11 @@ Outcome<PolicyRecord> parse_record(const json& node, std::size_t position,
     }
     return record;
   }
+  if (family == Family::Snp && !measurements_it->empty()) {
+    // SNP reports have no numbered registers; their constraints are named fields.
+    return context.fail(Errc::UnsupportedRecordForm, "measurements",
+                        "SEV-SNP records constrain named report fields, not registers");
+  }
   for (const auto& [key, entry] : measurements_it->items()) {
     auto rule = parse_register(family, key, entry, context);
     if (!rule) {

@@ -74,9 +74,9 @@ asio::awaitable<Outcome<AttestationMessage>> make_local_message(
     co_return AttestationMessage{type, {}};
   }
   auto attester = config.attester;
-  auto generated = co_await offload(
-      config.attestation_executor, [attester, report_data] { return attester->generate(report_data); },
-      config.step_timeout);
+  auto generate = [attester, report_data] { return attester->generate(report_data); };
+  auto generated =
+      co_await offload(config.attestation_executor, std::move(generate), config.step_timeout);
   if (!generated) {
     co_return Failure{make_error_code(Errc::AttestationTimeout), "generating local evidence"};
   }
@@ -149,12 +149,11 @@ asio::awaitable<Outcome<PeerAttestation>> appraise_peer(const ChannelConfig& con
     co_return config.appraiser->appraise(message, expected, now);
   }
   auto appraiser = config.appraiser;
-  auto result = co_await offload(
-      config.attestation_executor,
-      [appraiser, message = std::move(message), expected, now] {
-        return appraiser->appraise(message, expected, now);
-      },
-      config.step_timeout);
+  auto appraise = [appraiser, message = std::move(message), expected, now] {
+    return appraiser->appraise(message, expected, now);
+  };
+  auto result =
+      co_await offload(config.attestation_executor, std::move(appraise), config.step_timeout);
   if (!result) {
     co_return Failure{make_error_code(Errc::AttestationTimeout), "verifying the peer's evidence"};
   }
