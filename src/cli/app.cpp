@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "cli/common.h"
-#include "cli/get_tls_cert.h"
+#include "cli/commands.h"
 #include "core/log.h"
 
 #ifndef ATLS_VERSION
@@ -41,6 +41,8 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
       ->capture_default_str();
 }
 
+}  // namespace
+
 void add_client_tls_flags(CLI::App& command, ClientTlsFlags& tls, bool with_client_certificate) {
   command.add_option("--tls-ca-certificate", tls.ca_certificate,
                      "PEM file of extra trust anchors for the server certificate "
@@ -58,8 +60,6 @@ void add_client_tls_flags(CLI::App& command, ClientTlsFlags& tls, bool with_clie
   }
 }
 
-}  // namespace
-
 int run(int argc, char** argv) {
   CLI::App app{"atls-proxy: attested TLS proxy (flashbots-ratls/1 compatible)", "atls-proxy"};
   app.set_version_flag("-V,--version", ATLS_VERSION);
@@ -71,16 +71,11 @@ int run(int argc, char** argv) {
 
   std::function<int()> action;
 
-  GetTlsCertOptions get_tls_cert;
-  auto* get_cmd = app.add_subcommand(
-      "get-tls-cert",
-      "Connect to a proxy-server, verify its attestation and print its PEM certificate chain");
-  get_cmd->add_option("server", get_tls_cert.server, "Proxy-server host[:port] (port 443 default)")
-      ->required();
-  add_client_tls_flags(*get_cmd, get_tls_cert.tls, /*with_client_certificate=*/false);
-  get_cmd->add_option("--out-measurements", get_tls_cert.out_measurements,
-                      "Write the verified measurements as JSON to this file");
-  get_cmd->callback([&] { action = [&] { return run_get_tls_cert(global, get_tls_cert); }; });
+  add_server_command(app, global, action);
+  add_client_command(app, global, action);
+  add_get_tls_cert_command(app, global, action);
+  add_attested_get_command(app, global, action);
+  add_file_server_command(app, global, action);
 
   try {
     app.parse(argc, argv);

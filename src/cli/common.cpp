@@ -3,7 +3,14 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include "attest/factory.h"
+#include "net/address.h"
 #include "net/errors.h"
+#include "ratls/provider_attester.h"
+#include "tls/certificate_builder.h"
 #include "policy/loader.h"
 #include "ratls/errors.h"
 #include "tls/credentials.h"
@@ -56,6 +63,102 @@ Outcome<tls::SharedSslContext> make_client_tls(const ClientTlsFlags& flags,
     options.client_credentials = &*credentials;
   }
   return tls::make_client_context(options);
+}
+
+Outcome<tls::SharedSslContext> make_server_tls(const ServerTlsFlags& flags,
+                                               const boost::asio::ip::tcp::endpoint& listen,
+                                               std::vector<std::string> alpn) {
+  if (flags.private_key_path.has_value() != flags.certificate_path.has_value()) {
+    return Failure{make_error_code(tls::Errc::NoCertificate),
+                   "--tls-private-key-path and --tls-certificate-path must be given together"};
+  }
+  tls::Credentials credentials;
+  if (flags.private_key_path) {
+    auto loaded = tls::load_credentials(*flags.certificate_path, *flags.private_key_path);
+    if (!loaded) {
+      return loaded.error();
+    }
+    credentials = std::move(*loaded);
+  } else {
+    // §1.3: an ephemeral self-signed certificate whose SAN is the listen address.
+    auto generated = tls::make_self_signed_credentials(listen.address().to_string(),
+                                                       std::chrono::system_clock::now());
+    if (!generated) {
+      return generated.error();
+    }
+    credentials = std::move(*generated);
+    spdlog::info("no TLS certificate given: using an ephemeral self-signed certificate for {} "
+                 "(clients need --allow-self-signed; trust then rests on the attestation)",
+                 listen.address().to_string());
+  }
+  tls::ServerContextOptions options;
+  options.credentials = &credentials;
+  options.alpn_preference = std::move(alpn);
+  options.require_client_certificate = flags.client_auth;
+  if (flags.client_ca_certificate) {
+    auto anchors = tls::load_certificates(*flags.client_ca_certificate);
+    if (!anchors) {
+      return anchors.error();
+    }
+    options.client_trust_anchors = std::move(*anchors);
+  }
+  return tls::make_server_context(options);
+}
+
+Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
+                                                 const std::optional<std::string>& dev_dummy_dcap) {
+  if (dev_dummy_dcap) {
+    const auto parsed = attest::parse_attestation_type(type);
+    if (!parsed) {
+      return Failure{make_error_code(net::Errc::InvalidUrl),
+                     "--dev-dummy-dcap needs an explicit attestation type (auto is not allowed)"};
+    }
+    auto provider = ratls::ProviderAttester::create(*dev_dummy_dcap, *parsed);
+    if (!provider) {
+      return provider.error();
+    }
+    return attest::AttesterPtr(std::move(*provider));
+  }
+  return attest::make_attester(type);
+}
+
+ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,
+                                         std::shared_ptr<const ratls::Appraiser> appraiser,
+                                         boost::asio::any_io_executor attestation_executor,
+                                         const GlobalOptions& global) {
+  ratls::ChannelConfig config;
+  config.attester = std::move(attester);
+  config.appraiser = std::move(appraiser);
+  config.attestation_executor = std::move(attestation_executor);
+  config.step_timeout = global.step_timeout();
+  config.clock = std::make_shared<SystemClock>();
+  return config;
+}
+
+Outcome<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& text,
+                                                     std::string_view flag) {
+  auto endpoint = net::parse_socket_address(text);
+  if (!endpoint) {
+    Failure failure = endpoint.error();
+    failure.detail = std::string(flag) + ": " + failure.detail;
+    return failure;
+  }
+  return *endpoint;
+}
+
+void stop_on_signals(Runtime& runtime, std::function<void()> on_stop) {
+  auto signals = std::make_shared<boost::asio::signal_set>(runtime.main_io(), SIGINT, SIGTERM);
+  signals->async_wait([signals, &runtime, on_stop = std::move(on_stop)](
+                          const boost::system::error_code& ec, int signal_number) {
+    if (ec) {
+      return;
+    }
+    spdlog::info("signal {} received: shutting down", signal_number);
+    if (on_stop) {
+      on_stop();
+    }
+    runtime.stop();
+  });
 }
 
 bool is_attestation_rejection(const ErrorCode& ec) {

@@ -6,8 +6,13 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/ip/tcp.hpp>
+
+#include "attest/attester.h"
 #include "core/error.h"
+#include "core/runtime.h"
 #include "ratls/appraisal.h"
+#include "ratls/channel.h"
 #include "tls/context.h"
 
 namespace atls::cli {
@@ -19,6 +24,7 @@ enum ExitCode : int {
   kExitUsage = 2,        ///< bad flags, unreadable or invalid files
   kExitConnection = 3,   ///< resolve/connect/TLS failures, timeouts, peer hang-ups
   kExitAttestation = 4,  ///< the peer's attestation was rejected (verification or policy)
+  kExitHttpStatus = 5,   ///< attested-get: the server answered with a status >= 400
 };
 
 struct GlobalOptions {
@@ -48,6 +54,41 @@ struct ClientTlsFlags {
 /// Client TLS context offering `alpn`. Loads and checks the referenced files.
 Outcome<tls::SharedSslContext> make_client_tls(const ClientTlsFlags& flags,
                                                std::vector<std::string> alpn);
+
+/// Options of a server-like subcommand's TLS server (§1.3, §8.3).
+struct ServerTlsFlags {
+  std::optional<std::string> private_key_path;
+  std::optional<std::string> certificate_path;
+  bool client_auth = false;
+  /// Trust anchors for client certificates in addition to the system roots (flashbots can only
+  /// use web-PKI roots, interop spec §12 quirk 10).
+  std::optional<std::string> client_ca_certificate;
+};
+
+/// Server TLS context configured with `alpn` (server preference order). Without key and
+/// certificate an ephemeral self-signed P-256 certificate for the listen address is made, as
+/// flashbots does; giving only one of the two is a usage error.
+Outcome<tls::SharedSslContext> make_server_tls(const ServerTlsFlags& flags,
+                                               const boost::asio::ip::tcp::endpoint& listen,
+                                               std::vector<std::string> alpn);
+
+/// The local attester for `--server-attestation-type` / `--client-attestation-type`
+/// (plus `--dev-dummy-dcap`).
+Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
+                                                 const std::optional<std::string>& dev_dummy_dcap);
+
+/// Channel configuration from the parts every subcommand assembles.
+ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,
+                                         std::shared_ptr<const ratls::Appraiser> appraiser,
+                                         boost::asio::any_io_executor attestation_executor,
+                                         const GlobalOptions& global);
+
+/// Parses a listen address; errors name the flag.
+Outcome<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& text,
+                                                     std::string_view flag);
+
+/// Stops `runtime` on SIGINT/SIGTERM after calling `on_stop` (on the main io_context).
+void stop_on_signals(Runtime& runtime, std::function<void()> on_stop);
 
 /// Whether a failure means the peer's attestation was rejected (exit 4) rather than a
 /// connection or TLS problem (exit 3).

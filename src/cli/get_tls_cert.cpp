@@ -1,10 +1,7 @@
-#include "cli/get_tls_cert.h"
-
-#include <boost/asio/as_tuple.hpp>
+// `get-tls-cert` (interop spec §8.4): attested connect, verify, print the server's PEM chain.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -12,15 +9,22 @@
 #include <iostream>
 
 #include "attest/none/none_attester.h"
+#include "cli/commands.h"
+#include "http/stream_util.h"
 #include "net/address.h"
-#include "net/connect.h"
-#include "ratls/channel.h"
+#include "ratls/connector.h"
 #include "tls/credentials.h"
 
 namespace atls::cli {
 namespace {
 
 namespace asio = boost::asio;
+
+struct GetTlsCertOptions {
+  std::string server;  ///< host[:port], port 443 by default
+  ClientTlsFlags tls;  ///< only ca_certificate and allow_self_signed apply
+  std::optional<std::string> out_measurements;
+};
 
 struct Retrieved {
   std::string chain_pem;
@@ -29,30 +33,22 @@ struct Retrieved {
 
 asio::awaitable<Outcome<Retrieved>> retrieve(net::HostPort target, tls::SharedSslContext context,
                                              ratls::ChannelConfig config) {
-  auto tcp = co_await net::connect_tcp(target, config.step_timeout);
-  if (!tcp) {
-    co_return tcp.error();
-  }
-  ratls::TlsStream stream(boost::beast::tcp_stream(std::move(*tcp)), *context);
-  auto info = co_await ratls::open_channel(stream, target.host, config);
-  if (!info) {
-    co_return info.error();
+  auto channel = co_await ratls::connect_channel(target, context, config);
+  if (!channel) {
+    co_return channel.error();
   }
   Retrieved out;
-  out.info = std::move(*info);
-  // The client-side chain includes the leaf (SSL_get_peer_cert_chain on a client).
-  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(stream.native_handle());
+  out.info = std::move(channel->info);
+  // On a client, SSL_get_peer_cert_chain includes the leaf.
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(channel->stream->native_handle());
   for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
     out.chain_pem += tls::to_pem(sk_X509_value(chain, i));
     out.chain_pem += '\n';  // a blank line after each block, as flashbots prints
   }
   // Close politely; the certificate is already verified, so a slow close is not an error.
-  boost::beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
-  co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+  co_await http::close_stream(*channel->stream);
   co_return out;
 }
-
-}  // namespace
 
 int run_get_tls_cert(const GlobalOptions& global, const GetTlsCertOptions& options) {
   auto appraiser = make_appraiser(global);
@@ -77,13 +73,8 @@ int run_get_tls_cert(const GlobalOptions& global, const GetTlsCertOptions& optio
 
   asio::io_context io(1);
   asio::thread_pool pool(1);
-  ratls::ChannelConfig config;
-  config.attester = std::make_shared<attest::NoneAttester>();
-  config.appraiser = *appraiser;
-  config.attestation_executor = pool.get_executor();
-  config.step_timeout = global.step_timeout();
-  config.clock = std::make_shared<SystemClock>();
-
+  auto config = make_channel_config(std::make_shared<attest::NoneAttester>(), *appraiser,
+                                    pool.get_executor(), global);
   std::optional<Outcome<Retrieved>> result;
   asio::co_spawn(io, retrieve(*target, *context, config),
                  [&result](std::exception_ptr error, Outcome<Retrieved> r) {
@@ -120,6 +111,23 @@ int run_get_tls_cert(const GlobalOptions& global, const GetTlsCertOptions& optio
   }
   std::cout << (*result)->chain_pem << std::flush;
   return kExitOk;
+}
+
+}  // namespace
+
+void add_get_tls_cert_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action) {
+  auto options = std::make_shared<GetTlsCertOptions>();
+  auto* command = app.add_subcommand(
+      "get-tls-cert",
+      "Connect to a proxy-server, verify its attestation and print its PEM certificate chain");
+  command->add_option("server", options->server, "Proxy-server host[:port] (port 443 default)")
+      ->required();
+  add_client_tls_flags(*command, options->tls, /*with_client_certificate=*/false);
+  command->add_option("--out-measurements", options->out_measurements,
+                      "Write the verified measurements as JSON to this file");
+  command->callback([&global, &action, options] {
+    action = [&global, options] { return run_get_tls_cert(global, *options); };
+  });
 }
 
 }  // namespace atls::cli

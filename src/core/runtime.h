@@ -29,6 +29,8 @@ class Runtime {
   boost::asio::io_context& main_io() noexcept { return *ios_.front(); }
   boost::asio::any_io_executor attestation_executor() { return attestation_pool_.get_executor(); }
   std::size_t io_thread_count() const noexcept { return ios_.size(); }
+  /// The io_context of I/O thread `index` (< io_thread_count()).
+  boost::asio::io_context& io(std::size_t index) noexcept { return *ios_[index]; }
 
   /// Runs every io_context (the calling thread runs main_io()) until stop().
   void run();

@@ -1,0 +1,152 @@
+// `server` (interop spec §8.3): the proxy-server. Accepts attested channels and forwards their
+// HTTP requests to the target.
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "net/address.h"
+#include "proxy/http/attested_server.h"
+#include "proxy/http/forward_to_target.h"
+#include "proxy/http/plain_server.h"
+#include "ratls/alpn.h"
+
+#ifndef ATLS_VERSION
+#define ATLS_VERSION "unknown"
+#endif
+
+namespace atls::cli {
+namespace {
+
+struct ServerOptions {
+  std::string target;
+  std::string listen = "0.0.0.0:0";
+  std::string attestation_type = "auto";
+  ServerTlsFlags tls;
+  std::optional<std::string> dev_dummy_dcap;
+  std::optional<std::string> listen_healthcheck;
+  std::size_t io_threads = 0;
+};
+
+int run_server(const GlobalOptions& global, const ServerOptions& options) {
+  auto listen = parse_listen(options.listen, "--listen-addr");
+  if (!listen) {
+    spdlog::error("{}", listen.error().describe());
+    return kExitUsage;
+  }
+  auto target = net::parse_host_port(options.target, 80);
+  if (!target) {
+    spdlog::error("target: {}", target.error().describe());
+    return kExitUsage;
+  }
+  auto appraiser = make_appraiser(global);
+  if (!appraiser) {
+    spdlog::error("{}", appraiser.error().describe());
+    return kExitUsage;
+  }
+  auto attester = make_local_attester(options.attestation_type, options.dev_dummy_dcap);
+  if (!attester) {
+    spdlog::error("{}", attester.error().describe());
+    return kExitUsage;
+  }
+  auto tls = make_server_tls(options.tls, *listen,
+                             ratls::ratls_alpn_list(ratls::with_http_protocols({})));
+  if (!tls) {
+    spdlog::error("{}", tls.error().describe());
+    return kExitUsage;
+  }
+
+  Runtime runtime(options.io_threads);
+  std::vector<std::unique_ptr<proxy::OriginPool>> pools;
+  for (std::size_t i = 0; i < runtime.io_thread_count(); ++i) {
+    proxy::OriginOptions origin;
+    origin.target = *target;
+    pools.push_back(
+        std::make_unique<proxy::OriginPool>(runtime.io(i).get_executor(), std::move(origin)));
+  }
+  auto forwarder = std::make_shared<proxy::TargetForwarder>(std::move(pools), options.target);
+
+  proxy::AttestedServerOptions server_options;
+  server_options.listen = *listen;
+  server_options.tls = *tls;
+  server_options.channel =
+      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global);
+  proxy::AttestedServer server(runtime, server_options,
+                               [forwarder](const proxy::ChannelContext& context) {
+                                 return forwarder->handler_for(context);
+                               });
+  auto bound = server.start();
+  if (!bound) {
+    spdlog::error("{}", bound.error().describe());
+    return kExitUsage;
+  }
+  std::unique_ptr<proxy::PlainHttpServer> health;
+  if (options.listen_healthcheck) {
+    auto health_listen = parse_listen(*options.listen_healthcheck, "--listen-addr-healthcheck");
+    if (!health_listen) {
+      spdlog::error("{}", health_listen.error().describe());
+      return kExitUsage;
+    }
+    health = std::make_unique<proxy::PlainHttpServer>(runtime.main_io(),
+                                                      proxy::health_check_handler(ATLS_VERSION));
+    auto health_bound = health->listen(*health_listen);
+    if (!health_bound) {
+      spdlog::error("{}", health_bound.error().describe());
+      return kExitUsage;
+    }
+    spdlog::info("health check listening on {}:{}", health_bound->address().to_string(),
+                 health_bound->port());
+  }
+  spdlog::info("proxy-server listening on {}:{} (attesting as {}), forwarding to {}",
+               bound->address().to_string(), bound->port(),
+               attest::to_string((*attester)->type()), target->to_string());
+  stop_on_signals(runtime, [&server, &health] {
+    server.stop_accepting();
+    if (health) {
+      health->close();
+    }
+  });
+  runtime.run();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_server_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action) {
+  auto options = std::make_shared<ServerOptions>();
+  auto* command = app.add_subcommand(
+      "server", "Accept attested channels and forward their HTTP requests to a target");
+  command->add_option("target_addr", options->target,
+                      "Target HTTP service host:port (also the Host header sent to it)")
+      ->required();
+  command->add_option("-l,--listen-addr", options->listen, "Address of the attested listener")
+      ->envname("LISTEN_ADDR")
+      ->capture_default_str();
+  command->add_option("--server-attestation-type", options->attestation_type,
+                      "Local attestation type: auto, none, dcap-tdx, gcp-tdx, qemu-tdx, "
+                      "azure-tdx, sev-snp, gcp-snp")
+      ->envname("SERVER_ATTESTATION_TYPE")
+      ->capture_default_str();
+  command->add_option("--tls-private-key-path", options->tls.private_key_path,
+                      "PEM private key (PKCS#8, PKCS#1 or SEC1); without key and certificate "
+                      "an ephemeral self-signed certificate is used")
+      ->envname("TLS_PRIVATE_KEY_PATH");
+  command->add_option("--tls-certificate-path", options->tls.certificate_path,
+                      "PEM certificate chain, leaf first")
+      ->envname("TLS_CERTIFICATE_PATH");
+  command->add_flag("--client-auth", options->tls.client_auth,
+                    "Require a client certificate (verified against the system roots and "
+                    "--client-ca-certificate)");
+  command->add_option("--client-ca-certificate", options->tls.client_ca_certificate,
+                      "PEM file of extra trust anchors for client certificates");
+  command->add_option("--dev-dummy-dcap", options->dev_dummy_dcap,
+                      "Development: obtain evidence from an attestation provider service at "
+                      "this private/loopback URL");
+  command->add_option("--listen-addr-healthcheck", options->listen_healthcheck,
+                      "Address of a plain-HTTP health check endpoint");
+  command->add_option("--io-threads", options->io_threads,
+                      "I/O threads (default: one per CPU)");
+  command->callback([&global, &action, options] {
+    action = [&global, options] { return run_server(global, *options); };
+  });
+}
+
+}  // namespace atls::cli

@@ -1,0 +1,463 @@
+#include "http/h1_server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <vector>
+
+#include "core/async_event.h"
+#include "http/errors.h"
+#include "http/h1_wire.h"
+#include "http/semantics.h"
+#include "http/stream_util.h"
+
+namespace atls::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
+
+// What the handler has said so far; shared by the exchange (handler side) and the connection
+// coroutine (writer side), both on the connection's executor.
+struct ResponseSlot {
+  explicit ResponseSlot(const asio::any_io_executor& executor) : event(executor) {}
+  std::vector<ResponseHead> informational;
+  std::optional<ResponseHead> final_head;
+  BodyPipePtr final_body;
+  AsyncEvent event;
+};
+
+class H1Exchange final : public ServerExchange {
+ public:
+  H1Exchange(RequestHead request, BodyPipePtr body, asio::ip::address peer,
+             std::shared_ptr<ResponseSlot> slot)
+      : slot_(std::move(slot)) {
+    request_ = std::move(request);
+    request_body_ = std::move(body);
+    peer_address_ = peer;
+  }
+
+  void send_informational(const ResponseHead& head) override {
+    if (!slot_->final_head) {
+      slot_->informational.push_back(head);
+      slot_->event.notify();
+    }
+  }
+
+  void send_response(ResponseHead head, BodyPipePtr body) override {
+    if (slot_->final_head) {
+      return;
+    }
+    slot_->final_head = std::move(head);
+    slot_->final_body = std::move(body);
+    slot_->event.notify();
+  }
+
+  bool responded() const noexcept override { return slot_->final_head.has_value(); }
+
+ private:
+  std::shared_ptr<ResponseSlot> slot_;
+};
+
+// Coordination between the connection coroutine and the request-body reader it spawns.
+struct PumpState {
+  explicit PumpState(const asio::any_io_executor& executor) : done_event(executor),
+                                                              decided_event(executor) {}
+  bool done = false;
+  AsyncEvent done_event;
+  // For upgrade/CONNECT requests: whether the response turned the connection into a tunnel.
+  bool decided = false;
+  bool tunnel = false;
+  AsyncEvent decided_event;
+
+  asio::awaitable<void> wait_done() {
+    while (!done) {
+      co_await done_event.wait();
+    }
+  }
+  void decide(bool as_tunnel) {
+    decided = true;
+    tunnel = as_tunnel;
+    decided_event.notify();
+  }
+};
+
+bool is_connection_closed(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+         ec == asio::ssl::error::stream_truncated || ec == beast::error::timeout ||
+         ec == asio::error::broken_pipe;
+}
+
+// Splits an HTTP/1.1 request target (RFC 9112 §3.2) into authority and origin-form path.
+void set_target(RequestHead& head, std::string_view target) {
+  if (head.method == "CONNECT") {
+    head.authority = std::string(target);  // authority-form
+    head.target = std::string(target);
+    return;
+  }
+  for (const std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() > scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
+      const std::string_view rest = target.substr(scheme.size());
+      const auto slash = rest.find('/');
+      head.authority = std::string(rest.substr(0, slash));
+      head.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+      head.scheme = std::string(scheme.substr(0, scheme.size() - 3));
+      return;
+    }
+  }
+  head.target = std::string(target);
+}
+
+template <class Stream>
+asio::awaitable<void> write_all(Stream& stream, std::string_view data,
+                                boost::system::error_code& ec) {
+  auto [write_ec, n] = co_await asio::async_write(stream, asio::buffer(data), kUseTuple);
+  ec = write_ec;
+}
+
+// Reads the request body into the pipe (and, after a 101/CONNECT, the raw tunnel bytes).
+template <class Stream>
+asio::awaitable<void> pump_request(Stream& stream, beast::flat_buffer& buffer,
+                                   RequestParser& parser, std::size_t header_count,
+                                   bool tunnel_possible, BodyPipePtr pipe,
+                                   std::shared_ptr<PumpState> state) {
+  while (!parser.is_done()) {
+    if (!pipe->writable()) {
+      co_await pipe->wait_writable();
+      if (pipe->consumer_gone() || pipe->closed()) {
+        break;
+      }
+      continue;
+    }
+    Bytes chunk(kReadChunk);
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+    if (ec == bhttp::error::need_buffer) {
+      ec = {};
+    }
+    const std::size_t got = chunk.size() - parser.get().body().size;
+    if (got > 0) {
+      chunk.resize(got);
+      pipe->write(std::move(chunk));
+    }
+    if (ec) {
+      pipe->fail(is_connection_closed(ec) ? make_error_code(Errc::BodyTruncated)
+                                          : make_error_code(Errc::MalformedRequest));
+      break;
+    }
+  }
+  if (parser.is_done() && !pipe->closed()) {
+    if (!tunnel_possible) {
+      pipe->finish(fields_from_beast(parser.get().base(), header_count));
+    } else {
+      // The request pipe stays open: after a 101 it carries the client's tunnel bytes.
+      while (!state->decided) {
+        co_await state->decided_event.wait();
+      }
+      if (!state->tunnel) {
+        pipe->finish();
+      } else {
+        // Bytes the client sent right after the upgrade request are already buffered.
+        if (buffer.size() > 0) {
+          const auto data = buffer.data();
+          pipe->write(ByteView(static_cast<const std::uint8_t*>(data.data()), data.size()));
+          buffer.consume(buffer.size());
+        }
+        for (;;) {
+          if (!pipe->writable()) {
+            co_await pipe->wait_writable();
+            if (pipe->consumer_gone() || pipe->closed()) {
+              break;
+            }
+            continue;
+          }
+          Bytes chunk(kReadChunk);
+          auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), kUseTuple);
+          if (n > 0) {
+            chunk.resize(n);
+            pipe->write(std::move(chunk));
+          }
+          if (ec) {
+            pipe->finish();  // the client closed its side of the tunnel
+            break;
+          }
+        }
+      }
+    }
+  }
+  state->done = true;
+  state->done_event.notify();
+}
+
+template <class Stream>
+asio::awaitable<bool> write_body(Stream& stream, Framing framing, const BodyPipePtr& body,
+                                 std::optional<std::uint64_t> content_length) {
+  std::uint64_t written = 0;
+  for (;;) {
+    auto chunk = co_await body->read();
+    if (chunk.error) {
+      co_return false;  // the upstream body broke: the only signal HTTP/1.1 has is closing
+    }
+    if (chunk.end) {
+      if (framing == Framing::Chunked) {
+        Fields trailers;
+        for (const auto& field : body->trailers()) {
+          if (allowed_in_trailers(field.name)) {
+            trailers.add(field.name, field.value);
+          }
+        }
+        boost::system::error_code ec;
+        co_await write_all(stream, last_chunk(trailers), ec);
+        co_return !ec;
+      }
+      co_return framing != Framing::ContentLength || written == content_length.value_or(0);
+    }
+    written += chunk.data.size();
+    if (framing == Framing::ContentLength && written > content_length.value_or(0)) {
+      co_return false;
+    }
+    boost::system::error_code ec;
+    if (framing == Framing::Chunked) {
+      const std::string header = chunk_header(chunk.data.size());
+      const std::array<asio::const_buffer, 3> buffers{
+          asio::buffer(header), asio::buffer(chunk.data), asio::buffer("\r\n", 2)};
+      auto [write_ec, n] = co_await asio::async_write(stream, buffers, kUseTuple);
+      ec = write_ec;
+    } else {
+      auto [write_ec, n] = co_await asio::async_write(stream, asio::buffer(chunk.data), kUseTuple);
+      ec = write_ec;
+    }
+    if (ec) {
+      body->abandon();
+      co_return false;
+    }
+  }
+}
+
+// Half-closes, then reads and discards what the client still sends for a short while before
+// closing: closing a socket with unread input makes the kernel send a reset, which can destroy
+// the response before the client has read it (RFC 9112 §9.6 "tear-down").
+template <class Stream>
+asio::awaitable<void> lingering_close(Stream& stream) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  if constexpr (kIsTls<Stream>) {
+    co_await close_stream(stream);
+  } else {
+    boost::system::error_code ignored;
+    lowest.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    lowest.expires_after(std::chrono::seconds(2));
+    std::array<std::uint8_t, 4096> sink{};
+    for (;;) {
+      auto [ec, n] = co_await lowest.async_read_some(asio::buffer(sink), kUseTuple);
+      if (ec) {
+        break;
+      }
+    }
+    lowest.close();
+  }
+}
+
+}  // namespace
+
+UpstreamResponse make_text_response(const asio::any_io_executor& executor, int status,
+                                    std::string_view text) {
+  UpstreamResponse response;
+  response.head.status = status;
+  response.head.headers.add("content-type", "text/plain; charset=utf-8");
+  response.head.content_length = text.size();
+  response.body = std::make_shared<BodyPipe>(executor);
+  response.body->write(as_bytes(text));
+  response.body->finish();
+  return response;
+}
+
+asio::awaitable<void> run_request_handler(RequestHandler handler, ServerExchangePtr exchange) {
+  // The handler is project code that reports failures through responses; this boundary only
+  // keeps an unexpected exception from taking the process down.
+  try {
+    co_await handler(exchange);
+  } catch (const std::exception& e) {
+    spdlog::error("request handler failed: {}", e.what());
+  }
+  if (!exchange->responded()) {
+    auto executor = co_await asio::this_coro::executor;
+    auto response = make_text_response(executor, 502, "Request failed: no response\n");
+    exchange->send_response(std::move(response.head), std::move(response.body));
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio::ip::address peer,
+                               RequestHandler handler, H1ServerOptions options) {
+  auto executor = co_await asio::this_coro::executor;
+  auto& lowest = beast::get_lowest_layer(stream);
+  for (bool first = true;; first = false) {
+    RequestParser parser;
+    parser.header_limit(options.max_header_bytes);
+    parser.body_limit(boost::none);  // bodies are streamed, never held whole
+    lowest.expires_after(first ? options.header_timeout : options.idle_timeout);
+    auto [read_ec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser,
+                                                                     kUseTuple);
+    lowest.expires_never();
+    if (read_ec) {
+      if (!is_connection_closed(read_ec) || parser.got_some()) {
+        // A malformed or oversized head: answer once, then close (RFC 9112 §2.2).
+        const int status = read_ec == bhttp::error::header_limit ? 431 : 400;
+        ResponseHead head;
+        head.status = status;
+        head.content_length = 0;
+        boost::system::error_code ignored;
+        if (!is_connection_closed(read_ec)) {
+          co_await write_all(stream, serialize_response_head(head, Framing::ContentLength, true),
+                             ignored);
+        }
+      }
+      co_await close_stream(stream);
+      co_return;
+    }
+
+    auto& message = parser.get();
+    RequestHead head;
+    head.method = std::string(message.method_string());
+    set_target(head, message.target());
+    head.version = message.version() == 10 ? Version::Http10 : Version::Http11;
+    head.headers = fields_from_beast(message.base());
+    const std::size_t header_count = head.headers.size();
+    if (const auto length = parser.content_length()) {
+      head.content_length = *length;
+    }
+    head.has_body = !parser.is_done();
+    const bool keep_alive = parser.keep_alive();
+    const bool tunnel_possible = is_websocket_upgrade(head) || head.method == "CONNECT";
+    const std::string method = head.method;
+    const Version version = head.version;
+
+    auto request_pipe = std::make_shared<BodyPipe>(executor, options.body_high_water);
+    auto slot = std::make_shared<ResponseSlot>(executor);
+    auto state = std::make_shared<PumpState>(executor);
+    auto exchange = std::make_shared<H1Exchange>(std::move(head), request_pipe, peer, slot);
+    if (parser.is_done() && !tunnel_possible) {
+      request_pipe->finish();
+      state->done = true;
+    } else {
+      auto pump = pump_request(stream, buffer, parser, header_count, tunnel_possible,
+                               request_pipe, state);
+      asio::co_spawn(executor, std::move(pump), asio::detached);
+    }
+    auto handler_run = run_request_handler(handler, exchange);
+    asio::co_spawn(executor, std::move(handler_run), asio::detached);
+
+    // Interim responses, then the final one (RFC 9110 §15.2). HTTP/1.0 clients get no 1xx.
+    boost::system::error_code write_ec;
+    std::size_t informational_sent = 0;
+    while (!slot->final_head && !write_ec) {
+      co_await slot->event.wait();
+      for (; informational_sent < slot->informational.size() && !write_ec;
+           ++informational_sent) {
+        if (version != Version::Http10) {
+          co_await write_all(stream,
+                             serialize_response_head(slot->informational[informational_sent],
+                                                     Framing::None, false),
+                             write_ec);
+        }
+      }
+    }
+    ResponseHead response = slot->final_head.value_or(ResponseHead{});
+    BodyPipePtr body = slot->final_body;
+
+    const bool tunnel = !write_ec && tunnel_possible &&
+                        ((response.status == 101 && method != "CONNECT") ||
+                         (method == "CONNECT" && response.status >= 200 && response.status < 300));
+    Framing framing = Framing::None;
+    if (tunnel) {
+      framing = Framing::Tunnel;
+    } else if (body && response_has_content(method, response.status)) {
+      framing = response.content_length ? Framing::ContentLength
+                : version == Version::Http11 ? Framing::Chunked
+                                             : Framing::CloseDelimited;
+    } else if (method == "HEAD" && response.content_length) {
+      framing = Framing::ContentLength;  // the length of the representation, no content
+    }
+    bool close = !keep_alive || framing == Framing::CloseDelimited;
+    if (!write_ec) {
+      co_await write_all(stream, serialize_response_head(response, framing, close && !tunnel),
+                         write_ec);
+    }
+    if (tunnel_possible) {
+      state->decide(tunnel);
+    }
+
+    bool body_ok = !write_ec;
+    if (tunnel) {
+      // Tunnel bytes towards the client until the upstream side ends; then the connection is
+      // done (WebSocket and CONNECT tunnels end with the TCP connection).
+      while (body_ok) {
+        auto chunk = co_await body->read();
+        if (chunk.end || chunk.error) {
+          break;
+        }
+        boost::system::error_code ec;
+        auto [tunnel_ec, n] = co_await asio::async_write(stream, asio::buffer(chunk.data),
+                                                         kUseTuple);
+        ec = tunnel_ec;
+        body_ok = !ec;
+      }
+      if (body) {
+        body->abandon();
+      }
+      request_pipe->abandon();
+      abort_stream(stream);
+      co_await state->wait_done();
+      co_return;
+    }
+    if (body_ok && framing != Framing::None && !(method == "HEAD")) {
+      body_ok = co_await write_body(stream, framing, body, response.content_length);
+    } else if (body) {
+      body->abandon();
+    }
+    if (!body_ok || !request_pipe->at_end()) {
+      // A broken body, or a request body the handler did not consume: the connection cannot
+      // be reused (the peer would not see where one message ends).
+      close = true;
+      request_pipe->abandon();
+    }
+    if (close) {
+      // Stop the request reader, then close gracefully after a complete response so that the
+      // client can read all of it (RFC 9112 §9.6), or abort after a broken one.
+      beast::get_lowest_layer(stream).socket().cancel();
+      co_await state->wait_done();
+      if (body_ok) {
+        co_await lingering_close(stream);
+      } else {
+        abort_stream(stream);
+      }
+      co_return;
+    }
+    co_await state->wait_done();
+  }
+}
+
+template asio::awaitable<void> serve_h1<PlainStream>(PlainStream&, beast::flat_buffer&,
+                                                     asio::ip::address, RequestHandler,
+                                                     H1ServerOptions);
+template asio::awaitable<void> serve_h1<TlsStream>(TlsStream&, beast::flat_buffer&,
+                                                   asio::ip::address, RequestHandler,
+                                                   H1ServerOptions);
+
+}  // namespace atls::http

@@ -1,0 +1,43 @@
+#pragma once
+// HTTP/1.1 message syntax (RFC 9112): serialisation of heads and chunked framing, and the
+// conversion from Beast's parsed fields. Parsing itself is Beast's (boost::beast::http parser).
+
+#include <string>
+
+#include <boost/beast/http/fields.hpp>
+
+#include "http/message.h"
+
+namespace atls::http {
+
+/// How a body is delimited on an HTTP/1.1 connection (RFC 9112 §6).
+enum class Framing {
+  None,            ///< no content
+  ContentLength,   ///< exactly content_length bytes
+  Chunked,         ///< chunked transfer coding (trailers allowed)
+  CloseDelimited,  ///< until the connection closes (HTTP/1.0 responses)
+  Tunnel,          ///< raw bytes after 101 / CONNECT
+};
+
+/// "METHOD target HTTP/1.1\r\n" + fields + the framing field + "\r\n". `host` is written as the
+/// Host field (replacing any in `head.headers`); the request target must be origin-form,
+/// authority-form (CONNECT) or "*".
+std::string serialize_request_head(const RequestHead& head, std::string_view host,
+                                   Framing framing);
+
+/// "HTTP/1.1 status reason\r\n" + fields + framing field (+ "connection: close") + "\r\n".
+std::string serialize_response_head(const ResponseHead& head, Framing framing, bool close);
+
+/// "<hex size>\r\n"
+std::string chunk_header(std::size_t size);
+/// "0\r\n" + trailer fields + "\r\n"
+std::string last_chunk(const Fields& trailers);
+
+/// Fields [first, end) of a Beast container (lower-cased names, order kept).
+Fields fields_from_beast(const boost::beast::http::fields& fields, std::size_t first = 0);
+
+/// Whether a field may be sent in a trailer section (RFC 9110 §6.5.1): framing, routing,
+/// authentication and control fields may not.
+bool allowed_in_trailers(std::string_view name) noexcept;
+
+}  // namespace atls::http

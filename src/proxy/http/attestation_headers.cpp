@@ -1,0 +1,21 @@
+#include "proxy/http/attestation_headers.h"
+
+namespace atls::proxy {
+
+std::size_t strip_attestation_headers(http::Fields& fields) {
+  return fields.erase(kMeasurementHeader) + fields.erase(kAttestationTypeHeader);
+}
+
+std::string measurement_header_value(const attest::VerifiedClaims& claims) {
+  return attest::measurements_to_json(claims.measurements);
+}
+
+void set_attestation_headers(http::Fields& fields, const ratls::PeerAttestation& peer) {
+  strip_attestation_headers(fields);
+  fields.add(kAttestationTypeHeader, attest::to_string(peer.reported_type()));
+  if (peer.attested()) {
+    fields.add(kMeasurementHeader, measurement_header_value(*peer.claims));
+  }
+}
+
+}  // namespace atls::proxy

@@ -1,0 +1,136 @@
+#include "proxy/http/attested_server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "http/stream_util.h"
+#include "net/errors.h"
+
+namespace atls::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Outcome<std::unique_ptr<tcp::acceptor>> listen_on(asio::io_context& io,
+                                                  const tcp::endpoint& endpoint) {
+  auto acceptor = std::make_unique<tcp::acceptor>(io);
+  boost::system::error_code ec;
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) {
+    acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) {
+    acceptor->bind(endpoint, ec);
+  }
+  if (!ec) {
+    acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return Failure{make_error_code(net::Errc::InvalidAddress),
+                   fmt::format("cannot listen on {}:{}: {}", endpoint.address().to_string(),
+                               endpoint.port(), ec.message())};
+  }
+  return acceptor;
+}
+
+AttestedServer::AttestedServer(Runtime& runtime, AttestedServerOptions options,
+                               HandlerFactory handlers)
+    : runtime_(runtime), options_(std::move(options)), handlers_(std::move(handlers)) {}
+
+Outcome<tcp::endpoint> AttestedServer::start() {
+  auto acceptor = listen_on(runtime_.main_io(), options_.listen);
+  if (!acceptor) {
+    return acceptor.error();
+  }
+  acceptor_ = std::move(*acceptor);
+  auto loop = accept_loop();
+  asio::co_spawn(runtime_.main_io(), std::move(loop), asio::detached);
+  return acceptor_->local_endpoint();
+}
+
+void AttestedServer::stop_accepting() {
+  if (acceptor_) {
+    asio::post(acceptor_->get_executor(), [this] {
+      boost::system::error_code ignored;
+      acceptor_->close(ignored);
+    });
+  }
+}
+
+asio::awaitable<void> AttestedServer::accept_loop() {
+  for (;;) {
+    const std::size_t index = next_io_++ % runtime_.io_thread_count();
+    auto [ec, socket] = co_await acceptor_->async_accept(runtime_.io(index), http::kUseTuple);
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) {
+      co_return;
+    }
+    if (ec) {
+      // EMFILE and friends: keep serving the channels we have, retry shortly.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(http::kUseTuple);
+      continue;
+    }
+    if (open_.load() >= options_.max_connections) {
+      spdlog::warn("connection limit {} reached; refusing a connection",
+                   options_.max_connections);
+      continue;  // the socket closes here
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto connection = serve(std::move(socket), index);
+    asio::co_spawn(runtime_.io(index), std::move(connection), asio::detached);
+  }
+}
+
+asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_index) {
+  ++open_;
+  boost::system::error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  const std::string peer_text = fmt::format("{}:{}", peer.address().to_string(), peer.port());
+  http::TlsStream stream(boost::beast::tcp_stream(std::move(socket)), *options_.tls);
+  auto channel = co_await ratls::accept_channel(stream, options_.channel);
+  if (!channel) {
+    spdlog::warn("channel from {} refused: {}", peer_text, channel.error().describe());
+    http::abort_stream(stream);
+    --open_;
+    co_return;
+  }
+  const auto& peer_attestation = channel->peer;
+  if (peer_attestation.attested()) {
+    spdlog::info("channel from {} ({}): client attested as {} ({})", peer_text, channel->alpn,
+                 attest::to_string(peer_attestation.reported_type()),
+                 peer_attestation.matched_record);
+  } else {
+    spdlog::info("channel from {} ({}): client unattested{}", peer_text, channel->alpn,
+                 peer_attestation.downgrade_reason.empty()
+                     ? ""
+                     : " (" + peer_attestation.downgrade_reason + ")");
+  }
+  ChannelContext context;
+  context.peer = peer;
+  context.channel = std::make_shared<const ratls::ChannelInfo>(std::move(*channel));
+  context.io_index = io_index;
+  http::RequestHandler handler = handlers_(context);
+
+  if (context.channel->http_version == ratls::HttpVersion::Http2) {
+    auto session = http::H2Session<http::TlsStream>::make_server(std::move(stream), options_.h2,
+                                                                 std::move(handler),
+                                                                 peer.address());
+    if (session) {
+      const ErrorCode reason = co_await session->run();
+      spdlog::debug("channel from {} ended: {}", peer_text,
+                    reason ? describe(reason) : std::string("closed"));
+    }
+  } else {
+    boost::beast::flat_buffer buffer;
+    const asio::ip::address peer_address = peer.address();
+    co_await http::serve_h1(stream, buffer, peer_address, std::move(handler), options_.h1);
+    spdlog::debug("channel from {} ended", peer_text);
+  }
+  --open_;
+}
+
+}  // namespace atls::proxy

@@ -1,0 +1,234 @@
+#include "proxy/http/channel_pool.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "http/errors.h"
+#include "http/stream_util.h"
+#include "net/errors.h"
+#include "ratls/connector.h"
+#include "ratls/errors.h"
+
+namespace atls::proxy {
+
+namespace asio = boost::asio;
+
+bool is_fatal_channel_failure(const ErrorCode& code) {
+  if (code.category() == asio::error::get_ssl_category()) {
+    return ERR_GET_REASON(static_cast<unsigned long>(code.value())) ==
+           SSL_R_CERTIFICATE_VERIFY_FAILED;
+  }
+  if (code.category() == ratls::ratls_category()) {
+    switch (static_cast<ratls::Errc>(code.value())) {
+      case ratls::Errc::HandshakeTimeout:
+      case ratls::Errc::ExchangeTimeout:
+      case ratls::Errc::AttestationTimeout:
+      case ratls::Errc::PeerClosed:
+      case ratls::Errc::FrameTruncated:
+        return false;
+      default:
+        return true;
+    }
+  }
+  // Transport failures are transient; a verifier's named error is a rejection.
+  return !(code.category() == net::net_category() ||
+           code.category() == boost::system::system_category() ||
+           code.category() == boost::system::generic_category() ||
+           code.category() == asio::error::get_misc_category() ||
+           code.category() == asio::ssl::error::get_stream_category() ||
+           code.category() == http::http_category());
+}
+
+ChannelPool::ChannelPool(asio::any_io_executor executor, ChannelPoolOptions options)
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      backoff_(options_.reconnect_min),
+      changed_(executor_) {}
+
+bool ChannelPool::connected() const noexcept {
+  if (h2_.session && !h2_.session->closed()) {
+    return true;
+  }
+  for (const auto& channel : h1_) {
+    if (!channel.session->closed()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::chrono::milliseconds ChannelPool::next_backoff() {
+  // Full jitter in [backoff/2, backoff] so that many clients do not reconnect in lockstep.
+  static thread_local std::minstd_rand random(std::random_device{}());
+  const auto current = backoff_;
+  backoff_ = std::min(options_.reconnect_max, backoff_ * 2);
+  std::uniform_int_distribution<long long> spread(current.count() / 2, current.count());
+  return std::chrono::milliseconds(spread(random));
+}
+
+asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::establish() {
+  ++connecting_;
+  auto channel = co_await ratls::connect_channel(options_.server, options_.tls, options_.channel);
+  --connecting_;
+  if (stopped_ && channel) {
+    co_return Failure{make_error_code(http::Errc::ConnectionClosed), "proxy is shutting down"};
+  }
+  if (!channel) {
+    last_error_ = channel.error().describe();
+    co_return channel.error();
+  }
+  UpstreamChannel upstream;
+  upstream.version = channel->info.http_version;
+  upstream.peer = std::make_shared<const ratls::PeerAttestation>(channel->info.peer);
+  if (upstream.version == ratls::HttpVersion::Http2) {
+    auto session = http::H2Session<http::TlsStream>::make_client(std::move(*channel->stream),
+                                                                 options_.h2);
+    if (!session) {
+      co_return Failure{make_error_code(http::Errc::ProtocolError), "HTTP/2 session setup"};
+    }
+    upstream.session = session;
+    auto runner = run_h2(session);
+    asio::co_spawn(executor_, std::move(runner), asio::detached);
+  } else {
+    upstream.session = std::make_shared<http::H1ClientSession<http::TlsStream>>(
+        std::move(*channel->stream), options_.h1);
+  }
+  ++established_;
+  const auto& peer = *upstream.peer;
+  spdlog::info("attested channel to {} established ({}): server {}", options_.server.to_string(),
+               channel->info.alpn,
+               peer.attested() ? std::string(attest::to_string(peer.reported_type())) + " (" +
+                                     peer.matched_record + ")"
+                               : std::string("unattested"));
+  co_return upstream;
+}
+
+void ChannelPool::adopt(const UpstreamChannel& channel) {
+  if (channel.version == ratls::HttpVersion::Http2) {
+    h1_mode_ = false;
+    h2_ = channel;
+  } else {
+    h1_mode_ = true;
+    h1_.push_back(channel);
+  }
+  backoff_ = options_.reconnect_min;
+  changed_.notify_all();
+}
+
+asio::awaitable<Outcome<void>> ChannelPool::start() {
+  auto first = co_await establish();
+  if (first) {
+    adopt(*first);
+  } else if (is_fatal_channel_failure(first.error().code)) {
+    co_return first.error();
+  } else {
+    spdlog::warn("proxy-server {} not reachable yet ({}); retrying in the background",
+                 options_.server.to_string(), first.error().describe());
+  }
+  auto keeper = maintain();
+  asio::co_spawn(executor_, std::move(keeper), asio::detached);
+  co_return Outcome<void>{};
+}
+
+asio::awaitable<void> ChannelPool::run_h2(
+    std::shared_ptr<http::H2Session<http::TlsStream>> session) {
+  const ErrorCode reason = co_await session->run();
+  if (h2_.session == session) {
+    h2_ = UpstreamChannel{};
+    if (!stopped_) {
+      last_error_ = "channel lost: " + (reason ? describe(reason) : std::string("closed"));
+      spdlog::warn("attested channel to {} lost ({}); reconnecting", options_.server.to_string(),
+                   reason ? describe(reason) : std::string("closed by the server"));
+    }
+  }
+  changed_.notify_all();
+}
+
+asio::awaitable<void> ChannelPool::maintain() {
+  asio::steady_timer pause(executor_);
+  while (!stopped_) {
+    std::erase_if(h1_, [](const UpstreamChannel& c) { return c.session->closed(); });
+    if (connected()) {
+      co_await changed_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+      continue;
+    }
+    auto channel = co_await establish();
+    if (stopped_) {
+      break;
+    }
+    if (channel) {
+      adopt(*channel);
+      continue;
+    }
+    const auto delay = next_backoff();
+    spdlog::warn("cannot establish the attested channel to {}: {}; next attempt in {} ms",
+                 options_.server.to_string(), channel.error().describe(), delay.count());
+    changed_.notify_all();  // waiting requests re-check (and may give up)
+    pause.expires_after(delay);
+    co_await pause.async_wait(http::kUseTuple);
+  }
+}
+
+asio::awaitable<void> ChannelPool::open_extra_h1() {
+  --reserved_;  // establish() counts itself from here on
+  auto channel = co_await establish();
+  if (channel && !stopped_) {
+    adopt(*channel);
+  } else {
+    changed_.notify_all();
+  }
+}
+
+asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::acquire() {
+  const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+  for (;;) {
+    if (stopped_) {
+      co_return Failure{make_error_code(http::Errc::ConnectionClosed), "proxy is shutting down"};
+    }
+    if (h2_.session && h2_.session->can_send()) {
+      co_return h2_;
+    }
+    std::erase_if(h1_, [](const UpstreamChannel& c) { return c.session->closed(); });
+    for (const auto& channel : h1_) {
+      if (channel.session->can_send()) {
+        co_return channel;
+      }
+    }
+    if (h1_mode_ && !h1_.empty() &&
+        h1_.size() + connecting_ + reserved_ < options_.max_h1_channels) {
+      ++reserved_;  // counted before the opener runs, so concurrent waiters do not overshoot
+      auto opener = open_extra_h1();
+      asio::co_spawn(executor_, std::move(opener), asio::detached);
+    }
+    if (!co_await changed_.wait_until(deadline)) {
+      co_return Failure{make_error_code(http::Errc::Timeout),
+                        "no attested channel to " + options_.server.to_string() + " within " +
+                            std::to_string(options_.acquire_timeout.count()) + " ms (" +
+                            last_error_ + ")"};
+    }
+  }
+}
+
+void ChannelPool::shutdown() {
+  stopped_ = true;
+  if (auto session = std::dynamic_pointer_cast<http::H2Session<http::TlsStream>>(h2_.session)) {
+    session->shutdown();
+  }
+  for (auto& channel : h1_) {
+    if (auto session =
+            std::dynamic_pointer_cast<http::H1ClientSession<http::TlsStream>>(channel.session)) {
+      session->close();
+    }
+  }
+  changed_.notify_all();
+}
+
+}  // namespace atls::proxy

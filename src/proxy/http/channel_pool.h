@@ -1,0 +1,101 @@
+#pragma once
+// The proxy-client's attested channels to its proxy-server.
+//
+// HTTP/2 (the normal case, ALPN flashbots-ratls/1+h2): ONE channel carries every request as its
+// own stream, so requests are multiplexed and never wait for each other; opening a source
+// connection never costs an attestation. HTTP/1.1 (a server that only offers
+// flashbots-ratls/1+http/1.1): a bounded pool of channels, one request at a time on each,
+// each channel attested on its own — unrelated requests do not queue behind each other until
+// the pool is exhausted.
+//
+// When the channel breaks, a background task re-establishes it with capped exponential backoff
+// (plus jitter); requests arriving meanwhile wait up to `acquire_timeout` and then fail with
+// 502 (interop spec §7.5). flashbots instead queues them without limit (§7.2).
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "core/async_event.h"
+#include "http/exchange.h"
+#include "http/h1_client.h"
+#include "http/h2_session.h"
+#include "http/stream_util.h"
+#include "net/address.h"
+#include "ratls/channel.h"
+#include "tls/context.h"
+
+namespace atls::proxy {
+
+struct ChannelPoolOptions {
+  net::HostPort server;
+  tls::SharedSslContext tls;
+  ratls::ChannelConfig channel;
+  http::H2Options h2;
+  http::H1ClientOptions h1;
+  /// How long a request waits for a usable channel before failing.
+  std::chrono::milliseconds acquire_timeout{std::chrono::seconds(10)};
+  /// HTTP/1.1 inside the channel: most channels open at once.
+  std::size_t max_h1_channels = 8;
+  std::chrono::milliseconds reconnect_min{std::chrono::milliseconds(250)};
+  std::chrono::milliseconds reconnect_max{std::chrono::seconds(30)};
+};
+
+/// A channel ready to carry one request (HTTP/1.1) or any number (HTTP/2).
+struct UpstreamChannel {
+  std::shared_ptr<http::UpstreamSession> session;
+  /// The server's appraised attestation on this channel (headers are derived from it).
+  std::shared_ptr<const ratls::PeerAttestation> peer;
+  ratls::HttpVersion version = ratls::HttpVersion::Http2;
+};
+
+class ChannelPool {
+ public:
+  ChannelPool(boost::asio::any_io_executor executor, ChannelPoolOptions options);
+
+  /// Establishes the first channel and starts the reconnect task. Fails (and the caller
+  /// should exit) only when the server was reached but refused or failed attestation or
+  /// certificate verification; an unreachable server is retried in the background.
+  boost::asio::awaitable<Outcome<void>> start();
+
+  /// A channel that can take a request now. Errors: no channel within acquire_timeout (the
+  /// detail carries the last connection error).
+  boost::asio::awaitable<Outcome<UpstreamChannel>> acquire();
+
+  /// Stops reconnecting and closes the channels gracefully.
+  void shutdown();
+
+  /// Whether some channel is currently established.
+  bool connected() const noexcept;
+  /// Channels established since start (the first included).
+  std::size_t established_count() const noexcept { return established_; }
+
+ private:
+  boost::asio::awaitable<Outcome<UpstreamChannel>> establish();
+  boost::asio::awaitable<void> maintain();
+  boost::asio::awaitable<void> run_h2(std::shared_ptr<http::H2Session<http::TlsStream>> session);
+  boost::asio::awaitable<void> open_extra_h1();
+  void adopt(const UpstreamChannel& channel);
+  std::chrono::milliseconds next_backoff();
+
+  boost::asio::any_io_executor executor_;
+  ChannelPoolOptions options_;
+  UpstreamChannel h2_;
+  std::vector<UpstreamChannel> h1_;
+  bool h1_mode_ = false;
+  std::size_t connecting_ = 0;
+  std::size_t reserved_ = 0;
+  bool stopped_ = false;
+  std::size_t established_ = 0;
+  std::chrono::milliseconds backoff_;
+  std::string last_error_ = "not connected yet";
+  AsyncBroadcast changed_;
+};
+
+/// Whether a failure to establish a channel is a configuration problem (the server answered
+/// but its certificate or attestation is not acceptable) rather than a transient one.
+bool is_fatal_channel_failure(const ErrorCode& code);
+
+}  // namespace atls::proxy

@@ -1,0 +1,58 @@
+#pragma once
+// The proxy-client (interop spec §7.1): a local plain-HTTP listener whose requests are
+// forwarded over the attested channel(s) to the proxy-server, with the server's attestation
+// added to every response (§7.4).
+//
+// Source clients may speak HTTP/1.1 or HTTP/2 with prior knowledge (h2c, detected by the
+// connection preface, RFC 9113 §3.4); flashbots accepts only HTTP/1.x. A WebSocket upgrade
+// from a source client is carried as an RFC 8441 extended CONNECT on an HTTP/2 channel.
+
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "http/h1_server.h"
+#include "http/h2_session.h"
+#include "proxy/http/channel_pool.h"
+
+namespace atls::proxy {
+
+struct ClientProxyOptions {
+  boost::asio::ip::tcp::endpoint listen;
+  ChannelPoolOptions pool;
+  http::H1ServerOptions h1;
+  http::H2Options h2;
+};
+
+class ClientProxy {
+ public:
+  ClientProxy(boost::asio::io_context& io, ClientProxyOptions options);
+
+  /// Establishes the first channel (see ChannelPool::start).
+  boost::asio::awaitable<Outcome<void>> connect();
+  /// Binds the local listener and starts accepting source connections.
+  Outcome<boost::asio::ip::tcp::endpoint> listen();
+  /// Stops accepting and closes the channels gracefully.
+  void shutdown();
+
+  ChannelPool& channels() noexcept { return pool_; }
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve_source(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> forward(http::ServerExchangePtr exchange);
+  http::RequestHandler handler();
+
+  boost::asio::io_context& io_;
+  ClientProxyOptions options_;
+  ChannelPool pool_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+};
+
+/// The request sent over the channel for a source request (exposed for tests): connection
+/// fields and spoofed attestation headers removed; a WebSocket upgrade becomes an extended
+/// CONNECT when the channel speaks HTTP/2.
+http::RequestHead make_channel_request(const http::RequestHead& source, ratls::HttpVersion channel);
+
+}  // namespace atls::proxy

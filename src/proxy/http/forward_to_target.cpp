@@ -1,0 +1,134 @@
+#include "proxy/http/forward_to_target.h"
+
+#include <boost/asio/this_coro.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/semantics.h"
+#include "proxy/http/attestation_headers.h"
+
+namespace atls::proxy {
+
+namespace asio = boost::asio;
+using http::RequestHead;
+using http::ResponseHead;
+
+namespace {
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+asio::awaitable<void> forward(http::ServerExchangePtr exchange, OriginPool& pool,
+                              std::string host_header,
+                              std::shared_ptr<const ratls::ChannelInfo> channel) {
+  const RequestHead& request = exchange->request();
+  auto executor = co_await asio::this_coro::executor;
+  if (http::is_tunnel_connect(request)) {
+    auto refused = http::make_text_response(executor, 405, "CONNECT is not supported here\n");
+    exchange->send_response(std::move(refused.head), std::move(refused.body));
+    co_return;
+  }
+  const bool extended_websocket = http::is_websocket_connect(request);
+  RequestHead upstream =
+      make_target_request(request, host_header, exchange->peer_address(), channel->peer);
+  std::weak_ptr<http::ServerExchange> weak = exchange;
+  // Named and of the parameter's exact type: see the GCC 12 note in core/offload.h.
+  http::InformationalHandler relay_interim = [weak](const ResponseHead& interim) {
+    if (auto ex = weak.lock()) {
+      ex->send_informational(interim);
+    }
+  };
+  http::BodyPipePtr request_body = exchange->request_body();
+  auto response = co_await pool.send(std::move(upstream), std::move(request_body),
+                                     std::move(relay_interim));
+  if (!response) {
+    spdlog::warn("{} {}: target failed: {}", request.method, request.target,
+                 response.error().describe());
+    // §7.5: 502 with the error text.
+    auto failed = http::make_text_response(
+        executor, 502, "Request failed: " + response.error().describe() + "\n");
+    exchange->send_response(std::move(failed.head), std::move(failed.body));
+    co_return;
+  }
+  ResponseHead head = std::move(response->head);
+  const bool switched = head.status == 101;
+  http::strip_connection_fields(head.headers);
+  if (switched && extended_websocket) {
+    // RFC 8441 §5: the HTTP/2 side answers the extended CONNECT with 2xx; the accept key
+    // belongs to the HTTP/1.1 handshake with the target.
+    head.status = 200;
+    head.headers.erase("sec-websocket-accept");
+  } else if (switched) {
+    head.headers.add("connection", "upgrade");
+    head.headers.add("upgrade", "websocket");
+  }
+  exchange->send_response(std::move(head), std::move(response->body));
+}
+
+}  // namespace
+
+RequestHead make_target_request(const RequestHead& request, const std::string& host_header,
+                                const asio::ip::address& channel_peer,
+                                const ratls::PeerAttestation& peer) {
+  RequestHead upstream;
+  upstream.method = request.method;
+  upstream.target = request.target.empty() ? "/" : request.target;
+  upstream.version = http::Version::Http11;
+  upstream.headers = request.headers;
+  upstream.has_body = request.has_body;
+  upstream.content_length = request.content_length;
+  const bool websocket_h1 = http::is_websocket_upgrade(request);
+  http::strip_connection_fields(upstream.headers);
+  // §7.3: Host is the target address exactly as configured.
+  upstream.headers.erase("host");
+  upstream.authority = host_header;
+  // §7.3: X-Real-IP is the channel's peer; X-Forwarded-For appends it to the first value.
+  const std::string peer_ip = channel_peer.to_string();
+  upstream.headers.set("x-real-ip", peer_ip);
+  const auto forwarded = request.headers.get("x-forwarded-for");
+  if (forwarded && !trim(*forwarded).empty()) {
+    upstream.headers.set("x-forwarded-for", std::string(trim(*forwarded)) + ", " + peer_ip);
+  } else {
+    upstream.headers.set("x-forwarded-for", peer_ip);
+  }
+  set_attestation_headers(upstream.headers, peer);
+
+  if (http::is_websocket_connect(request)) {
+    // RFC 8441 §5 -> RFC 6455 §4.1: the same WebSocket as an HTTP/1.1 upgrade.
+    upstream.method = "GET";
+    upstream.has_body = false;
+    upstream.content_length.reset();
+    upstream.headers.add("connection", "upgrade");
+    upstream.headers.add("upgrade", "websocket");
+    if (!upstream.headers.contains("sec-websocket-version")) {
+      upstream.headers.add("sec-websocket-version", "13");
+    }
+    upstream.headers.set("sec-websocket-key", http::make_websocket_key());
+  } else if (websocket_h1) {
+    upstream.has_body = false;
+    upstream.headers.add("connection", "upgrade");
+    upstream.headers.add("upgrade", "websocket");
+  }
+  return upstream;
+}
+
+TargetForwarder::TargetForwarder(std::vector<std::unique_ptr<OriginPool>> pools,
+                                 std::string host_header)
+    : pools_(std::move(pools)), host_header_(std::move(host_header)) {}
+
+http::RequestHandler TargetForwarder::handler_for(const ChannelContext& context) {
+  OriginPool* pool = pools_.at(context.io_index).get();
+  auto channel = context.channel;
+  std::string host = host_header_;
+  return [pool, channel, host](http::ServerExchangePtr exchange) {
+    return forward(std::move(exchange), *pool, host, channel);
+  };
+}
+
+}  // namespace atls::proxy

@@ -1,0 +1,39 @@
+#pragma once
+// The proxy-server's request handler (interop spec §7.3): forwards each request received on an
+// attested channel to the target over HTTP/1.1, rewriting headers as flashbots does — Host is
+// the target address, X-Real-IP / X-Forwarded-For name the channel's peer — and injecting the
+// client's attestation (§7.4). Spoofed attestation headers from the client are always removed.
+//
+// WebSocket: an RFC 8441 extended CONNECT (from an HTTP/2 channel) becomes an HTTP/1.1 Upgrade
+// towards the target; an HTTP/1.1 Upgrade (HTTP/1.1 channel) is forwarded as such.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/http/attested_server.h"
+#include "proxy/http/origin_pool.h"
+
+namespace atls::proxy {
+
+class TargetForwarder {
+ public:
+  /// One pool per I/O thread of the server's runtime; `host_header` is the target address as
+  /// the operator wrote it.
+  TargetForwarder(std::vector<std::unique_ptr<OriginPool>> pools, std::string host_header);
+
+  http::RequestHandler handler_for(const ChannelContext& context);
+
+ private:
+  std::vector<std::unique_ptr<OriginPool>> pools_;
+  std::string host_header_;
+};
+
+/// The request sent to the target for `request` received from a channel whose client is
+/// `peer` (exposed for tests).
+http::RequestHead make_target_request(const http::RequestHead& request,
+                                      const std::string& host_header,
+                                      const boost::asio::ip::address& channel_peer,
+                                      const ratls::PeerAttestation& peer);
+
+}  // namespace atls::proxy

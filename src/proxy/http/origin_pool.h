@@ -1,0 +1,50 @@
+#pragma once
+// Keep-alive HTTP/1.1 connections from the proxy-server to its target, one pool per I/O thread
+// (a request and the connection carrying it live on the same thread). flashbots opens a new
+// target connection per request (interop spec §7.3); reusing them is where much of the
+// throughput difference comes from (docs/benchmarks.md).
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "http/h1_client.h"
+#include "http/stream_util.h"
+#include "net/address.h"
+
+namespace atls::proxy {
+
+struct OriginOptions {
+  net::HostPort target;
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  /// Idle connections older than this are closed instead of reused.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
+  std::size_t max_idle = 128;
+  http::H1ClientOptions h1;
+};
+
+class OriginPool {
+ public:
+  OriginPool(boost::asio::any_io_executor executor, OriginOptions options);
+
+  /// Sends `request` to the target. A request without a body that fails on a reused
+  /// connection before any response byte arrived (the target closed an idle connection) is
+  /// retried once on a new connection. Errors: net connect errors, http errors.
+  boost::asio::awaitable<Outcome<http::UpstreamResponse>> send(
+      http::RequestHead request, http::BodyPipePtr body,
+      http::InformationalHandler on_informational);
+
+  std::size_t connections() const noexcept { return sessions_.size(); }
+
+ private:
+  using Session = http::H1ClientSession<http::PlainStream>;
+  boost::asio::awaitable<Outcome<std::shared_ptr<Session>>> acquire(bool fresh);
+
+  boost::asio::any_io_executor executor_;
+  OriginOptions options_;
+  std::vector<std::shared_ptr<Session>> sessions_;
+};
+
+}  // namespace atls::proxy
