@@ -9,8 +9,5 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   # (-Wmismatched-new-delete), and it loses track of variant storage moved into the promise
   # (-Wmaybe-uninitialized). Both are reported upstream (GCC PR 105576 family); clang is clean.
   target_compile_options(atls_warnings INTERFACE -Wno-mismatched-new-delete
-                         $<$<NOT:$<CONFIG:Debug>>:-Wno-maybe-uninitialized>)
-  if(ATLS_SANITIZE)
-    target_compile_options(atls_warnings INTERFACE -Wno-maybe-uninitialized)
-  endif()
+                         -Wno-maybe-uninitialized)
 endif()

@@ -11,8 +11,9 @@ packages=(
   libboost1.81-dev libssl-dev libnghttp2-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev libtss2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # real peers used by the tests and the demo
-  openssl curl python3 ca-certificates procps
+  # real peers and tools used by the tests, the demo and the benchmarks
+  openssl curl python3 python3-pytest ca-certificates procps
+  nghttp2-client nghttp2-proxy haproxy wrk
 )
 
 missing=()

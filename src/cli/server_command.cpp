@@ -24,6 +24,7 @@ struct ServerOptions {
   std::optional<std::string> dev_dummy_dcap;
   std::optional<std::string> listen_healthcheck;
   std::size_t io_threads = 0;
+  std::vector<std::string> inner_alpn{"h2", "http/1.1"};
 };
 
 int run_server(const GlobalOptions& global, const ServerOptions& options) {
@@ -47,8 +48,8 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
     spdlog::error("{}", attester.error().describe());
     return kExitUsage;
   }
-  auto tls = make_server_tls(options.tls, *listen,
-                             ratls::ratls_alpn_list(ratls::with_http_protocols({})));
+  // §1.2: the inner list is offered as "flashbots-ratls/1+<inner>" in this (preference) order.
+  auto tls = make_server_tls(options.tls, *listen, ratls::ratls_alpn_list(options.inner_alpn));
   if (!tls) {
     spdlog::error("{}", tls.error().describe());
     return kExitUsage;
@@ -142,6 +143,11 @@ void add_server_command(CLI::App& app, GlobalOptions& global, std::function<int(
                       "this private/loopback URL");
   command->add_option("--listen-addr-healthcheck", options->listen_healthcheck,
                       "Address of a plain-HTTP health check endpoint");
+  command->add_option("--inner-alpn", options->inner_alpn,
+                      "HTTP versions offered inside the channel, in preference order")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"h2", "http/1.1"}))
+      ->capture_default_str();
   command->add_option("--io-threads", options->io_threads,
                       "I/O threads (default: one per CPU)");
   command->callback([&global, &action, options] {

@@ -75,8 +75,12 @@ H1ClientSession<Stream>::~H1ClientSession() {
 
 template <class Stream>
 void H1ClientSession<Stream>::close() {
+  const bool was_closed = closed_;
   closed_ = true;
   beast::get_lowest_layer(stream_).close();
+  if (!was_closed && on_state_) {
+    on_state_();
+  }
 }
 
 template <class Stream>
@@ -89,6 +93,9 @@ void H1ClientSession<Stream>::part_done(const std::shared_ptr<Exchange>& exchang
     if (exchange->keep_alive && !exchange->tunnel) {
       busy_ = false;
       idle_since_ = std::chrono::steady_clock::now();
+      if (on_state_) {
+        on_state_();
+      }
     } else {
       close();
     }

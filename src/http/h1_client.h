@@ -5,6 +5,7 @@
 // cleanly. A 101 answer to an upgrade request turns the connection into a tunnel.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,9 @@ class H1ClientSession final : public UpstreamSession,
   std::chrono::steady_clock::time_point idle_since() const noexcept { return idle_since_; }
   /// Closes the connection; an exchange in progress fails.
   void close();
+  /// Called whenever the connection becomes free for a new request or closes (pools wake
+  /// their waiters with it).
+  void set_state_callback(std::function<void()> callback) { on_state_ = std::move(callback); }
 
  private:
   struct Exchange;
@@ -57,6 +61,7 @@ class H1ClientSession final : public UpstreamSession,
   bool closed_ = false;
   std::size_t requests_ = 0;
   std::chrono::steady_clock::time_point idle_since_;
+  std::function<void()> on_state_;
 };
 
 }  // namespace atls::http

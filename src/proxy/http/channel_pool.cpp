@@ -98,8 +98,11 @@ asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::establish() {
     auto runner = run_h2(session);
     asio::co_spawn(executor_, std::move(runner), asio::detached);
   } else {
-    upstream.session = std::make_shared<http::H1ClientSession<http::TlsStream>>(
+    auto session = std::make_shared<http::H1ClientSession<http::TlsStream>>(
         std::move(*channel->stream), options_.h1);
+    // Requests waiting for a channel re-check when one becomes free.
+    session->set_state_callback([this] { changed_.notify_all(); });
+    upstream.session = session;
   }
   ++established_;
   const auto& peer = *upstream.peer;
