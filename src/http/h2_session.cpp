@@ -578,6 +578,9 @@ void H2Session<Stream>::terminate() {
   }
   closed_ = true;
   abort_stream(stream_);
+  if (ping_timer_) {
+    ping_timer_->cancel();
+  }
   signal_write();
 }
 
@@ -668,7 +671,8 @@ asio::awaitable<void> H2Session<Stream>::write_loop() {
 template <class Stream>
 asio::awaitable<void> H2Session<Stream>::ping_loop() {
   auto self = this->shared_from_this();
-  asio::steady_timer timer(stream_.get_executor());
+  ping_timer_ = std::make_unique<asio::steady_timer>(stream_.get_executor());
+  auto& timer = *ping_timer_;
   while (!closed_) {
     timer.expires_after(ping_outstanding_ ? options_.ping_timeout : options_.ping_interval);
     co_await timer.async_wait(kUseTuple);

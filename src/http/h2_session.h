@@ -18,6 +18,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/async_event.h"
 #include "http/exchange.h"
@@ -112,6 +113,7 @@ class H2Session final : public UpstreamSession,
   std::vector<std::uint8_t> out_;
   std::vector<std::uint8_t> writing_;
   AsyncEvent write_event_;
+  std::unique_ptr<boost::asio::steady_timer> ping_timer_;
   AsyncEvent done_event_;
   int loops_running_ = 0;
   bool closed_ = false;
