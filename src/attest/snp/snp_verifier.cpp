@@ -218,10 +218,10 @@ struct SnpVerifier::Impl {
   mutable std::deque<std::string> cache_order;  // FIFO eviction
 
   void load_crls(const std::vector<Bytes>& ders);
-  Outcome<ChainPtr> chain_for(ByteView leaf_der, const Bytes* intermediate,
-                              const Bytes* ark) const;
-  Outcome<ChainPtr> build_chain(ByteView leaf_der, const Bytes* intermediate,
-                                const Bytes* ark) const;
+  Outcome<ChainPtr> chain_for(ByteView leaf_der, const Bytes* intermediate, const Bytes* ark,
+                              Signer expected) const;
+  Outcome<ChainPtr> build_chain(ByteView leaf_der, const Bytes* intermediate, const Bytes* ark,
+                                Signer expected) const;
   Outcome<SnpClaims> verify(ByteView report_bytes, const CertTable& certificates,
                             const std::optional<ReportData>& expected, SystemTime now) const;
 };
@@ -279,7 +279,8 @@ void SnpVerifier::Impl::load_crls(const std::vector<Bytes>& ders) {
 }
 
 Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes* intermediate,
-                                                 const Bytes* ark_from_evidence) const {
+                                                 const Bytes* ark_from_evidence,
+                                                 Signer expected) const {
   auto chain = std::make_shared<Chain>();
   auto leaf = parse_certificate_der(leaf_der);
   if (!leaf) {
@@ -294,6 +295,13 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
   const AmdExtensions& ext = chain->extensions;
   chain->kind = ext.hw_id ? Signer::Vcek : Signer::Vlek;
   const std::string_view kind = leaf_name(chain->kind);
+  // The report's signing-key field decides which chain applies (VCEK: ASK, VLEK: ASVK); a VCEK
+  // is recognised by its hwID extension, which VLEKs lack.
+  if (chain->kind != expected) {
+    return fail(Errc::SignerMismatch,
+                fmt::format("report is {}-signed but the certificate is a {}",
+                            leaf_name(expected), kind));
+  }
 
   // Product (KDS spec: productName "Milan-B0", VLEK "Milan").
   if (!ext.product_name) {
@@ -400,9 +408,9 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
 }
 
 Outcome<ChainPtr> SnpVerifier::Impl::chain_for(ByteView leaf_der, const Bytes* intermediate,
-                                               const Bytes* ark) const {
+                                               const Bytes* ark, Signer expected) const {
   if (cache_capacity == 0) {
-    return build_chain(leaf_der, intermediate, ark);
+    return build_chain(leaf_der, intermediate, ark, expected);
   }
   // Key: hashes of exactly the inputs build_chain depends on.
   std::string key;
@@ -416,13 +424,14 @@ Outcome<ChainPtr> SnpVerifier::Impl::chain_for(ByteView leaf_der, const Bytes* i
   key.push_back(intermediate != nullptr ? '\1' : '\0');
   append(ark != nullptr ? ByteView(*ark) : ByteView());
   key.push_back(ark != nullptr ? '\1' : '\0');
+  key.push_back(expected == Signer::Vcek ? 'C' : 'L');
   {
     std::lock_guard lock(cache_mutex);
     if (const auto it = cache.find(key); it != cache.end()) {
       return it->second;
     }
   }
-  auto built = build_chain(leaf_der, intermediate, ark);
+  auto built = build_chain(leaf_der, intermediate, ark, expected);
   if (!built) {
     return built;  // failures are not cached
   }
@@ -514,17 +523,12 @@ Outcome<SnpClaims> SnpVerifier::Impl::verify(ByteView report_bytes, const CertTa
   }
 
   // 4. ARK → ASK/ASVK → leaf (cached), then the per-report checks.
-  auto chain_result = chain_for(leaf_der, intermediate, ark);
+  auto chain_result = chain_for(leaf_der, intermediate, ark, claims.signer);
   if (!chain_result) {
     return chain_result.error();
   }
   const Chain& chain = **chain_result;
   const std::string_view kind = leaf_name(claims.signer);
-  if (chain.kind != claims.signer) {
-    return fail(Errc::SignerMismatch,
-                fmt::format("report is {}-signed but the certificate is a {}", kind,
-                            leaf_name(chain.kind)));
-  }
   if (report.cpuid_product && *report.cpuid_product != chain.product) {
     return fail(Errc::ProductMismatch,
                 fmt::format("report CPUID says {} but the {} is for {}",
