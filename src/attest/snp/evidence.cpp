@@ -22,9 +22,9 @@ std::uint16_t load_le16(ByteView data, std::size_t offset) noexcept {
 Result<Evidence> decode_evidence(ByteView data) {
   if (data.size() < kEvidenceHeaderSize) {
     // A prefix of the magic is still "too short" rather than "wrong magic".
-    if (!std::equal(data.begin(), data.end(), kEvidenceMagic.begin(),
-                    kEvidenceMagic.begin() +
-                        static_cast<std::ptrdiff_t>(std::min(data.size(), kEvidenceMagic.size())))) {
+    const std::size_t compared = std::min(data.size(), kEvidenceMagic.size());
+    if (!std::equal(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(compared),
+                    kEvidenceMagic.begin())) {
       return make_error_code(Errc::EvidenceBadMagic);
     }
     return make_error_code(Errc::EvidenceTruncated);
