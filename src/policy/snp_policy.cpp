@@ -143,11 +143,15 @@ class Parser {
                   fmt::format("expected an integer 0-{}, got {}", maximum,
                               json_type_name(value)));
     }
+    // nlohmann::json stores literals as signed and large values as unsigned.
     if (value.is_number_unsigned()) {
       const auto number = value.get<std::uint64_t>();
       if (number <= maximum) {
         return number;
       }
+    } else if (const auto number = value.get<std::int64_t>();
+               number >= 0 && static_cast<std::uint64_t>(number) <= maximum) {
+      return static_cast<std::uint64_t>(number);
     }
     return fail(SnpPolicyErrc::ValueOutOfRange, field,
                 fmt::format("{} is outside 0-{}", value.dump(), maximum));
