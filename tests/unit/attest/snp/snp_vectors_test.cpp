@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attest/snp/snp_json.h"
 #include "attest/snp/snp_verifier.h"
 #include "snp_test_support.h"
 
@@ -324,6 +325,34 @@ TEST_F(SnpVectors, ChainCacheDoesNotSkipPerReportChecks) {
   EXPECT_EQ(error_name(verify(verifier_, tampered)), "snp.report_signature_invalid");
   EXPECT_EQ(error_name(verify(verifier_, vector, utc(2030, 1, 1))), "snp.certificate_expired");
   EXPECT_EQ(error_name(verify(verifier_, vector)), "ok");
+}
+
+TEST_F(SnpVectors, ProtocolExampleMatchesTheDocumentation) {
+  // src/attest/snp/PROTOCOL.md §3.
+  const auto vector = go_sev_guest();
+  const Bytes evidence = encode_evidence(vector.report, vector.certificates);
+  EXPECT_EQ(evidence.size(), 5972U);
+  EXPECT_EQ(to_hex(ByteView(evidence).first(16)), "534e504501000000a0040000a4120000");
+  EXPECT_EQ(to_hex(sha256(evidence)),
+            "65bee8d68c93723fde1dea5009c35f555c580c53784a2cf75cacbe4c44be05d5");
+}
+
+TEST_F(SnpVectors, MeasurementHeaderOfTheVirteeReport) {
+  // src/attest/snp/PROTOCOL.md §4.
+  const auto result = verify(verifier_, virtee_milan());
+  ASSERT_TRUE(result) << result.error().describe();
+  const auto header = nlohmann::json::parse(measurement_header_json(*result->snp));
+  EXPECT_EQ(header["policy"], "0000000000030000");
+  EXPECT_EQ(header["reported_tcb"], "7308000000000003");
+  EXPECT_EQ(header["vmpl"], "00000000");
+  EXPECT_EQ(header["guest_svn"], "00000000");
+  EXPECT_EQ(header["measurement"].get<std::string>().substr(0, 8), "7a1e5c26");
+  EXPECT_EQ(header["chip_id"].get<std::string>().substr(0, 8), "d49554ec");
+  const auto json = verify_json(*result->snp);
+  EXPECT_EQ(json["signer"], "vcek");
+  EXPECT_EQ(json["product"], "Milan");
+  EXPECT_EQ(json["policy"]["debug"], false);
+  EXPECT_EQ(json["reported_tcb"]["microcode"], 115);
 }
 
 }  // namespace
