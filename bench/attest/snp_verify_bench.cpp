@@ -5,7 +5,6 @@
 // ECDSA P-384 verification that bounds the warm case. Evidence comes from the INSECURE MOCK
 // SNP PKI (same shape and key sizes as AMD's), so no test data is needed.
 #include <benchmark/benchmark.h>
-
 #include <openssl/evp.h>
 
 #include <cstdlib>
@@ -17,7 +16,7 @@
 
 namespace {
 
-using namespace atls;         // NOLINT(google-build-using-namespace)
+using namespace atls;          // NOLINT(google-build-using-namespace)
 using namespace atls::attest;  // NOLINT(google-build-using-namespace)
 
 const SystemTime kNow = std::chrono::sys_days(std::chrono::year(2025) / 3 / 1);

@@ -53,10 +53,8 @@ constexpr std::array kErrcTable{
     errc_row(SnpPolicyErrc::GuestSvnTooLow, "guest_svn_too_low",
              "GUEST_SVN is below the policy minimum"),
     errc_row(SnpPolicyErrc::VmplNotAllowed, "vmpl_not_allowed", "VMPL is not allowed"),
-    errc_row(SnpPolicyErrc::DebugNotAllowed, "debug_not_allowed",
-             "guest policy allows debugging"),
-    errc_row(SnpPolicyErrc::SmtNotAllowed, "smt_not_allowed",
-             "host runs with SMT enabled"),
+    errc_row(SnpPolicyErrc::DebugNotAllowed, "debug_not_allowed", "guest policy allows debugging"),
+    errc_row(SnpPolicyErrc::SmtNotAllowed, "smt_not_allowed", "host runs with SMT enabled"),
     errc_row(SnpPolicyErrc::MigrationAgentNotAllowed, "migration_agent_not_allowed",
              "guest policy allows a migration agent"),
 };
@@ -84,9 +82,9 @@ class Parser {
       return out;
     }
     if (!value.is_array()) {
-      return fail(SnpPolicyErrc::WrongFieldType, field,
-                  fmt::format("expected a string or an array of strings, got {}",
-                              json_type_name(value)));
+      return fail(
+          SnpPolicyErrc::WrongFieldType, field,
+          fmt::format("expected a string or an array of strings, got {}", json_type_name(value)));
     }
     if (value.empty()) {
       return fail(SnpPolicyErrc::EmptyAllowlist, field, "an empty list would accept nothing");
@@ -105,8 +103,8 @@ class Parser {
   // zero-extended (Turin CHIP_IDs use only the first 8 bytes).
   template <std::size_t N>
   Outcome<std::vector<std::array<std::uint8_t, N>>> hex_values(const json& value,
-                                                                std::string_view field,
-                                                                std::size_t short_size = 0) const {
+                                                               std::string_view field,
+                                                               std::size_t short_size = 0) const {
     auto texts = strings(value, field);
     if (!texts) {
       return texts.error();
@@ -126,8 +124,7 @@ class Parser {
         return fail(SnpPolicyErrc::BadLength, name,
                     short_size == 0
                         ? fmt::format("{} bytes, expected {}", bytes->size(), N)
-                        : fmt::format("{} bytes, expected {} or {}", bytes->size(), N,
-                                      short_size));
+                        : fmt::format("{} bytes, expected {} or {}", bytes->size(), N, short_size));
       }
       std::array<std::uint8_t, N> array{};
       std::copy(bytes->begin(), bytes->end(), array.begin());
@@ -140,8 +137,7 @@ class Parser {
                                  std::uint64_t maximum) const {
     if (!value.is_number_integer()) {
       return fail(SnpPolicyErrc::WrongFieldType, field,
-                  fmt::format("expected an integer 0-{}, got {}", maximum,
-                              json_type_name(value)));
+                  fmt::format("expected an integer 0-{}, got {}", maximum, json_type_name(value)));
     }
     // nlohmann::json stores literals as signed and large values as unsigned.
     if (value.is_number_unsigned()) {
@@ -184,11 +180,15 @@ std::string list_of(const std::vector<std::array<std::uint8_t, N>>& values) {
   return out;
 }
 
-std::string_view signer_name(Signer signer) { return signer == Signer::Vcek ? "vcek" : "vlek"; }
+std::string_view signer_name(Signer signer) {
+  return signer == Signer::Vcek ? "vcek" : "vlek";
+}
 
 }  // namespace
 
-const NamedCategory& snp_policy_category() noexcept { return kCategory; }
+const NamedCategory& snp_policy_category() noexcept {
+  return kCategory;
+}
 
 std::string SnpEvaluation::describe() const {
   std::string out;
@@ -344,22 +344,21 @@ SnpEvaluation SnpPolicy::evaluate(const SnpClaims& claims) const {
     }
   };
 
-  allowlist(measurements, claims.measurement, SnpPolicyErrc::MeasurementNotAllowed,
-            "measurement");
+  allowlist(measurements, claims.measurement, SnpPolicyErrc::MeasurementNotAllowed, "measurement");
   allowlist(host_data, claims.host_data, SnpPolicyErrc::HostDataNotAllowed, "host_data");
   allowlist(id_key_digests, claims.id_key_digest, SnpPolicyErrc::IdKeyDigestNotAllowed,
             "id_key_digest");
-  allowlist(author_key_digests, claims.author_key_digest,
-            SnpPolicyErrc::AuthorKeyDigestNotAllowed, "author_key_digest");
+  allowlist(author_key_digests, claims.author_key_digest, SnpPolicyErrc::AuthorKeyDigestNotAllowed,
+            "author_key_digest");
   allowlist(family_ids, claims.family_id, SnpPolicyErrc::FamilyIdNotAllowed, "family_id");
   allowlist(image_ids, claims.image_id, SnpPolicyErrc::ImageIdNotAllowed, "image_id");
   allowlist(chip_ids, claims.chip_id, SnpPolicyErrc::ChipIdNotAllowed, "chip_id");
 
   if (!products.empty() &&
       std::find(products.begin(), products.end(), claims.product) == products.end()) {
-    mismatch(SnpPolicyErrc::ProductNotAllowed, "product",
-             fmt::format("product is {} (expected {})", claims.product,
-                         fmt::join(products, " or ")));
+    mismatch(
+        SnpPolicyErrc::ProductNotAllowed, "product",
+        fmt::format("product is {} (expected {})", claims.product, fmt::join(products, " or ")));
   }
   if (!signers.empty() &&
       std::find(signers.begin(), signers.end(), claims.signer) == signers.end()) {
@@ -399,9 +398,9 @@ SnpEvaluation SnpPolicy::evaluate(const SnpClaims& claims) const {
   }
   if (allow_smt.has_value() && !*allow_smt &&
       (claims.platform_info & attest::snp::platform_info::kSmtEnabled) != 0) {
-    mismatch(SnpPolicyErrc::SmtNotAllowed, "allow_smt",
-             fmt::format("platform_info 0x{:x} says SMT is enabled on the host",
-                         claims.platform_info));
+    mismatch(
+        SnpPolicyErrc::SmtNotAllowed, "allow_smt",
+        fmt::format("platform_info 0x{:x} says SMT is enabled on the host", claims.platform_info));
   }
   if (allow_migration_agent.has_value() && !*allow_migration_agent &&
       (claims.policy & attest::snp::guest_policy::kMigrateMa) != 0) {

@@ -218,8 +218,8 @@ Outcome<std::shared_ptr<const MockSnpPki>> MockSnpPki::generate() {
     }
     *key = std::move(*generated);
   }
-  auto ark = make_certificate(
-      {"INSECURE MOCK ARK", pki->ark_key_.get(), nullptr, nullptr, true}, {});
+  auto ark =
+      make_certificate({"INSECURE MOCK ARK", pki->ark_key_.get(), nullptr, nullptr, true}, {});
   if (!ark) {
     return ark.error();
   }
@@ -227,8 +227,7 @@ Outcome<std::shared_ptr<const MockSnpPki>> MockSnpPki::generate() {
   auto ask = make_certificate(
       {"INSECURE MOCK ASK", pki->ask_key_.get(), pki->ark_.get(), pki->ark_key_.get(), true}, {});
   auto asvk = make_certificate(
-      {"INSECURE MOCK ASVK", pki->asvk_key_.get(), pki->ark_.get(), pki->ark_key_.get(), true},
-      {});
+      {"INSECURE MOCK ASVK", pki->asvk_key_.get(), pki->ark_.get(), pki->ark_key_.get(), true}, {});
   if (!ask) {
     return ask.error();
   }
@@ -298,13 +297,14 @@ Outcome<MockSnpLeaf> MockSnpPki::issue_leaf(const MockSnpLeafSpec& spec) const {
     amd.push_back({std::string(snp::amd_oid::kCspId), der_ia5("CN=insecure-mock-csp.invalid")});
   }
   if (!spec.omit_extension_oid.empty()) {
-    std::erase_if(amd, [&spec](const auto& entry) { return entry.first == spec.omit_extension_oid; });
+    std::erase_if(amd,
+                  [&spec](const auto& entry) { return entry.first == spec.omit_extension_oid; });
   }
   const bool vcek = spec.kind == Signer::Vcek;
-  auto cert = make_certificate({vcek ? "INSECURE MOCK SEV-VCEK" : "INSECURE MOCK SEV-VLEK",
-                                key->get(), vcek ? ask_.get() : asvk_.get(),
-                                vcek ? ask_key_.get() : asvk_key_.get(), false},
-                               amd);
+  auto cert = make_certificate(
+      {vcek ? "INSECURE MOCK SEV-VCEK" : "INSECURE MOCK SEV-VLEK", key->get(),
+       vcek ? ask_.get() : asvk_.get(), vcek ? ask_key_.get() : asvk_key_.get(), false},
+      amd);
   if (!cert) {
     return cert.error();
   }
@@ -328,8 +328,8 @@ Outcome<Bytes> MockSnpPki::issue_crl(bool revoked_ask, bool revoked_asvk, System
       X509_CRL_set1_nextUpdate(crl.get(), next.get()) != 1) {
     return mock_failure("CRL times");
   }
-  for (const auto& [revoke, cert] : {std::pair{revoked_ask, ask_.get()},
-                                     std::pair{revoked_asvk, asvk_.get()}}) {
+  for (const auto& [revoke, cert] :
+       {std::pair{revoked_ask, ask_.get()}, std::pair{revoked_asvk, asvk_.get()}}) {
     if (!revoke) {
       continue;
     }
@@ -484,9 +484,8 @@ Result<Bytes> MockSnpAttester::generate(const ReportData& report_data) const {
         {config_.signer == Signer::Vcek ? snp::guids::vcek() : snp::guids::vlek(), leaf_.der});
   }
   if (config_.include_intermediate) {
-    table.entries.push_back({snp::guids::ask(), config_.signer == Signer::Vcek
-                                                    ? pki_->ask_der()
-                                                    : pki_->asvk_der()});
+    table.entries.push_back(
+        {snp::guids::ask(), config_.signer == Signer::Vcek ? pki_->ask_der() : pki_->asvk_der()});
   }
   if (config_.include_ark) {
     table.entries.push_back({snp::guids::ark(), pki_->ark_der()});

@@ -21,7 +21,9 @@ constexpr std::string_view kAmdArc = "1.3.6.1.4.1.3704.1.";
 constexpr std::size_t kHwIdSize = 64;
 constexpr std::size_t kTurinHwIdSize = 8;
 
-ErrorCode malformed() { return make_error_code(Errc::CertificateExtensionMalformed); }
+ErrorCode malformed() {
+  return make_error_code(Errc::CertificateExtensionMalformed);
+}
 
 // The extension value is an OCTET STRING whose content is itself DER (INTEGER, IA5String) —
 // except hwID, which KDS first issued as raw bytes.
@@ -30,7 +32,8 @@ ByteView content_of(X509_EXTENSION* extension) {
   if (value == nullptr) {
     return {};
   }
-  return ByteView(ASN1_STRING_get0_data(value), static_cast<std::size_t>(ASN1_STRING_length(value)));
+  return ByteView(ASN1_STRING_get0_data(value),
+                  static_cast<std::size_t>(ASN1_STRING_length(value)));
 }
 
 Result<std::int64_t> der_integer(ByteView der) {

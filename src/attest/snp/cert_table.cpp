@@ -70,14 +70,26 @@ std::string Guid::to_string() const {
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
 }
 
-bool Guid::is_zero() const noexcept { return all_zero(bytes); }
+bool Guid::is_zero() const noexcept {
+  return all_zero(bytes);
+}
 
 namespace guids {
-Guid vcek() noexcept { return guid_of("63da758d-e664-4564-adc5-f4b93be8accd"); }
-Guid vlek() noexcept { return guid_of("a8074bc2-a25a-483e-aae6-39c045a0b8a1"); }
-Guid ask() noexcept { return guid_of("4ab7b379-bbac-4fe4-a02f-05aef327c782"); }
-Guid ark() noexcept { return guid_of("c0b406a4-a803-4952-9743-3fb6014cd0ae"); }
-Guid extra_platform_info() noexcept { return guid_of("ecae0c0f-9502-43b1-afa2-0ae2e0d565b6"); }
+Guid vcek() noexcept {
+  return guid_of("63da758d-e664-4564-adc5-f4b93be8accd");
+}
+Guid vlek() noexcept {
+  return guid_of("a8074bc2-a25a-483e-aae6-39c045a0b8a1");
+}
+Guid ask() noexcept {
+  return guid_of("4ab7b379-bbac-4fe4-a02f-05aef327c782");
+}
+Guid ark() noexcept {
+  return guid_of("c0b406a4-a803-4952-9743-3fb6014cd0ae");
+}
+Guid extra_platform_info() noexcept {
+  return guid_of("ecae0c0f-9502-43b1-afa2-0ae2e0d565b6");
+}
 }  // namespace guids
 
 const Bytes* CertTable::find(const Guid& guid) const noexcept {

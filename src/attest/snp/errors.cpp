@@ -110,6 +110,8 @@ const NamedCategory kCategory{"snp", kTable};
 
 }  // namespace
 
-const NamedCategory& snp_category() noexcept { return kCategory; }
+const NamedCategory& snp_category() noexcept {
+  return kCategory;
+}
 
 }  // namespace atls::attest::snp

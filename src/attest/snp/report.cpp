@@ -123,12 +123,12 @@ Result<Product> product_from_cpuid(const Cpuid& cpuid) noexcept {
   return make_error_code(Errc::UnknownProduct);
 }
 
-bool has_fmc(Product product) noexcept { return product == Product::Turin; }
+bool has_fmc(Product product) noexcept {
+  return product == Product::Turin;
+}
 
 TcbVersion decode_tcb(std::uint64_t raw, Product product) noexcept {
-  const auto byte = [raw](unsigned index) {
-    return static_cast<std::uint8_t>(raw >> (8 * index));
-  };
+  const auto byte = [raw](unsigned index) { return static_cast<std::uint8_t>(raw >> (8 * index)); };
   TcbVersion tcb;
   tcb.raw = raw;
   if (has_fmc(product)) {

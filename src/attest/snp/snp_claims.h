@@ -49,10 +49,10 @@ struct Cpuid {
 namespace guest_policy {
 inline constexpr std::uint64_t kAbiMinorMask = 0xff;
 inline constexpr std::uint64_t kAbiMajorMask = 0xff00;
-inline constexpr std::uint64_t kSmt = 1ULL << 16;            ///< SMT allowed
+inline constexpr std::uint64_t kSmt = 1ULL << 16;  ///< SMT allowed
 inline constexpr std::uint64_t kReservedMustBeOne = 1ULL << 17;
-inline constexpr std::uint64_t kMigrateMa = 1ULL << 18;      ///< migration agent allowed
-inline constexpr std::uint64_t kDebug = 1ULL << 19;          ///< debugging (host decryption) allowed
+inline constexpr std::uint64_t kMigrateMa = 1ULL << 18;  ///< migration agent allowed
+inline constexpr std::uint64_t kDebug = 1ULL << 19;      ///< debugging (host decryption) allowed
 inline constexpr std::uint64_t kSingleSocket = 1ULL << 20;
 inline constexpr std::uint64_t kCxlAllowed = 1ULL << 21;
 inline constexpr std::uint64_t kMemAes256Xts = 1ULL << 22;

@@ -9,8 +9,12 @@ namespace {
 
 using nlohmann::json;
 
-std::string hex32(std::uint32_t value) { return fmt::format("{:08x}", value); }
-std::string hex64(std::uint64_t value) { return fmt::format("{:016x}", value); }
+std::string hex32(std::uint32_t value) {
+  return fmt::format("{:08x}", value);
+}
+std::string hex64(std::uint64_t value) {
+  return fmt::format("{:016x}", value);
+}
 
 std::string version_text(const FirmwareVersion& version) {
   return fmt::format("{}.{}.{}", version.major, version.minor, version.build);
@@ -67,11 +71,8 @@ json guest_policy_json(std::uint64_t policy) {
 
 json tcb_json(const TcbVersion& tcb) {
   json out{
-      {"raw", hex64(tcb.raw)},
-      {"bootloader", tcb.bootloader},
-      {"tee", tcb.tee},
-      {"snp", tcb.snp},
-      {"microcode", tcb.microcode},
+      {"raw", hex64(tcb.raw)}, {"bootloader", tcb.bootloader}, {"tee", tcb.tee},
+      {"snp", tcb.snp},        {"microcode", tcb.microcode},
   };
   if (tcb.fmc) {
     out["fmc"] = *tcb.fmc;

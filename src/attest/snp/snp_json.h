@@ -3,9 +3,8 @@
 // --json"). Pure formatting; no verification happens here.
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "attest/snp/snp_claims.h"
 

@@ -1,5 +1,6 @@
 #include "attest/snp/snp_verifier.h"
 
+#include <fmt/format.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/obj_mac.h>
@@ -7,7 +8,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <fmt/format.h>
 #include <string>
 #include <unordered_map>
 
@@ -36,7 +36,9 @@ const EVP_MD* sha384_md() {
   return kMd;
 }
 
-std::string_view leaf_name(Signer signer) { return signer == Signer::Vcek ? "VCEK" : "VLEK"; }
+std::string_view leaf_name(Signer signer) {
+  return signer == Signer::Vcek ? "VCEK" : "VLEK";
+}
 
 // One certificate's validity window, kept in the chain cache.
 struct Window {
@@ -55,9 +57,9 @@ struct TrustedCrl {
 // The product-independent result of verifying ARK → intermediate → leaf. Everything in it is a
 // deterministic function of the certificates, so it can be cached by their hashes.
 struct Chain {
-  Product product = Product::Milan;  // from the leaf's productName
+  Product product = Product::Milan;         // from the leaf's productName
   const ProductAnchors* anchors = nullptr;  // the anchors the chain ends in
-  Signer kind = Signer::Vcek;        // VCEK iff the leaf has an hwID
+  Signer kind = Signer::Vcek;               // VCEK iff the leaf has an hwID
   tls::X509Ptr leaf;
   AmdExtensions extensions;
   std::vector<Window> windows;  // ARK, intermediate, leaf
@@ -85,16 +87,16 @@ std::vector<Product> candidate_products(const Report& report) {
 
 std::optional<Failure> check_validity(const Window& window, std::int64_t now) {
   if (now < window.validity.not_before) {
-    return fail(Errc::CertificateNotYetValid,
-                fmt::format("{} notBefore {} is after {}", window.role,
-                            format_unix_seconds(window.validity.not_before),
-                            format_unix_seconds(now)));
+    return fail(
+        Errc::CertificateNotYetValid,
+        fmt::format("{} notBefore {} is after {}", window.role,
+                    format_unix_seconds(window.validity.not_before), format_unix_seconds(now)));
   }
   if (now > window.validity.not_after) {
-    return fail(Errc::CertificateExpired,
-                fmt::format("{} notAfter {} is before {}", window.role,
-                            format_unix_seconds(window.validity.not_after),
-                            format_unix_seconds(now)));
+    return fail(
+        Errc::CertificateExpired,
+        fmt::format("{} notAfter {} is before {}", window.role,
+                    format_unix_seconds(window.validity.not_after), format_unix_seconds(now)));
   }
   return std::nullopt;
 }
@@ -171,10 +173,10 @@ std::optional<Failure> check_tcb(const AmdExtensions& ext, const TcbVersion& rep
   }
   for (const auto& component : components) {
     if (component.certificate != component.report) {
-      return fail(Errc::TcbMismatch,
-                  fmt::format("{} {} is {} but REPORTED_TCB ({:016x}) has {}", leaf_name(kind),
-                              component.name, component.certificate, reported.raw,
-                              component.report));
+      return fail(
+          Errc::TcbMismatch,
+          fmt::format("{} {} is {} but REPORTED_TCB ({:016x}) has {}", leaf_name(kind),
+                      component.name, component.certificate, reported.raw, component.report));
     }
   }
   return std::nullopt;
@@ -250,8 +252,8 @@ void SnpVerifier::Impl::load_crls(const std::vector<Bytes>& ders) {
     }
     ERR_clear_error();
     if (!issuer) {
-      crl_failure =
-          fail(Errc::CrlSignatureInvalid, fmt::format("CRL {} is not signed by a trusted ARK", i + 1));
+      crl_failure = fail(Errc::CrlSignatureInvalid,
+                         fmt::format("CRL {} is not signed by a trusted ARK", i + 1));
       return;
     }
     bool ok = true;
@@ -270,7 +272,8 @@ void SnpVerifier::Impl::load_crls(const std::vector<Bytes>& ders) {
       ok = false;  // AMD CRLs always carry nextUpdate; without it freshness is unknowable
     }
     if (!ok) {
-      crl_failure = fail(Errc::CrlMalformed, fmt::format("CRL {} has unusable update times", i + 1));
+      crl_failure =
+          fail(Errc::CrlMalformed, fmt::format("CRL {} has unusable update times", i + 1));
       return;
     }
     trusted.crl = std::move(crl);
@@ -298,9 +301,8 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
   // The report's signing-key field decides which chain applies (VCEK: ASK, VLEK: ASVK); a VCEK
   // is recognised by its hwID extension, which VLEKs lack.
   if (chain->kind != expected) {
-    return fail(Errc::SignerMismatch,
-                fmt::format("report is {}-signed but the certificate is a {}",
-                            leaf_name(expected), kind));
+    return fail(Errc::SignerMismatch, fmt::format("report is {}-signed but the certificate is a {}",
+                                                  leaf_name(expected), kind));
   }
 
   // Product (KDS spec: productName "Milan-B0", VLEK "Milan").
@@ -309,9 +311,9 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
   }
   const auto product = parse_product_name(*ext.product_name);
   if (!product) {
-    return fail(Errc::UnknownProduct,
-                fmt::format("{} productName \"{}\" is not Milan, Genoa or Turin", kind,
-                            *ext.product_name));
+    return fail(
+        Errc::UnknownProduct,
+        fmt::format("{} productName \"{}\" is not Milan, Genoa or Turin", kind, *ext.product_name));
   }
   chain->product = *product;
   const auto missing = [&](std::string_view what) {
@@ -364,9 +366,8 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
     if (X509_NAME_cmp(X509_get_issuer_name(chain->leaf.get()),
                       X509_get_subject_name(parsed->get())) == 0) {
       if (!issued_by(parsed->get(), ark)) {
-        return fail(intermediate_error,
-                    fmt::format("evidence {} is not signed by the {} ARK", intermediate_role,
-                                to_string(*product)));
+        return fail(intermediate_error, fmt::format("evidence {} is not signed by the {} ARK",
+                                                    intermediate_role, to_string(*product)));
       }
       evidence_intermediate = std::move(*parsed);
       issuer = evidence_intermediate.get();
@@ -379,14 +380,14 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
                             intermediate_role, kind));
   }
   if (!issued_by(chain->leaf.get(), issuer)) {
-    return fail(vcek ? Errc::VcekSignatureInvalid : Errc::VlekSignatureInvalid,
-                fmt::format("{} is not signed by the {} {}", kind, to_string(*product),
-                            intermediate_role));
+    return fail(
+        vcek ? Errc::VcekSignatureInvalid : Errc::VlekSignatureInvalid,
+        fmt::format("{} is not signed by the {} {}", kind, to_string(*product), intermediate_role));
   }
 
   // Validity windows (checked per verification) and revocation of the intermediate.
-  const std::array<std::pair<std::string_view, X509*>, 3> chain_certs{{
-      {"ARK", ark}, {intermediate_role, issuer}, {kind, chain->leaf.get()}}};
+  const std::array<std::pair<std::string_view, X509*>, 3> chain_certs{
+      {{"ARK", ark}, {intermediate_role, issuer}, {kind, chain->leaf.get()}}};
   for (const auto& [role, cert] : chain_certs) {
     auto validity = certificate_validity(cert);
     if (!validity) {
@@ -399,8 +400,7 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
       continue;
     }
     X509_REVOKED* revoked = nullptr;
-    if (X509_CRL_get0_by_serial(trusted.crl.get(), &revoked,
-                                X509_get_serialNumber(issuer)) == 1) {
+    if (X509_CRL_get0_by_serial(trusted.crl.get(), &revoked, X509_get_serialNumber(issuer)) == 1) {
       chain->revoked = true;
     }
   }
@@ -497,10 +497,10 @@ Outcome<SnpClaims> SnpVerifier::Impl::verify(ByteView report_bytes, const CertTa
           last.reset();
           break;
         }
-        last = Failure{found.error(),
-                       fmt::format("no cached {} VCEK for CHIP_ID {}… at TCB {:016x}",
-                                   to_string(product), to_hex(ByteView(claims.chip_id).first(8)),
-                                   claims.reported_tcb.raw)};
+        last = Failure{
+            found.error(),
+            fmt::format("no cached {} VCEK for CHIP_ID {}… at TCB {:016x}", to_string(product),
+                        to_hex(ByteView(claims.chip_id).first(8)), claims.reported_tcb.raw)};
         if (found.error() != make_error_code(Errc::CertificateMissing)) {
           break;
         }
@@ -545,11 +545,11 @@ Outcome<SnpClaims> SnpVerifier::Impl::verify(ByteView report_bytes, const CertTa
   for (const auto& trusted : crls) {
     if (trusted.anchors == chain.anchors &&
         (now_seconds < trusted.this_update || now_seconds > trusted.next_update)) {
-      return fail(Errc::CrlExpired,
-                  fmt::format("{} CRL is valid {} to {}, not at {}", to_string(chain.product),
-                              format_unix_seconds(trusted.this_update),
-                              format_unix_seconds(trusted.next_update),
-                              format_unix_seconds(now_seconds)));
+      return fail(
+          Errc::CrlExpired,
+          fmt::format("{} CRL is valid {} to {}, not at {}", to_string(chain.product),
+                      format_unix_seconds(trusted.this_update),
+                      format_unix_seconds(trusted.next_update), format_unix_seconds(now_seconds)));
     }
   }
   if (chain.revoked) {
@@ -587,10 +587,9 @@ Outcome<SnpClaims> SnpVerifier::Impl::verify(ByteView report_bytes, const CertTa
 
   // 7. The binding to the TLS session (interop spec §3).
   if (expected && !equal_constant_time(report.report_data, *expected)) {
-    return fail(Errc::ReportDataMismatch,
-                fmt::format("REPORT_DATA {}… is not the expected {}…",
-                            to_hex(ByteView(report.report_data).first(8)),
-                            to_hex(ByteView(*expected).first(8))));
+    return fail(Errc::ReportDataMismatch, fmt::format("REPORT_DATA {}… is not the expected {}…",
+                                                      to_hex(ByteView(report.report_data).first(8)),
+                                                      to_hex(ByteView(*expected).first(8))));
   }
   return std::move(report.claims);
 }

@@ -69,7 +69,9 @@ Result<std::shared_ptr<const ProductAnchors>> load_product(const EmbeddedAnchors
   return std::shared_ptr<const ProductAnchors>(std::move(anchors));
 }
 
-std::size_t index_of(Product product) noexcept { return static_cast<std::size_t>(product); }
+std::size_t index_of(Product product) noexcept {
+  return static_cast<std::size_t>(product);
+}
 
 }  // namespace
 
@@ -97,8 +99,9 @@ Result<std::shared_ptr<const TrustAnchors>> TrustAnchors::pinned() {
   return kPinned;
 }
 
-Outcome<std::shared_ptr<const TrustAnchors>> TrustAnchors::insecure_for_testing(
-    ByteView ark_der, ByteView ask_der, ByteView asvk_der) {
+Outcome<std::shared_ptr<const TrustAnchors>> TrustAnchors::insecure_for_testing(ByteView ark_der,
+                                                                                ByteView ask_der,
+                                                                                ByteView asvk_der) {
   const auto fail = [](std::string what) {
     return Failure{make_error_code(Errc::TrustAnchorInvalid), std::move(what)};
   };
@@ -139,7 +142,9 @@ const ProductAnchors& TrustAnchors::for_product(Product product) const noexcept 
   return *products_[index_of(product)];
 }
 
-std::span<const PinnedFingerprint> pinned_fingerprints() noexcept { return kFingerprints; }
+std::span<const PinnedFingerprint> pinned_fingerprints() noexcept {
+  return kFingerprints;
+}
 
 bool issued_by(X509* cert, X509* issuer) {
   if (cert == nullptr || issuer == nullptr ||

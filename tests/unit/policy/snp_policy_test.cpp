@@ -17,7 +17,9 @@ using attest::snp::Signer;
 using attest::snp::SnpClaims;
 using nlohmann::json;
 
-std::string hex_of(std::size_t bytes, char digit) { return std::string(bytes * 2, digit); }
+std::string hex_of(std::size_t bytes, char digit) {
+  return std::string(bytes * 2, digit);
+}
 
 std::string repeat(std::string_view text, std::size_t count) {
   std::string out;
@@ -90,8 +92,8 @@ TEST(SnpPolicy, GoSevGuestVectorIsRejectedForDebug) {
   // VECTORS.md §2: the go-sev-guest report verifies but its guest policy allows debugging.
   ATLS_REQUIRE_TESTDATA();
   using namespace attest::snp;  // NOLINT(google-build-using-namespace)
-  const Bytes report_file = atls::testing::read_bytes(
-      atls::testing::testdata_path("go-sev-guest/attestation.bin"));
+  const Bytes report_file =
+      atls::testing::read_bytes(atls::testing::testdata_path("go-sev-guest/attestation.bin"));
   const std::string chain_pem =
       atls::testing::read_text(atls::testing::testdata_path("go-sev-guest/milan.testcer"));
   auto chain = parse_certificates_pem(chain_pem);
@@ -129,15 +131,19 @@ TEST(SnpPolicy, AllowlistsAcceptStringsOrArrays) {
 
 TEST(SnpPolicy, EveryAllowlistRuleRejects) {
   const json document{
-      {"measurement", hex_of(48, '1')},        {"host_data", hex_of(32, '2')},
-      {"id_key_digest", hex_of(48, '3')},      {"author_key_digest", hex_of(48, '4')},
-      {"family_id", hex_of(16, '5')},          {"image_id", hex_of(16, '6')},
-      {"chip_id", hex_of(64, '7')},            {"product", "Turin"},
+      {"measurement", hex_of(48, '1')},
+      {"host_data", hex_of(32, '2')},
+      {"id_key_digest", hex_of(48, '3')},
+      {"author_key_digest", hex_of(48, '4')},
+      {"family_id", hex_of(16, '5')},
+      {"image_id", hex_of(16, '6')},
+      {"chip_id", hex_of(64, '7')},
+      {"product", "Turin"},
       {"signer", "vlek"},
   };
   const auto evaluation = parse_ok(document).evaluate(good_claims());
   const std::vector<std::string> expected{
-      "snp_policy.measurement_not_allowed",  "snp_policy.host_data_not_allowed",
+      "snp_policy.measurement_not_allowed",   "snp_policy.host_data_not_allowed",
       "snp_policy.id_key_digest_not_allowed", "snp_policy.author_key_digest_not_allowed",
       "snp_policy.family_id_not_allowed",     "snp_policy.image_id_not_allowed",
       "snp_policy.chip_id_not_allowed",       "snp_policy.product_not_allowed",
@@ -165,8 +171,8 @@ TEST(SnpPolicy, TurinChipIdMayBeGivenAsEightBytes) {
 }
 
 TEST(SnpPolicy, MinimumTcbPerComponent) {
-  const SnpPolicy policy = parse_ok(
-      json{{"min_tcb", {{"bootloader", 3}, {"tee", 0}, {"snp", 8}, {"microcode", 115}}}});
+  const SnpPolicy policy =
+      parse_ok(json{{"min_tcb", {{"bootloader", 3}, {"tee", 0}, {"snp", 8}, {"microcode", 115}}}});
   EXPECT_TRUE(policy.evaluate(good_claims()).accepted());
 
   SnpClaims old = good_claims();
@@ -211,10 +217,8 @@ TEST(SnpPolicy, GuestSvnVmplSmtAndMigrationAgent) {
                                       "snp_policy.migration_agent_not_allowed"}));
   EXPECT_EQ(evaluation.mismatches[1].text, "vmpl is 2 (allowed: 0, 1)");
 
-  const SnpPolicy lenient = parse_ok(json{{"min_guest_svn", 1},
-                                          {"vmpl", 2},
-                                          {"allow_smt", true},
-                                          {"allow_migration_agent", true}});
+  const SnpPolicy lenient = parse_ok(json{
+      {"min_guest_svn", 1}, {"vmpl", 2}, {"allow_smt", true}, {"allow_migration_agent", true}});
   EXPECT_TRUE(lenient.evaluate(claims).accepted()) << lenient.evaluate(claims).describe();
 }
 
@@ -222,9 +226,8 @@ TEST(SnpPolicy, AllMismatchesAreReportedTogether) {
   SnpClaims claims = good_claims();
   claims.policy |= attest::snp::guest_policy::kDebug;
   claims.vmpl = 3;
-  const SnpPolicy policy = parse_ok(json{{"measurement", hex_of(48, '0')},
-                                         {"min_tcb", {{"snp", 9}}},
-                                         {"min_guest_svn", 5}});
+  const SnpPolicy policy = parse_ok(
+      json{{"measurement", hex_of(48, '0')}, {"min_tcb", {{"snp", 9}}}, {"min_guest_svn", 5}});
   const auto evaluation = policy.evaluate(claims);
   EXPECT_EQ(evaluation.mismatches.size(), 5U) << evaluation.describe();
   const std::string text = evaluation.describe();
@@ -268,8 +271,7 @@ TEST(SnpPolicy, ParseErrorsNameTheField) {
       {json{{"allow_migration_agent", nullptr}}, "snp_policy.wrong_field_type",
        "field allow_migration_agent"},
       {json{{"product", "milan"}}, "snp_policy.unknown_product", "field product"},
-      {json{{"signer", json::array({"vcek", "ask"})}}, "snp_policy.unknown_signer",
-       "field signer"},
+      {json{{"signer", json::array({"vcek", "ask"})}}, "snp_policy.unknown_signer", "field signer"},
   };
   for (const auto& c : cases) {
     const Failure failure = parse_error(c.document);

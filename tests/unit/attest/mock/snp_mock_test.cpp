@@ -93,8 +93,8 @@ TEST_F(SnpMock, DefaultMilanEvidenceVerifiesWithTheMockRoot) {
   EXPECT_EQ(mock->type(), AttestationType::SevSnp);
   EXPECT_TRUE(verifier_->insecure_for_testing());
 
-  const auto result = verifier_->verify_evidence(AttestationType::SevSnp, evidence_of(*mock),
-                                                 binding(1), kNow);
+  const auto result =
+      verifier_->verify_evidence(AttestationType::SevSnp, evidence_of(*mock), binding(1), kNow);
   ASSERT_TRUE(result) << result.error().describe();
   const snp::SnpClaims& claims = *result->snp;
   EXPECT_EQ(claims.report_version, 3U);
@@ -123,13 +123,11 @@ TEST_F(SnpMock, ProductionVerifierRejectsMockEvidence) {
 
   // Without the mock ARK the mock ASK (the VCEK's issuer) fails against AMD's ARK.
   auto table = table_of(evidence);
-  std::erase_if(table.entries,
-                [](const auto& entry) { return entry.guid == snp::guids::ark(); });
+  std::erase_if(table.entries, [](const auto& entry) { return entry.guid == snp::guids::ark(); });
   EXPECT_EQ(outcome(production, with_table(evidence, table)), "snp.ask_signature_invalid");
 
   // And without any intermediate, AMD's pinned ASK did not sign the mock VCEK.
-  std::erase_if(table.entries,
-                [](const auto& entry) { return entry.guid == snp::guids::ask(); });
+  std::erase_if(table.entries, [](const auto& entry) { return entry.guid == snp::guids::ask(); });
   EXPECT_EQ(outcome(production, with_table(evidence, table)), "snp.vcek_signature_invalid");
 }
 
@@ -221,10 +219,8 @@ TEST_F(SnpMock, VlekSignedEvidenceVerifies) {
   // The production verifier: the mock ASVK is not signed by AMD.
   const Bytes evidence = evidence_of(*mock);
   auto table = table_of(evidence);
-  std::erase_if(table.entries,
-                [](const auto& entry) { return entry.guid == snp::guids::ark(); });
-  EXPECT_EQ(outcome(snp::SnpVerifier(), with_table(evidence, table)),
-            "snp.asvk_signature_invalid");
+  std::erase_if(table.entries, [](const auto& entry) { return entry.guid == snp::guids::ark(); });
+  EXPECT_EQ(outcome(snp::SnpVerifier(), with_table(evidence, table)), "snp.asvk_signature_invalid");
 }
 
 TEST_F(SnpMock, BothHwIdEncodingsVerify) {
@@ -260,13 +256,11 @@ TEST_F(SnpMock, EvidenceFromAnotherMockRootIsRejected) {
 
   // A forged ASK (same name, other key) in place of the real one.
   auto table = table_of(evidence);
-  std::erase_if(table.entries,
-                [](const auto& entry) { return entry.guid == snp::guids::ark(); });
+  std::erase_if(table.entries, [](const auto& entry) { return entry.guid == snp::guids::ark(); });
   EXPECT_EQ(outcome(*verifier_, with_table(evidence, table)), "snp.ask_signature_invalid");
 
   // A foreign VCEK with our pinned test ASK.
-  std::erase_if(table.entries,
-                [](const auto& entry) { return entry.guid == snp::guids::ask(); });
+  std::erase_if(table.entries, [](const auto& entry) { return entry.guid == snp::guids::ask(); });
   EXPECT_EQ(outcome(*verifier_, with_table(evidence, table)), "snp.vcek_signature_invalid");
 }
 

@@ -3,7 +3,6 @@
 #include "attest/snp/amd_certificate.h"
 
 #include <gtest/gtest.h>
-
 #include <openssl/objects.h>
 
 #include "attest/snp/trust_anchors.h"
@@ -26,7 +25,9 @@ AmdExtensions extensions_of(const Bytes& der) {
   return extensions ? *extensions : AmdExtensions{};
 }
 
-Bytes hex(std::string_view text) { return from_hex(text).value_or(Bytes{}); }
+Bytes hex(std::string_view text) {
+  return from_hex(text).value_or(Bytes{});
+}
 
 TEST(SnpAmdCertificate, TurinVcekExtensions) {
   ATLS_REQUIRE_TESTDATA();
@@ -183,9 +184,10 @@ TEST(SnpAmdCertificate, PinnedAnchorsMatchTheirFingerprintsAndAmdFiles) {
     return;
   }
   // The same certificates as trustee's per-product bundles (ASK, ARK, ASVK).
-  for (const auto& [file, product] : {std::pair{"trustee/snp/milan_ask_ark_asvk.pem", Product::Milan},
-                                      std::pair{"trustee/snp/genoa_ask_ark_asvk.pem", Product::Genoa},
-                                      std::pair{"trustee/snp/turin_ask_ark_asvk.pem", Product::Turin}}) {
+  for (const auto& [file, product] :
+       {std::pair{"trustee/snp/milan_ask_ark_asvk.pem", Product::Milan},
+        std::pair{"trustee/snp/genoa_ask_ark_asvk.pem", Product::Genoa},
+        std::pair{"trustee/snp/turin_ask_ark_asvk.pem", Product::Turin}}) {
     const auto chain = load_pem_chain(file);
     const ProductAnchors& anchors_for = (*anchors)->for_product(product);
     EXPECT_EQ(chain.at(0), anchors_for.ask_der) << file;

@@ -99,8 +99,7 @@ TEST(SnpCertTable, StructuralErrors) {
   const std::uint32_t header2 = 2 * kCertTableEntrySize;  // one entry + terminator
   const std::uint32_t header3 = 3 * kCertTableEntrySize;
 
-  EXPECT_EQ(table_error(raw_table({{vcek, header2, 10}}, false, 0)),
-            "snp.cert_table_unterminated");
+  EXPECT_EQ(table_error(raw_table({{vcek, header2, 10}}, false, 0)), "snp.cert_table_unterminated");
   EXPECT_EQ(table_error(raw_table({{vcek, header2, 10}}, true, 10)), "ok");
   EXPECT_EQ(table_error(raw_table({{vcek, header2, 11}}, true, 10)),
             "snp.cert_table_entry_out_of_bounds");

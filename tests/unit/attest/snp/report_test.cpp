@@ -108,9 +108,9 @@ TEST(SnpReport, ReservedRangesMustBeZero) {
     std::size_t offset;
   };
   const Case cases[] = {
-      {2, 0x04C}, {2, 0x04F}, {2, 0x188}, {2, 0x18A}, {3, 0x18B}, {3, 0x19F}, {2, 0x1EB},
-      {2, 0x1EF}, {2, 0x1F8}, {3, 0x207}, {4, 0x208}, {5, 0x208}, {5, 0x29F}, {2, 0x330},
-      {5, 0x49F},
+      {2, 0x04C}, {2, 0x04F}, {2, 0x188}, {2, 0x18A}, {3, 0x18B},
+      {3, 0x19F}, {2, 0x1EB}, {2, 0x1EF}, {2, 0x1F8}, {3, 0x207},
+      {4, 0x208}, {5, 0x208}, {5, 0x29F}, {2, 0x330}, {5, 0x49F},
   };
   for (const auto& c : cases) {
     Bytes report = minimal_report(c.version);

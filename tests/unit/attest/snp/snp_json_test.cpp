@@ -84,9 +84,9 @@ TEST(SnpJson, GuestPolicyBits) {
   const auto policy = guest_policy_json(0x3ff0102);
   EXPECT_EQ(policy["abi_major"], 1);
   EXPECT_EQ(policy["abi_minor"], 2);
-  for (const char* bit : {"smt", "migrate_ma", "debug", "single_socket", "cxl_allowed",
-                          "mem_aes_256_xts", "rapl_disable", "ciphertext_hiding",
-                          "page_swap_disable"}) {
+  for (const char* bit :
+       {"smt", "migrate_ma", "debug", "single_socket", "cxl_allowed", "mem_aes_256_xts",
+        "rapl_disable", "ciphertext_hiding", "page_swap_disable"}) {
     EXPECT_EQ(policy[bit], true) << bit;
   }
 }

@@ -24,16 +24,16 @@ struct Vector {
 
 Vector go_sev_guest() {
   const auto chain = load_pem_chain("go-sev-guest/milan.testcer");  // ASK, ARK
-  return {load_report("go-sev-guest/attestation.bin"),
-          make_table(load_der("go-sev-guest/vcek.testcer"), guids::vcek(), chain.at(0),
-                     chain.at(1))};
+  return {
+      load_report("go-sev-guest/attestation.bin"),
+      make_table(load_der("go-sev-guest/vcek.testcer"), guids::vcek(), chain.at(0), chain.at(1))};
 }
 
 Vector virtee_milan() {
   const auto chain = load_pem_chain("virtee-sev/cert_chain_milan");  // ASK, ARK
-  return {load_report("virtee-sev/report_milan.hex"),
-          make_table(load_der("virtee-sev/vcek_milan.der"), guids::vcek(), chain.at(0),
-                     chain.at(1))};
+  return {
+      load_report("virtee-sev/report_milan.hex"),
+      make_table(load_der("virtee-sev/vcek_milan.der"), guids::vcek(), chain.at(0), chain.at(1))};
 }
 
 Vector trustee_milan(const std::string& vcek = "trustee/snp/test-vcek.der") {
@@ -153,8 +153,8 @@ TEST_F(SnpVectors, TrusteeReportVerifiesAgainstReportedTcbNotCurrentTcb) {
 }
 
 TEST_F(SnpVectors, TamperedVceksFailTheAskSignature) {
-  for (const std::string name : {"trustee/snp/test-vcek-invalid-legacy.der",
-                                 "trustee/snp/test-vcek-invalid-new.der"}) {
+  for (const std::string name :
+       {"trustee/snp/test-vcek-invalid-legacy.der", "trustee/snp/test-vcek-invalid-new.der"}) {
     EXPECT_EQ(error_name(verify(verifier_, trustee_milan(name))), "snp.vcek_signature_invalid")
         << name;
   }
@@ -252,8 +252,7 @@ TEST_F(SnpVectors, EvidenceArkMustBeThePinnedOne) {
   auto vector = go_sev_guest();
   const auto genoa = load_pem_chain("go-sev-guest/trust/ask_ark_genoa.pem");  // ASK, ARK
   vector.certificates = make_table(load_der("go-sev-guest/vcek.testcer"), guids::vcek(),
-                                   load_pem_chain("go-sev-guest/milan.testcer").at(0),
-                                   genoa.at(1));
+                                   load_pem_chain("go-sev-guest/milan.testcer").at(0), genoa.at(1));
   EXPECT_EQ(error_name(verify(verifier_, vector)), "snp.ark_not_pinned");
 }
 
@@ -277,8 +276,8 @@ TEST_F(SnpVectors, CertificatesMayComeFromTheSourceInstead) {
 
   auto source = std::make_shared<InMemoryCertificateSource>();
   const SnpVerifier with_source(source);
-  const auto empty_cache = with_source.verify_evidence(AttestationType::SevSnp, bare, expected,
-                                                       kNow);
+  const auto empty_cache =
+      with_source.verify_evidence(AttestationType::SevSnp, bare, expected, kNow);
   ASSERT_FALSE(empty_cache);
   EXPECT_EQ(error_id(empty_cache.error().code), "snp.certificate_missing");
 
@@ -310,8 +309,8 @@ TEST_F(SnpVectors, SignerFieldMustMatchTheCertificateKind) {
 
 TEST_F(SnpVectors, VerifyReportWithoutBindingCheck) {
   const auto vector = azure_cvm_reverse_proxy();
-  const auto claims = verifier_.verify_report(vector.report, vector.certificates, std::nullopt,
-                                              kNow);
+  const auto claims =
+      verifier_.verify_report(vector.report, vector.certificates, std::nullopt, kNow);
   ASSERT_TRUE(claims) << claims.error().describe();
   EXPECT_EQ(claims->product, "Milan");
 }
