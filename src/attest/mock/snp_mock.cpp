@@ -126,6 +126,7 @@ struct CertificateRequest {
   X509* issuer = nullptr;  // nullptr: self-signed
   EVP_PKEY* issuer_key = nullptr;
   bool is_ca = false;
+  bool rsa_pss = true;
 };
 
 Outcome<tls::X509Ptr> make_certificate(const CertificateRequest& request,
@@ -164,6 +165,12 @@ Outcome<tls::X509Ptr> make_certificate(const CertificateRequest& request,
     return mock_failure("extensions");
   }
   EVP_PKEY* signer = request.issuer_key != nullptr ? request.issuer_key : request.subject_key;
+  if (!request.rsa_pss) {
+    if (X509_sign(cert.get(), signer, EVP_sha384()) <= 0) {
+      return mock_failure("RSA PKCS#1 v1.5 signing");
+    }
+    return cert;
+  }
   auto context = pss_sign_context(signer);
   if (!context || X509_sign_ctx(cert.get(), context.get()) <= 0) {
     return mock_failure("RSA-PSS signing");
@@ -301,10 +308,10 @@ Outcome<MockSnpLeaf> MockSnpPki::issue_leaf(const MockSnpLeafSpec& spec) const {
                   [&spec](const auto& entry) { return entry.first == spec.omit_extension_oid; });
   }
   const bool vcek = spec.kind == Signer::Vcek;
-  auto cert = make_certificate(
-      {vcek ? "INSECURE MOCK SEV-VCEK" : "INSECURE MOCK SEV-VLEK", key->get(),
-       vcek ? ask_.get() : asvk_.get(), vcek ? ask_key_.get() : asvk_key_.get(), false},
-      amd);
+  auto cert = make_certificate({vcek ? "INSECURE MOCK SEV-VCEK" : "INSECURE MOCK SEV-VLEK",
+                                key->get(), vcek ? ask_.get() : asvk_.get(),
+                                vcek ? ask_key_.get() : asvk_key_.get(), false, spec.rsa_pss},
+                               amd);
   if (!cert) {
     return cert.error();
   }

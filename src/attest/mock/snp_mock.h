@@ -55,6 +55,8 @@ struct MockSnpLeafSpec {
   std::string omit_extension_oid;
   std::string product_name_override;
   tls::KeyAlgorithm key_algorithm = tls::KeyAlgorithm::EcP384;
+  /// false: sign with RSASSA-PKCS1-v1_5 instead of PSS (the verifier must refuse it).
+  bool rsa_pss = true;
 };
 
 class MockSnpPki final {

@@ -140,6 +140,13 @@ SignatureCheck check_report_signature(const Report& report, EVP_PKEY* key) {
   return verified == 1 ? SignatureCheck::Valid : SignatureCheck::Invalid;
 }
 
+// AMD signs every certificate of the SEV-SNP PKI with RSASSA-PSS (SHA-384, MGF1-SHA-384, salt
+// 48; verification.md §2.2, go-sev-guest validateKDSCertificateProductNonspecific). OpenSSL
+// takes the parameters from the certificate, so require the algorithm itself here.
+bool pss_signed(const X509* cert) {
+  return X509_get_signature_nid(cert) == NID_rsassaPss;
+}
+
 bool is_p384_key(EVP_PKEY* key) {
   if (key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
     return false;
@@ -224,8 +231,9 @@ struct SnpVerifier::Impl {
                               Signer expected) const;
   Outcome<ChainPtr> build_chain(ByteView leaf_der, const Bytes* intermediate, const Bytes* ark,
                                 Signer expected) const;
-  Outcome<SnpClaims> verify(ByteView report_bytes, const CertTable& certificates,
-                            const std::optional<ReportData>& expected, SystemTime now) const;
+  Outcome<VerifiedSnpReport> verify(ByteView report_bytes, const CertTable& certificates,
+                                    const std::optional<ReportData>& expected,
+                                    SystemTime now) const;
 };
 
 void SnpVerifier::Impl::load_crls(const std::vector<Bytes>& ders) {
@@ -365,7 +373,7 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
     }
     if (X509_NAME_cmp(X509_get_issuer_name(chain->leaf.get()),
                       X509_get_subject_name(parsed->get())) == 0) {
-      if (!issued_by(parsed->get(), ark)) {
+      if (!pss_signed(parsed->get()) || !issued_by(parsed->get(), ark)) {
         return fail(intermediate_error, fmt::format("evidence {} is not signed by the {} ARK",
                                                     intermediate_role, to_string(*product)));
       }
@@ -379,7 +387,7 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
                             "carries none)",
                             intermediate_role, kind));
   }
-  if (!issued_by(chain->leaf.get(), issuer)) {
+  if (!pss_signed(chain->leaf.get()) || !issued_by(chain->leaf.get(), issuer)) {
     return fail(
         vcek ? Errc::VcekSignatureInvalid : Errc::VlekSignatureInvalid,
         fmt::format("{} is not signed by the {} {}", kind, to_string(*product), intermediate_role));
@@ -446,9 +454,10 @@ Outcome<ChainPtr> SnpVerifier::Impl::chain_for(ByteView leaf_der, const Bytes* i
   return built;
 }
 
-Outcome<SnpClaims> SnpVerifier::Impl::verify(ByteView report_bytes, const CertTable& certificates,
-                                             const std::optional<ReportData>& expected,
-                                             SystemTime now) const {
+Outcome<VerifiedSnpReport> SnpVerifier::Impl::verify(ByteView report_bytes,
+                                                     const CertTable& certificates,
+                                                     const std::optional<ReportData>& expected,
+                                                     SystemTime now) const {
   if (anchor_failure) {
     return *anchor_failure;
   }
@@ -591,7 +600,7 @@ Outcome<SnpClaims> SnpVerifier::Impl::verify(ByteView report_bytes, const CertTa
                                                       to_hex(ByteView(report.report_data).first(8)),
                                                       to_hex(ByteView(*expected).first(8))));
   }
-  return std::move(report.claims);
+  return VerifiedSnpReport{std::move(report.claims), report.report_data};
 }
 
 SnpVerifier::SnpVerifier(CertificateSourcePtr source, SnpVerifierOptions options)
@@ -627,9 +636,10 @@ bool SnpVerifier::insecure_for_testing() const noexcept {
   return impl_->anchors && impl_->anchors->insecure();
 }
 
-Outcome<SnpClaims> SnpVerifier::verify_report(ByteView report, const CertTable& certificates,
-                                              const std::optional<ReportData>& expected,
-                                              SystemTime now) const {
+Outcome<VerifiedSnpReport> SnpVerifier::verify_report(ByteView report,
+                                                      const CertTable& certificates,
+                                                      const std::optional<ReportData>& expected,
+                                                      SystemTime now) const {
   return impl_->verify(report, certificates, expected, now);
 }
 
@@ -643,14 +653,14 @@ Outcome<VerifiedClaims> SnpVerifier::verify_evidence(AttestationType type, ByteV
   if (!decoded) {
     return Failure{decoded.error(), "in the SNP evidence container"};
   }
-  auto claims = impl_->verify(decoded->report, decoded->certificates, expected_report_data, now);
-  if (!claims) {
-    return claims.error();
+  auto report = impl_->verify(decoded->report, decoded->certificates, expected_report_data, now);
+  if (!report) {
+    return report.error();
   }
   VerifiedClaims verified;
   verified.type = type;
-  verified.report_data = expected_report_data;
-  verified.snp = std::move(*claims);
+  verified.report_data = report->report_data;
+  verified.snp = std::move(report->claims);
   return verified;
 }
 

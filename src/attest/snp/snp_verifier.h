@@ -89,6 +89,12 @@ struct SnpVerifierOptions {
   std::size_t chain_cache_capacity = 256;
 };
 
+/// A verified bare report (verify_report).
+struct VerifiedSnpReport {
+  SnpClaims claims;
+  ReportData report_data{};  ///< the report's REPORT_DATA
+};
+
 class SnpVerifier final : public Verifier {
  public:
   /// @param source consulted only when evidence lacks a VCEK; may be null (then such evidence
@@ -119,9 +125,9 @@ class SnpVerifier final : public Verifier {
   /// table, Azure THIM, KDS). With `expected_report_data` nullopt the REPORT_DATA comparison is
   /// skipped: the caller MUST then check the binding itself (Azure binds a hash of its runtime
   /// data into REPORT_DATA[0:32]).
-  Outcome<SnpClaims> verify_report(ByteView report, const CertTable& certificates,
-                                   const std::optional<ReportData>& expected_report_data,
-                                   SystemTime now) const;
+  Outcome<VerifiedSnpReport> verify_report(ByteView report, const CertTable& certificates,
+                                           const std::optional<ReportData>& expected_report_data,
+                                           SystemTime now) const;
 
   /// True when this verifier trusts test anchors instead of AMD's.
   bool insecure_for_testing() const noexcept;

@@ -103,10 +103,10 @@ TEST(SnpPolicy, GoSevGuestVectorIsRejectedForDebug) {
                                               "go-sev-guest/vcek.testcer"))});
   table.entries.push_back({guids::ask(), certificate_der((*chain)[0].get())});
   const SnpVerifier verifier;
-  const auto claims = verifier.verify_report(
+  const auto verified = verifier.verify_report(
       report_file, table, std::nullopt, std::chrono::sys_days(std::chrono::year(2024) / 1 / 1));
-  ASSERT_TRUE(claims) << claims.error().describe();
-  const auto evaluation = parse_ok(json::object()).evaluate(*claims);
+  ASSERT_TRUE(verified) << verified.error().describe();
+  const auto evaluation = parse_ok(json::object()).evaluate(verified->claims);
   EXPECT_EQ(codes(evaluation), std::vector<std::string>{"snp_policy.debug_not_allowed"});
 }
 

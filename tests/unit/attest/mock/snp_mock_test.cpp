@@ -371,6 +371,9 @@ TEST_F(SnpMock, LeafCertificateDefects) {
   spec.key_algorithm = tls::KeyAlgorithm::EcP256;
   EXPECT_EQ(with_leaf(spec), "snp.leaf_key_invalid");
   spec = base;
+  spec.rsa_pss = false;  // signed by the right ASK, but with PKCS#1 v1.5
+  EXPECT_EQ(with_leaf(spec), "snp.vcek_signature_invalid");
+  spec = base;
   spec.omit_extension_oid = std::string(snp::amd_oid::kHwId);  // looks like a VLEK now
   EXPECT_EQ(with_leaf(spec), "snp.signer_mismatch");
 

@@ -312,7 +312,13 @@ TEST_F(SnpVectors, VerifyReportWithoutBindingCheck) {
   const auto claims =
       verifier_.verify_report(vector.report, vector.certificates, std::nullopt, kNow);
   ASSERT_TRUE(claims) << claims.error().describe();
-  EXPECT_EQ(claims->product, "Milan");
+  EXPECT_EQ(claims->claims.product, "Milan");
+  EXPECT_EQ(claims->report_data, report_data_of(vector.report));
+  // With an expected value the binding is checked.
+  ReportData wrong{};
+  const auto mismatch = verifier_.verify_report(vector.report, vector.certificates, wrong, kNow);
+  ASSERT_FALSE(mismatch);
+  EXPECT_EQ(error_id(mismatch.error().code), "snp.report_data_mismatch");
 }
 
 TEST_F(SnpVectors, ChainCacheDoesNotSkipPerReportChecks) {
