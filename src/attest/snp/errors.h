@@ -1,0 +1,73 @@
+#pragma once
+// Named failures of SEV-SNP evidence decoding and verification (docs/verification.md §2.3).
+// Every distinct check has its own code; the names ("snp.chip_id_mismatch") appear in metrics
+// and audit logs, so they are stable. src/attest/snp/README.md lists where each one is raised.
+
+#include "core/error.h"
+
+namespace atls::attest::snp {
+
+enum class Errc {
+  // Evidence container (PROTOCOL.md).
+  EvidenceTruncated = 1,
+  EvidenceBadMagic,
+  UnsupportedEvidenceVersion,
+  EvidenceReservedNonzero,
+  EvidenceBadReportLength,
+  EvidenceTooLarge,
+  EvidenceTrailingBytes,
+  // Certificate table (GHCB spec §4.1.8.1 / SNP_GET_EXT_REPORT / configfs-tsm auxblob).
+  CertTableTruncated,
+  CertTableUnterminated,
+  CertTableTooManyEntries,
+  CertTableEntryOutOfBounds,
+  CertTableEntriesOverlap,
+  CertTableDuplicateGuid,
+  CertTableEmptyEntry,
+  CertTablePaddingNonzero,
+  // ATTESTATION_REPORT structure (SEV-SNP ABI spec table 23 in rev 1.55+).
+  ReportTruncated,
+  ReportTrailingBytes,
+  UnsupportedReportVersion,
+  UnsupportedSignatureAlgorithm,
+  ReportReservedNonzero,
+  InvalidGuestPolicy,
+  InvalidSigningKey,
+  ReportNotSigned,
+  UnknownProduct,
+  // Certificates (AMD KDS spec; verification.md §2.2).
+  CertificateMissing,
+  CertificateMalformed,
+  CertificateExtensionMalformed,
+  CertificateExtensionMissing,
+  LeafKeyInvalid,
+  ProductMismatch,
+  SignerMismatch,
+  ArkNotPinned,
+  TrustAnchorInvalid,
+  AskSignatureInvalid,
+  AsvkSignatureInvalid,
+  VcekSignatureInvalid,
+  VlekSignatureInvalid,
+  CertificateExpired,
+  CertificateNotYetValid,
+  CertificateRevoked,
+  CrlMalformed,
+  CrlSignatureInvalid,
+  CrlExpired,
+  // Binding of the certificate to the report, and the report signature.
+  ChipIdMasked,
+  ChipIdMismatch,
+  TcbMismatch,
+  ReportSignatureInvalid,
+  ReportDataMismatch,
+  // Misuse.
+  UnsupportedAttestationType,
+  InternalError,
+};
+
+ATLS_DECLARE_ERRC(Errc, snp_category)
+
+}  // namespace atls::attest::snp
+
+ATLS_REGISTER_ERRC(atls::attest::snp::Errc);
