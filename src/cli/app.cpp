@@ -34,6 +34,9 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
   app.add_flag("--override-azure-outdated-tcb", global.override_azure_outdated_tcb,
                "Accept the known-outdated Azure TDX TCB (azure-tdx evidence only)")
       ->envname("OVERRIDE_AZURE_OUTDATED_TCB");
+  app.add_option("--insecure-trust-mock-tee", global.insecure_trust_mock_tee,
+                 "INSECURE, tests and demos only: verify peers against the mock TEE roots in "
+                 "this directory (made by `mock-tee init`) instead of the real ones");
   app.add_option("--handshake-timeout", global.handshake_timeout_seconds,
                  "Seconds allowed for the TLS handshake and for each attestation step")
       ->envname("ATLS_HANDSHAKE_TIMEOUT")
@@ -76,6 +79,8 @@ int run(int argc, char** argv) {
   add_get_tls_cert_command(app, global, action);
   add_attested_get_command(app, global, action);
   add_file_server_command(app, global, action);
+  add_verify_command(app, global, action);
+  add_mock_tee_command(app, global, action);
 
   try {
     app.parse(argc, argv);

@@ -24,6 +24,7 @@ struct ClientOptions {
   std::string attestation_type = "auto";
   ClientTlsFlags tls;
   std::optional<std::string> dev_dummy_dcap;
+  std::optional<std::string> mock_tee;
   std::optional<std::string> listen_healthcheck;
   double request_wait_seconds = 10.0;
   std::size_t max_h1_channels = 8;
@@ -50,7 +51,8 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
   }
-  auto attester = make_local_attester(options.attestation_type, options.dev_dummy_dcap);
+  auto attester = make_local_attester(options.attestation_type, options.dev_dummy_dcap,
+                                      options.mock_tee);
   if (!attester) {
     spdlog::error("{}", attester.error().describe());
     return kExitUsage;
@@ -146,6 +148,9 @@ void add_client_command(CLI::App& app, GlobalOptions& global, std::function<int(
   command->add_option("--dev-dummy-dcap", options->dev_dummy_dcap,
                       "Development: obtain evidence from an attestation provider service at "
                       "this private/loopback URL");
+  command->add_option("--insecure-mock-tee", options->mock_tee,
+                      "INSECURE, tests and demos only: attest with mock TEE evidence from this "
+                      "directory (made by `mock-tee init`)");
   command->add_option("--listen-addr-healthcheck", options->listen_healthcheck,
                       "Address of a plain-HTTP health check endpoint");
   command->add_option("--request-wait", options->request_wait_seconds,

@@ -6,7 +6,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
+#include "attest/errors.h"
 #include "attest/factory.h"
+#include "attest/mock/mock_tee.h"
+#include "attest/snp/snp_verifier.h"
 #include "net/address.h"
 #include "net/errors.h"
 #include "ratls/provider_attester.h"
@@ -29,12 +32,27 @@ Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOpti
     return policy.error();
   }
   auto shared_policy = std::make_shared<const policy::MeasurementPolicy>(std::move(*policy));
-  // Evidence verifiers register here as their modules land; until then only `none` peers can
-  // be accepted, and attesting peers are refused (or, when the policy accepts none, treated as
-  // unattested), see ratls/appraisal.h.
-  std::vector<attest::VerifierPtr> verifiers;
+  auto verifiers = make_verifiers(global);
+  if (!verifiers) {
+    return verifiers.error();
+  }
   return std::shared_ptr<const ratls::Appraiser>(
-      std::make_shared<ratls::Appraiser>(std::move(shared_policy), std::move(verifiers)));
+      std::make_shared<ratls::Appraiser>(std::move(shared_policy), std::move(*verifiers)));
+}
+
+Outcome<std::vector<attest::VerifierPtr>> make_verifiers(const GlobalOptions& global) {
+  if (global.insecure_trust_mock_tee) {
+    spdlog::warn("INSECURE: --insecure-trust-mock-tee: peers are verified against the MOCK TEE "
+                 "roots in {} only; genuine TEE evidence is NOT accepted and mock evidence proves "
+                 "nothing. For tests and demos only.",
+                 *global.insecure_trust_mock_tee);
+    return attest::mock::make_mock_verifiers(*global.insecure_trust_mock_tee);
+  }
+  // Production: AMD's pinned roots. Evidence without its VCEK fails until the KDS
+  // certificate cache is configured.
+  std::vector<attest::VerifierPtr> verifiers;
+  verifiers.push_back(std::make_shared<attest::snp::SnpVerifier>());
+  return verifiers;
 }
 
 Outcome<tls::SharedSslContext> make_client_tls(const ClientTlsFlags& flags,
@@ -106,7 +124,19 @@ Outcome<tls::SharedSslContext> make_server_tls(const ServerTlsFlags& flags,
 }
 
 Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
-                                                 const std::optional<std::string>& dev_dummy_dcap) {
+                                                 const std::optional<std::string>& dev_dummy_dcap,
+                                                 const std::optional<std::string>& mock_tee) {
+  if (mock_tee) {
+    const auto parsed = attest::parse_attestation_type(type);
+    if (!parsed || *parsed == attest::AttestationType::None) {
+      return Failure{make_error_code(attest::Errc::UnknownAttestationType),
+                     "--insecure-mock-tee needs an explicit attestation type (e.g. sev-snp)"};
+    }
+    spdlog::warn("INSECURE: --insecure-mock-tee: this process attests with MOCK {} evidence "
+                 "from {}; it proves nothing about this machine. For tests and demos only.",
+                 type, *mock_tee);
+    return attest::mock::make_mock_attester(*mock_tee, *parsed);
+  }
   if (dev_dummy_dcap) {
     const auto parsed = attest::parse_attestation_type(type);
     if (!parsed) {

@@ -36,6 +36,8 @@ struct GlobalOptions {
   bool log_dcap_quote = false;
   bool override_azure_outdated_tcb = false;
   double handshake_timeout_seconds = 30.0;
+  /// INSECURE: verify peers against the mock TEE roots in this directory only.
+  std::optional<std::string> insecure_trust_mock_tee;
 
   std::chrono::milliseconds step_timeout() const;
 };
@@ -75,7 +77,12 @@ Outcome<tls::SharedSslContext> make_server_tls(const ServerTlsFlags& flags,
 /// The local attester for `--server-attestation-type` / `--client-attestation-type`
 /// (plus `--dev-dummy-dcap`).
 Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
-                                                 const std::optional<std::string>& dev_dummy_dcap);
+                                                 const std::optional<std::string>& dev_dummy_dcap,
+                                                 const std::optional<std::string>& mock_tee = {});
+
+/// The verifiers for the peer's evidence: production verifiers with pinned roots, or — with
+/// --insecure-trust-mock-tee — verifiers that trust only the mock TEE roots.
+Outcome<std::vector<attest::VerifierPtr>> make_verifiers(const GlobalOptions& global);
 
 /// Channel configuration from the parts every subcommand assembles.
 ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,

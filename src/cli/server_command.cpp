@@ -22,6 +22,7 @@ struct ServerOptions {
   std::string attestation_type = "auto";
   ServerTlsFlags tls;
   std::optional<std::string> dev_dummy_dcap;
+  std::optional<std::string> mock_tee;
   std::optional<std::string> listen_healthcheck;
   std::size_t io_threads = 0;
   std::vector<std::string> inner_alpn{"h2", "http/1.1"};
@@ -43,7 +44,8 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
   }
-  auto attester = make_local_attester(options.attestation_type, options.dev_dummy_dcap);
+  auto attester = make_local_attester(options.attestation_type, options.dev_dummy_dcap,
+                                      options.mock_tee);
   if (!attester) {
     spdlog::error("{}", attester.error().describe());
     return kExitUsage;
@@ -141,6 +143,9 @@ void add_server_command(CLI::App& app, GlobalOptions& global, std::function<int(
   command->add_option("--dev-dummy-dcap", options->dev_dummy_dcap,
                       "Development: obtain evidence from an attestation provider service at "
                       "this private/loopback URL");
+  command->add_option("--insecure-mock-tee", options->mock_tee,
+                      "INSECURE, tests and demos only: attest with mock TEE evidence from this "
+                      "directory (made by `mock-tee init`)");
   command->add_option("--listen-addr-healthcheck", options->listen_healthcheck,
                       "Address of a plain-HTTP health check endpoint");
   command->add_option("--inner-alpn", options->inner_alpn,

@@ -46,6 +46,71 @@ std::optional<Bytes> from_hex(std::string_view text) {
   return out;
 }
 
+std::optional<Bytes> from_base64(std::string_view text) {
+  Bytes out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t accumulator = 0;
+  int bits = 0;
+  std::size_t padding = 0;
+  for (const char c : text) {
+    int value = -1;
+    if (c >= 'A' && c <= 'Z') {
+      value = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      value = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      value = c - '0' + 52;
+    } else if (c == '+' || c == '-') {
+      value = 62;
+    } else if (c == '/' || c == '_') {
+      value = 63;
+    } else if (c == '=') {
+      ++padding;
+      continue;
+    } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+      continue;
+    } else {
+      return std::nullopt;
+    }
+    if (padding > 0) {
+      return std::nullopt;  // data after padding
+    }
+    accumulator = (accumulator << 6) | static_cast<std::uint32_t>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<std::uint8_t>(accumulator >> bits));
+    }
+  }
+  if (bits >= 6 || padding > 2) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+Bytes decode_evidence_text(ByteView content) {
+  std::string text;
+  for (const auto byte : content) {
+    const char c = static_cast<char>(byte);
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+      text += c;
+    }
+  }
+  std::string_view view = text;
+  if (view.starts_with("0x") || view.starts_with("0X")) {
+    view.remove_prefix(2);
+  }
+  if (!view.empty()) {
+    if (auto hex = from_hex(view)) {
+      return *hex;
+    }
+    if (auto decoded = from_base64(text)) {
+      return *decoded;
+    }
+  }
+  return Bytes(content.begin(), content.end());
+}
+
 bool equal_constant_time(ByteView a, ByteView b) noexcept {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -48,14 +48,19 @@ class ErrorContext {
     position_ = position;
     id_ = std::move(id);
   }
-  Failure fail(Errc code, std::string_view field, std::string_view what = {}) const {
-    std::string detail(source_);
+  /// "source: record N (\"id\")" — the prefix of every detail.
+  std::string location() const {
+    std::string out(source_);
     if (position_ != 0) {
-      detail += fmt::format(": record {}", position_);
+      out += fmt::format(": record {}", position_);
       if (!id_.empty()) {
-        detail += fmt::format(" (\"{}\")", id_);
+        out += fmt::format(" (\"{}\")", id_);
       }
     }
+    return out;
+  }
+  Failure fail(Errc code, std::string_view field, std::string_view what = {}) const {
+    std::string detail = location();
     if (!field.empty()) {
       detail += fmt::format(": field {}", field);
     }
@@ -206,7 +211,8 @@ Outcome<PolicyRecord> parse_record(const json& node, std::size_t position,
                           "image-hash and `kind` records are not supported; list registers "
                           "under \"measurements\"");
     }
-    if (name != "measurement_id" && name != "attestation_type" && name != "measurements") {
+    if (name != "measurement_id" && name != "attestation_type" && name != "measurements" &&
+        name != "snp") {
       return context.fail(Errc::UnknownField, name);
     }
   }
@@ -225,6 +231,21 @@ Outcome<PolicyRecord> parse_record(const json& node, std::size_t position,
   }
   record.type = *type;
   const Family family = attest::family_of(*type);
+
+  const auto snp_it = node.find("snp");
+  if (family == Family::Snp) {
+    // SEV-SNP records constrain named report fields (policy/snp_policy.h); without an "snp"
+    // object the secure defaults apply (debug forbidden, VMPL 0).
+    auto snp = SnpPolicy::from_json(snp_it == node.end() ? json::object() : *snp_it,
+                                    context.location());
+    if (!snp) {
+      return snp.error();
+    }
+    record.snp = std::move(*snp);
+  } else if (snp_it != node.end()) {
+    return context.fail(Errc::UnsupportedRecordForm, "snp",
+                        "only sev-snp and gcp-snp records take SEV-SNP rules");
+  }
 
   const auto measurements_it = node.find("measurements");
   if (measurements_it == node.end() || measurements_it->is_null()) {
@@ -340,6 +361,9 @@ Outcome<MeasurementPolicy> MeasurementPolicy::from_allowed_type(std::string_view
                                type)};
   }
   add(*parsed);
+  if (attest::family_of(*parsed) == Family::Snp) {
+    policy.records_.back().snp = SnpPolicy{};  // any measurement, secure defaults
+  }
   return policy;
 }
 
@@ -361,7 +385,21 @@ Evaluation MeasurementPolicy::evaluate(const attest::VerifiedClaims& claims) con
     if (attest::family_of(record.type) != family) {
       continue;
     }
-    RecordMismatch mismatch{i, {}};
+    RecordMismatch mismatch{i, {}, {}};
+    if (record.snp) {
+      if (!claims.snp) {
+        continue;  // an SNP record never accepts claims without SNP fields
+      }
+      auto snp = record.snp->evaluate(*claims.snp);
+      if (snp.accepted()) {
+        evaluation.matched = i;
+        evaluation.mismatches.clear();
+        return evaluation;
+      }
+      mismatch.snp = std::move(snp.mismatches);
+      evaluation.mismatches.push_back(std::move(mismatch));
+      continue;
+    }
     for (const auto& rule : record.rules) {
       const auto it = claims.measurements.find(rule.index);
       if (it == claims.measurements.end()) {
@@ -401,6 +439,10 @@ std::string MeasurementPolicy::describe(const Evaluation& evaluation,
     }
     out += record.label() + ":";
     bool first = true;
+    for (const auto& snp : mismatch.snp) {
+      out += fmt::format("{} {}", first ? "" : ",", snp.text);
+      first = false;
+    }
     for (const auto& reg : mismatch.registers) {
       const auto rule = std::find_if(record.rules.begin(), record.rules.end(),
                                      [&](const RegisterRule& r) { return r.index == reg.index; });

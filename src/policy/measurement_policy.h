@@ -15,6 +15,7 @@
 #include "attest/claims.h"
 #include "core/bytes.h"
 #include "core/error.h"
+#include "policy/snp_policy.h"
 
 namespace atls::policy {
 
@@ -29,6 +30,9 @@ struct PolicyRecord {
   std::string measurement_id;  ///< optional free text
   attest::AttestationType type = attest::AttestationType::None;
   std::vector<RegisterRule> rules;  ///< sorted by index; empty = any measurements of the family
+  /// SEV-SNP records: the report-field rules (the "snp" object; its defaults when absent:
+  /// debug forbidden, VMPL 0). Set exactly for records of the SNP family.
+  std::optional<SnpPolicy> snp;
 
   /// "record 2 (\"dcap-tdx-example\")"
   std::string label() const;
@@ -42,6 +46,8 @@ struct RegisterMismatch {
 struct RecordMismatch {
   std::size_t record_index = 0;  ///< into MeasurementPolicy::records()
   std::vector<RegisterMismatch> registers;
+  /// Failed SEV-SNP rules (SNP records).
+  std::vector<SnpMismatch> snp;
 };
 
 struct Evaluation {

@@ -1,5 +1,9 @@
 #include "attest/mock/snp_mock.h"
 
+#include <fstream>
+
+#include "tls/credentials.h"
+
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/objects.h>
@@ -243,6 +247,73 @@ Outcome<std::shared_ptr<const MockSnpPki>> MockSnpPki::generate() {
   }
   pki->ask_ = std::move(*ask);
   pki->asvk_ = std::move(*asvk);
+  pki->ark_der_ = snp::certificate_der(pki->ark_.get());
+  pki->ask_der_ = snp::certificate_der(pki->ask_.get());
+  pki->asvk_der_ = snp::certificate_der(pki->asvk_.get());
+  return std::shared_ptr<const MockSnpPki>(std::move(pki));
+}
+
+namespace {
+
+Outcome<void> write_file(const std::filesystem::path& path, const std::string& content,
+                         bool secret) {
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out) {
+    return Failure{make_error_code(boost::system::errc::io_error), "cannot write " + path.string()};
+  }
+  if (secret) {
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::owner_write,
+                                 ec);
+  }
+  return Outcome<void>{};
+}
+
+}  // namespace
+
+Outcome<void> MockSnpPki::save(const std::filesystem::path& directory) const {
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);
+  const std::pair<std::string, std::pair<EVP_PKEY*, X509*>> parts[] = {
+      {"snp-ark", {ark_key_.get(), ark_.get()}},
+      {"snp-ask", {ask_key_.get(), ask_.get()}},
+      {"snp-asvk", {asvk_key_.get(), asvk_.get()}}};
+  for (const auto& [name, pair] : parts) {
+    if (auto r = write_file(directory / (name + ".key"), tls::private_key_to_pem(pair.first),
+                            true);
+        !r) {
+      return r.error();
+    }
+    if (auto r = write_file(directory / (name + ".crt"), tls::to_pem(pair.second), false); !r) {
+      return r.error();
+    }
+  }
+  return Outcome<void>{};
+}
+
+Outcome<std::shared_ptr<const MockSnpPki>> MockSnpPki::load(
+    const std::filesystem::path& directory) {
+  std::shared_ptr<MockSnpPki> pki(new MockSnpPki());
+  const std::pair<std::string, std::pair<tls::EvpPkeyPtr*, tls::X509Ptr*>> parts[] = {
+      {"snp-ark", {&pki->ark_key_, &pki->ark_}},
+      {"snp-ask", {&pki->ask_key_, &pki->ask_}},
+      {"snp-asvk", {&pki->asvk_key_, &pki->asvk_}}};
+  for (const auto& [name, pair] : parts) {
+    auto key = tls::load_private_key(directory / (name + ".key"));
+    if (!key) {
+      return key.error();
+    }
+    auto certs = tls::load_certificates(directory / (name + ".crt"));
+    if (!certs) {
+      return certs.error();
+    }
+    *pair.first = std::move(*key);
+    *pair.second = std::move(certs->front());
+  }
   pki->ark_der_ = snp::certificate_der(pki->ark_.get());
   pki->ask_der_ = snp::certificate_der(pki->ask_.get());
   pki->asvk_der_ = snp::certificate_der(pki->asvk_.get());

@@ -12,6 +12,7 @@
 // says "INSECURE MOCK". Key material exists only in memory.
 
 #include <array>
+#include <filesystem>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -63,6 +64,12 @@ class MockSnpPki final {
  public:
   /// Generates a fresh INSECURE MOCK ARK, ASK and ASVK (three RSA-4096 keys: ~1 s or more).
   static Outcome<std::shared_ptr<const MockSnpPki>> generate();
+
+  /// Writes the keys (mode 0600) and certificates as PEM files snp-{ark,ask,asvk}.{key,crt} in
+  /// `directory` (created if needed), so that another process can load the same PKI.
+  Outcome<void> save(const std::filesystem::path& directory) const;
+  /// Loads a PKI written by save(). Errors name the missing or malformed file.
+  static Outcome<std::shared_ptr<const MockSnpPki>> load(const std::filesystem::path& directory);
 
   /// One process-wide PKI, generated on first use. Thread-safe.
   static Outcome<std::shared_ptr<const MockSnpPki>> shared();

@@ -1,5 +1,7 @@
 #include "proxy/http/attestation_headers.h"
 
+#include "attest/snp/snp_json.h"
+
 namespace atls::proxy {
 
 std::size_t strip_attestation_headers(http::Fields& fields) {
@@ -7,6 +9,9 @@ std::size_t strip_attestation_headers(http::Fields& fields) {
 }
 
 std::string measurement_header_value(const attest::VerifiedClaims& claims) {
+  if (claims.snp) {
+    return attest::snp::measurement_header_json(*claims.snp);
+  }
   return attest::measurements_to_json(claims.measurements);
 }
 

@@ -1,0 +1,29 @@
+#pragma once
+// The INSECURE mock TEE used by tests, CI and the demo on machines without TEE hardware.
+//
+// `atls-proxy mock-tee init DIR` generates the mock PKIs (keys included) into DIR. A process
+// started with `--insecure-mock-tee DIR` mints evidence under them (structurally real, properly
+// signed), and one started with `--insecure-trust-mock-tee DIR` verifies it with the real
+// verification code — trusting ONLY the mock roots in DIR, never the production ones. Both
+// options log a loud warning; production configurations never set them.
+
+#include <filesystem>
+#include <vector>
+
+#include "attest/attester.h"
+#include "attest/verifier.h"
+#include "core/error.h"
+
+namespace atls::attest::mock {
+
+/// Creates `directory` with fresh mock PKIs (SEV-SNP: snp-*.{key,crt}).
+Outcome<void> init_mock_tee(const std::filesystem::path& directory);
+
+/// An attester minting mock evidence of `type` (sev-snp, gcp-snp) with the PKI in `directory`.
+Outcome<AttesterPtr> make_mock_attester(const std::filesystem::path& directory,
+                                        AttestationType type);
+
+/// Verifiers that trust only the mock roots in `directory` (one per TEE family present).
+Outcome<std::vector<VerifierPtr>> make_mock_verifiers(const std::filesystem::path& directory);
+
+}  // namespace atls::attest::mock
