@@ -103,26 +103,6 @@ bool is_connection_closed(const boost::system::error_code& ec) {
          ec == asio::error::broken_pipe;
 }
 
-// Splits an HTTP/1.1 request target (RFC 9112 §3.2) into authority and origin-form path.
-void set_target(RequestHead& head, std::string_view target) {
-  if (head.method == "CONNECT") {
-    head.authority = std::string(target);  // authority-form
-    head.target = std::string(target);
-    return;
-  }
-  for (const std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() > scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
-      const std::string_view rest = target.substr(scheme.size());
-      const auto slash = rest.find('/');
-      head.authority = std::string(rest.substr(0, slash));
-      head.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-      head.scheme = std::string(scheme.substr(0, scheme.size() - 3));
-      return;
-    }
-  }
-  head.target = std::string(target);
-}
-
 template <class Stream>
 asio::awaitable<void> write_all(Stream& stream, std::string_view data,
                                 boost::system::error_code& ec) {
@@ -333,11 +313,7 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
     }
 
     auto& message = parser.get();
-    RequestHead head;
-    head.method = std::string(message.method_string());
-    set_target(head, message.target());
-    head.version = message.version() == 10 ? Version::Http10 : Version::Http11;
-    head.headers = fields_from_beast(message.base());
+    RequestHead head = request_head_from_beast(message.base());
     const std::size_t header_count = head.headers.size();
     if (const auto length = parser.content_length()) {
       head.content_length = *length;

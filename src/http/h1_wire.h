@@ -5,6 +5,7 @@
 #include <string>
 
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 
 #include "http/message.h"
 
@@ -35,6 +36,11 @@ std::string last_chunk(const Fields& trailers);
 
 /// Fields [first, end) of a Beast container (lower-cased names, order kept).
 Fields fields_from_beast(const boost::beast::http::fields& fields, std::size_t first = 0);
+
+/// A request head from Beast's parsed header: method, target split into authority and
+/// origin-form path for absolute-form targets (RFC 9112 §3.2.2), authority-form for CONNECT,
+/// version, fields. Body framing is left to the caller (it knows the parser state).
+RequestHead request_head_from_beast(const boost::beast::http::request_header<>& header);
 
 /// Whether a field may be sent in a trailer section (RFC 9110 §6.5.1): framing, routing,
 /// authentication and control fields may not.

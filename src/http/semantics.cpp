@@ -58,6 +58,41 @@ void strip_connection_fields(Fields& fields) {
   }
 }
 
+bool is_valid_field(std::string_view name, std::string_view value) noexcept {
+  if (name.empty()) {
+    return false;
+  }
+  for (const char c : name) {
+    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                       (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!token) {
+      return false;
+    }
+  }
+  for (const char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') {
+      return false;
+    }
+  }
+  return value.empty() || (value.front() != ' ' && value.front() != '\t' && value.back() != ' ' &&
+                           value.back() != '\t');
+}
+
+std::size_t drop_invalid_fields(Fields& fields) {
+  Fields kept;
+  std::size_t dropped = 0;
+  for (const auto& field : fields) {
+    if (is_valid_field(field.name, field.value)) {
+      kept.add(field.name, field.value);
+    } else {
+      ++dropped;
+    }
+  }
+  fields = std::move(kept);
+  return dropped;
+}
+
 bool is_websocket_upgrade(const RequestHead& request) {
   return request.method == "GET" && request.headers.has_token("upgrade", "websocket") &&
          request.headers.has_token("connection", "upgrade");

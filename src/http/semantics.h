@@ -31,6 +31,14 @@ std::string websocket_accept(std::string_view key);
 /// A fresh random Sec-WebSocket-Key (16 random bytes, base64).
 std::string make_websocket_key();
 
+/// Whether `name` is a field-name token and `value` a valid field value (RFC 9110 §5.1, §5.5:
+/// no CR, LF or NUL; no leading/trailing whitespace). The proxy drops invalid fields before
+/// re-serialising a message, so a field can never smuggle another one into HTTP/1.1.
+bool is_valid_field(std::string_view name, std::string_view value) noexcept;
+
+/// Removes every field that is_valid_field() rejects; returns how many were removed.
+std::size_t drop_invalid_fields(Fields& fields);
+
 /// Whether a response to `method` with `status` can carry content (RFC 9110 §6.4.1): not for
 /// HEAD, 1xx, 204, 304, or a 2xx answer to CONNECT.
 bool response_has_content(std::string_view method, int status) noexcept;

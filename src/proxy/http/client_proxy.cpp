@@ -37,6 +37,7 @@ RequestHead make_channel_request(const RequestHead& source, ratls::HttpVersion c
   out.protocol = source.protocol;
   const bool websocket_h1 = http::is_websocket_upgrade(source);
   http::strip_connection_fields(out.headers);
+  http::drop_invalid_fields(out.headers);
   // A source client must not be able to forge what the proxy-server asserts about us.
   strip_attestation_headers(out.headers);
   if (!source.authority.empty() && !out.headers.contains("host")) {
@@ -182,6 +183,7 @@ asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
   }
   ResponseHead head = std::move(response->head);
   http::strip_connection_fields(head.headers);
+  http::drop_invalid_fields(head.headers);
   if (websocket_h1) {
     const bool accepted = channel->version == ratls::HttpVersion::Http2
                               ? head.status >= 200 && head.status < 300

@@ -59,6 +59,7 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange, OriginPool& pool
   ResponseHead head = std::move(response->head);
   const bool switched = head.status == 101;
   http::strip_connection_fields(head.headers);
+  http::drop_invalid_fields(head.headers);
   if (switched && extended_websocket) {
     // RFC 8441 §5: the HTTP/2 side answers the extended CONNECT with 2xx; the accept key
     // belongs to the HTTP/1.1 handshake with the target.
@@ -85,6 +86,7 @@ RequestHead make_target_request(const RequestHead& request, const std::string& h
   upstream.content_length = request.content_length;
   const bool websocket_h1 = http::is_websocket_upgrade(request);
   http::strip_connection_fields(upstream.headers);
+  http::drop_invalid_fields(upstream.headers);
   // §7.3: Host is the target address exactly as configured.
   upstream.headers.erase("host");
   upstream.authority = host_header;

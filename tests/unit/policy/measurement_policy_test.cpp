@@ -341,3 +341,75 @@ TEST(MeasurementPolicy, MissingRegisterInEvidenceIsAMismatch) {
 
 }  // namespace
 }  // namespace atls::policy
+
+namespace atls::policy {
+namespace {
+
+attest::VerifiedClaims snp_claims(std::uint8_t measurement_byte, std::uint64_t guest_policy) {
+  attest::VerifiedClaims claims;
+  claims.type = attest::AttestationType::SevSnp;
+  attest::snp::SnpClaims snp;
+  snp.measurement.fill(measurement_byte);
+  snp.policy = guest_policy;
+  snp.vmpl = 0;
+  claims.snp = snp;
+  return claims;
+}
+
+TEST(MeasurementPolicySnp, RecordsTakeAnSnpObjectWithSecureDefaults) {
+  const std::string hex_a(96, 'a');
+  const std::string text = R"([{"measurement_id":"snp-prod","attestation_type":"sev-snp",
+      "snp":{"measurement":[")" + hex_a + R"("]}}])";
+  auto policy = MeasurementPolicy::parse(text, "snp.json");
+  ASSERT_TRUE(policy) << policy.error().describe();
+  EXPECT_TRUE(policy->has_family(attest::Family::Snp));
+  constexpr std::uint64_t kNoDebug = 0x30000;
+  constexpr std::uint64_t kDebug = 0xb0000;
+  EXPECT_TRUE(policy->evaluate(snp_claims(0xaa, kNoDebug)).matched);
+  // gcp-snp evidence is the same family.
+  auto gcp = snp_claims(0xaa, kNoDebug);
+  gcp.type = attest::AttestationType::GcpSnp;
+  EXPECT_TRUE(policy->evaluate(gcp).matched);
+  // Every failing rule is reported.
+  const auto claims = snp_claims(0xbb, kDebug);
+  const auto evaluation = policy->evaluate(claims);
+  ASSERT_FALSE(evaluation.matched);
+  ASSERT_EQ(evaluation.mismatches.size(), 1U);
+  EXPECT_EQ(evaluation.mismatches[0].snp.size(), 2U);
+  const std::string described = policy->describe(evaluation, claims);
+  EXPECT_NE(described.find("record 1 (\"snp-prod\")"), std::string::npos) << described;
+  EXPECT_NE(described.find("debug"), std::string::npos) << described;
+  // DCAP claims never match an SNP record.
+  attest::VerifiedClaims dcap;
+  dcap.type = attest::AttestationType::DcapTdx;
+  EXPECT_FALSE(policy->evaluate(dcap).matched);
+}
+
+TEST(MeasurementPolicySnp, BareRecordAndAllowedTypeUseSecureDefaults) {
+  auto bare = MeasurementPolicy::parse(R"([{"attestation_type":"sev-snp"}])", "bare");
+  ASSERT_TRUE(bare);
+  EXPECT_TRUE(bare->evaluate(snp_claims(1, 0x30000)).matched);
+  EXPECT_FALSE(bare->evaluate(snp_claims(1, 0xb0000)).matched);  // debug forbidden by default
+  auto allowed = MeasurementPolicy::from_allowed_type("SEV-SNP");
+  ASSERT_TRUE(allowed);
+  EXPECT_FALSE(allowed->evaluate(snp_claims(1, 0xb0000)).matched);
+}
+
+TEST(MeasurementPolicySnp, MisplacedOrBadSnpRulesAreLoadErrors) {
+  auto registers = MeasurementPolicy::parse(
+      R"([{"attestation_type":"sev-snp","measurements":{"0":{"expected":"00"}}}])", "f");
+  ASSERT_FALSE(registers);
+  EXPECT_EQ(registers.error().code, make_error_code(Errc::UnsupportedRecordForm));
+  auto on_tdx = MeasurementPolicy::parse(R"([{"attestation_type":"dcap-tdx","snp":{}}])", "f");
+  ASSERT_FALSE(on_tdx);
+  EXPECT_EQ(on_tdx.error().code, make_error_code(Errc::UnsupportedRecordForm));
+  auto typo = MeasurementPolicy::parse(
+      R"([{"attestation_type":"sev-snp","snp":{"allow_debugg":true}}])", "typo.json");
+  ASSERT_FALSE(typo);
+  EXPECT_EQ(typo.error().code, make_error_code(SnpPolicyErrc::UnknownField));
+  EXPECT_NE(typo.error().detail.find("typo.json: record 1"), std::string::npos)
+      << typo.error().detail;
+}
+
+}  // namespace
+}  // namespace atls::policy
