@@ -207,6 +207,18 @@ Outcome<CollateralDocuments> collateral_from_json(std::string_view text) {
 }
 
 Outcome<CollateralDocuments> collateral_from_yaml(std::string_view text) {
+  // yaml-cpp recurses once per nested flow collection; bound the nesting before handing it the
+  // text (collateral is a flat mapping of scalars, whose JSON values nest a few levels).
+  std::size_t depth = 0;
+  for (const char c : text) {
+    if (c == '[' || c == '{') {
+      if (++depth > 64) {
+        return malformed("YAML nesting too deep");
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
   // yaml-cpp reports errors only through exceptions; they are contained here.
   std::map<std::string, std::string> fields;
   try {
