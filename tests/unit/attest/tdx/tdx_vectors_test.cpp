@@ -547,5 +547,45 @@ TEST(TdxVectors, FlashbotsMockAssetsUseAChainShapeThisVerifierRejects) {
   EXPECT_EQ(id_of(production.error()), "tdx.root_not_trusted");
 }
 
+TEST(TdxVectors, TdxVerifierFindsCollateralByFmspcAndCaType) {
+  // The attest::Verifier entry point with several bundles cached; the Azure override stays off
+  // for dcap-tdx/gcp-tdx/qemu-tdx evidence (interop §5.2.1).
+  ATLS_REQUIRE_TESTDATA();
+  auto source = std::make_shared<StaticCollateralSource>();
+  for (const char* path : {"flashbots/attestation-test-assets-pinned-4ebc037/dcap-quote-collateral-00.json",
+                           "flashbots/attestation-test-assets/azure-collateral.yaml",
+                           "dcap-qvl/tdx_quote_collateral.json"}) {
+    ASSERT_TRUE(source->add(load_collateral(path))) << path;
+  }
+  const TdxVerifier verifier(source);
+  EXPECT_EQ(verifier.name(), "dcap");
+  const Bytes quote = load_quote(std::string(kFlashbots) + "dcap-tdx-1766059550570652607");
+  for (const auto type : {AttestationType::DcapTdx, AttestationType::GcpTdx, AttestationType::QemuTdx}) {
+    const auto claims = verifier.verify(type, quote, report_data_of(quote), at_unix(1769509141));
+    ASSERT_TRUE(claims) << describe(claims.error());
+    EXPECT_EQ(claims->type, type);
+    EXPECT_EQ(claims->tcb_status, "UpToDate");
+    EXPECT_TRUE(claims->advisory_ids.empty());
+    ASSERT_EQ(claims->measurements.size(), 5U);
+    EXPECT_EQ(to_hex(claims->measurements.at(0)).substr(0, 8), "a5844e88");
+    ASSERT_TRUE(claims->tdx);
+    EXPECT_EQ(claims->tdx->tcb_status, "UpToDate");
+    EXPECT_EQ(claims->tdx->td_attributes, 0x10000000U);
+    EXPECT_EQ(claims->tdx->xfam, 0x000600e7U);
+  }
+  const Bytes azure = load_quote(std::string(kFlashbots) + "azure_failed_dcap_quote_10.bin");
+  const auto no_override =
+      verifier.verify(AttestationType::DcapTdx, azure, report_data_of(azure), at_unix(1771414156));
+  ASSERT_FALSE(no_override);
+  EXPECT_EQ(error_id(no_override.error()), "tdx.no_matching_tcb_level");
+  // No collateral for the go-tdx-guest FMSPC 50806f000000.
+  const Bytes spr = load_quote("go-tdx-guest/tdx_prod_quote_SPR_E4.dat");
+  const auto unavailable =
+      verifier.verify_detailed(AttestationType::DcapTdx, spr, report_data_of(spr), at_unix(1769509141));
+  ASSERT_FALSE(unavailable);
+  EXPECT_EQ(id_of(unavailable.error()), "tdx.collateral_unavailable");
+  EXPECT_NE(unavailable.error().detail.find("50806f000000"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace atls::attest::tdx
