@@ -56,7 +56,8 @@ Bytes der(std::uint8_t tag, const Bytes& content) {
   } else if (size < 0x100) {
     out.insert(out.end(), {0x81, static_cast<std::uint8_t>(size)});
   } else {
-    out.insert(out.end(), {0x82, static_cast<std::uint8_t>(size >> 8), static_cast<std::uint8_t>(size)});
+    out.insert(out.end(),
+               {0x82, static_cast<std::uint8_t>(size >> 8), static_cast<std::uint8_t>(size)});
   }
   out.insert(out.end(), content.begin(), content.end());
   return out;
@@ -100,16 +101,17 @@ Bytes sgx_extension_der(const MockTdxPkiOptions& options, ByteView ppid) {
     tcb.insert(tcb.end(), entry.begin(), entry.end());
   }
   const Bytes pcesvn = sgx_entry({2, 17}, der_uint(0x02, options.pce_svn));
-  const Bytes cpusvn = sgx_entry(
-      {2, 18}, der(0x04, Bytes(options.sgx_tcb_components.begin(), options.sgx_tcb_components.end())));
+  const Bytes cpusvn = sgx_entry({2, 18}, der(0x04, Bytes(options.sgx_tcb_components.begin(),
+                                                          options.sgx_tcb_components.end())));
   tcb = concat({tcb, pcesvn, cpusvn});
-  return der(0x30, concat({
-                       sgx_entry({1}, der(0x04, Bytes(ppid.begin(), ppid.end()))),
-                       sgx_entry({2}, der(0x30, tcb)),
-                       sgx_entry({3}, der(0x04, Bytes(options.pce_id.begin(), options.pce_id.end()))),
-                       sgx_entry({4}, der(0x04, Bytes(options.fmspc.begin(), options.fmspc.end()))),
-                       sgx_entry({5}, der_uint(0x0a, 0)),
-                   }));
+  return der(0x30,
+             concat({
+                 sgx_entry({1}, der(0x04, Bytes(ppid.begin(), ppid.end()))),
+                 sgx_entry({2}, der(0x30, tcb)),
+                 sgx_entry({3}, der(0x04, Bytes(options.pce_id.begin(), options.pce_id.end()))),
+                 sgx_entry({4}, der(0x04, Bytes(options.fmspc.begin(), options.fmspc.end()))),
+                 sgx_entry({5}, der_uint(0x0a, 0)),
+             }));
 }
 
 // --- keys, signatures, certificates, CRLs --------------------------------------------------
@@ -381,10 +383,12 @@ void put(Bytes& out, const std::array<std::uint8_t, N>& bytes) {
 
 }  // namespace
 
-const NamedCategory& tdx_mock_category() noexcept { return kCategory; }
+const NamedCategory& tdx_mock_category() noexcept {
+  return kCategory;
+}
 
 Outcome<std::shared_ptr<const MockTdxPki>> MockTdxPki::create(SystemTime now,
-                                                               MockTdxPkiOptions options) {
+                                                              MockTdxPkiOptions options) {
   fill_defaults(options, now);
   std::shared_ptr<MockTdxPki> pki(new MockTdxPki());
   const SystemTime from = now - std::chrono::hours(24);
@@ -412,7 +416,8 @@ Outcome<std::shared_ptr<const MockTdxPki>> MockTdxPki::create(SystemTime now,
   std::unique_ptr<ASN1_OCTET_STRING, tls::OsslDeleter<ASN1_OCTET_STRING_free>> value(
       ASN1_OCTET_STRING_new());
   if (!oid || !value ||
-      ASN1_OCTET_STRING_set(value.get(), extension.data(), static_cast<int>(extension.size())) != 1) {
+      ASN1_OCTET_STRING_set(value.get(), extension.data(), static_cast<int>(extension.size())) !=
+          1) {
     return mock_failure(TdxMockErrc::KeyGenerationFailed, "SGX extension");
   }
   X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), 0, value.get());
@@ -475,7 +480,9 @@ Outcome<std::shared_ptr<const MockTdxPki>> MockTdxPki::create(SystemTime now,
   return std::shared_ptr<const MockTdxPki>(std::move(pki));
 }
 
-std::string MockTdxPki::root_pem() const { return to_pem(root_.get()); }
+std::string MockTdxPki::root_pem() const {
+  return to_pem(root_.get());
+}
 
 std::shared_ptr<tdx::StaticCollateralSource> MockTdxPki::collateral_source() const {
   auto source = std::make_shared<tdx::StaticCollateralSource>();
@@ -525,8 +532,8 @@ Outcome<ExportedMockTdx> load_exported_mock_tdx(const std::filesystem::path& dir
   if (!root || root->size() != 1) {
     return Failure{make_error_code(TdxMockErrc::ImportFailed), "mock-root-ca.pem"};
   }
-  auto anchors =
-      tdx::TrustAnchors::insecure_test_roots_for_testing({tdx::certificate_der(root->front().get())});
+  auto anchors = tdx::TrustAnchors::insecure_test_roots_for_testing(
+      {tdx::certificate_der(root->front().get())});
   if (!anchors) {
     return anchors.error();
   }
@@ -553,10 +560,9 @@ Outcome<ExportedMockTdx> load_exported_mock_tdx(const std::filesystem::path& dir
 Outcome<std::shared_ptr<MockTdxAttester>> MockTdxAttester::create(MockTdxPkiPtr pki,
                                                                   MockTdxQuoteOptions options,
                                                                   AttestationType type) {
-  const bool shape_ok =
-      (options.version == 4 && options.body_type == tdx::kBodyTypeTdReport10) ||
-      (options.version == 5 && (options.body_type == tdx::kBodyTypeTdReport10 ||
-                                options.body_type == tdx::kBodyTypeTdReport15));
+  const bool shape_ok = (options.version == 4 && options.body_type == tdx::kBodyTypeTdReport10) ||
+                        (options.version == 5 && (options.body_type == tdx::kBodyTypeTdReport10 ||
+                                                  options.body_type == tdx::kBodyTypeTdReport15));
   if (!pki || !shape_ok) {
     return Failure{make_error_code(TdxMockErrc::InvalidOptions),
                    "version 4 needs body type 2; version 5 body type 2 or 3"};
@@ -583,7 +589,7 @@ Outcome<std::shared_ptr<MockTdxAttester>> MockTdxAttester::create(MockTdxPkiPtr 
         static_cast<std::uint8_t>(options.qe_misc_select >> (8 * i));
   }
   report[0x30] = options.qe_attributes0;  // Intel's TD QE: 0x15 (INIT, MODE64BIT, PROVISIONKEY)
-  report[0x38] = 0xe7;  // XFRM
+  report[0x38] = 0xe7;                    // XFRM
   const auto mr_enclave = sha256_of("ATLS INSECURE MOCK TD QE enclave");
   std::memcpy(report.data() + 0x40, mr_enclave.data(), 32);
   std::memcpy(report.data() + 0x80, pki->qe_mr_signer().data(), 32);

@@ -158,7 +158,7 @@ struct MockTdxQuoteOptions {
   std::array<std::uint8_t, 8> xfam{0xe7, 0x02, 0x06, 0, 0, 0, 0, 0};
   std::array<std::uint8_t, 16> tee_tcb_svn{3, 1, 2};
   std::array<std::uint8_t, 16> tee_tcb_svn2{};  ///< TD 1.5 only
-  tdx::Measurement mr_servicetd{};               ///< TD 1.5 only
+  tdx::Measurement mr_servicetd{};              ///< TD 1.5 only
   std::uint16_t qe_isv_svn = 8;
   std::uint32_t qe_misc_select = 0;
   /// QE report ATTRIBUTES byte 0 (0x15 = INIT | MODE64BIT | PROVISIONKEY; bit 1 = DEBUG).

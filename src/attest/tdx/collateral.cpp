@@ -18,8 +18,8 @@ Failure malformed(std::string what) {
 }
 
 constexpr std::array<const char*, 9> kRequiredKeys{
-    "pck_crl_issuer_chain", "root_ca_crl",     "pck_crl",
-    "tcb_info_issuer_chain", "tcb_info",       "tcb_info_signature",
+    "pck_crl_issuer_chain",     "root_ca_crl", "pck_crl",
+    "tcb_info_issuer_chain",    "tcb_info",    "tcb_info_signature",
     "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature"};
 constexpr const char* kOptionalChainKey = "pck_certificate_chain";
 
@@ -36,8 +36,8 @@ Outcome<CollateralDocuments> from_fields(const std::map<std::string, std::string
   out.qe_identity_issuer_chain = fields.at("qe_identity_issuer_chain");
   out.tcb_info = fields.at("tcb_info");
   out.qe_identity = fields.at("qe_identity");
-  for (auto [key, target] : {std::pair{"root_ca_crl", &out.root_ca_crl},
-                             std::pair{"pck_crl", &out.pck_crl}}) {
+  for (auto [key, target] :
+       {std::pair{"root_ca_crl", &out.root_ca_crl}, std::pair{"pck_crl", &out.pck_crl}}) {
     auto crl = decode_crl_bytes(as_bytes(fields.at(key)));
     if (!crl) {
       return Failure{crl.error().code, std::string(key) + ": " + crl.error().detail};
@@ -73,8 +73,8 @@ class RawScanner {
   explicit RawScanner(std::string_view text) : text_(text) {}
 
   void skip_ws() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\r' || text_[pos_] == '\t')) {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
+                                   text_[pos_] == '\r' || text_[pos_] == '\t')) {
       ++pos_;
     }
   }
@@ -142,8 +142,8 @@ class RawScanner {
       }
     } else {
       // number, true, false, null
-      while (pos_ < text_.size() && std::string_view(",}] \n\r\t").find(text_[pos_]) ==
-                                        std::string_view::npos) {
+      while (pos_ < text_.size() &&
+             std::string_view(",}] \n\r\t").find(text_[pos_]) == std::string_view::npos) {
         ++pos_;
       }
     }
@@ -372,12 +372,11 @@ Outcome<std::shared_ptr<const Collateral>> Collateral::parse(CollateralDocuments
     std::vector<tls::X509Ptr>* target;
     const char* name;
   };
-  for (const auto& spec : {ChainSpec{&documents.pck_crl_issuer_chain, &out->pck_crl_chain_,
-                                     "PCK CRL issuer chain"},
-                           ChainSpec{&documents.tcb_info_issuer_chain, &out->tcb_chain_,
-                                     "TCB info issuer chain"},
-                           ChainSpec{&documents.qe_identity_issuer_chain, &out->qe_chain_,
-                                     "QE identity issuer chain"}}) {
+  for (const auto& spec :
+       {ChainSpec{&documents.pck_crl_issuer_chain, &out->pck_crl_chain_, "PCK CRL issuer chain"},
+        ChainSpec{&documents.tcb_info_issuer_chain, &out->tcb_chain_, "TCB info issuer chain"},
+        ChainSpec{&documents.qe_identity_issuer_chain, &out->qe_chain_,
+                  "QE identity issuer chain"}}) {
     auto chain = parse_pem_chain(*spec.pem, chain_error);
     if (!chain) {
       return Failure{chain_error, std::string(spec.name) + ": " + chain.error().detail};

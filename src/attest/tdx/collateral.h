@@ -30,9 +30,9 @@ namespace atls::attest::tdx {
 
 /// The raw collateral documents (dcap-qvl QuoteCollateralV3 field names).
 struct CollateralDocuments {
-  std::string pck_crl_issuer_chain;  ///< PEM: PCK Platform/Processor CA, root
-  Bytes root_ca_crl;                 ///< DER
-  Bytes pck_crl;                     ///< DER
+  std::string pck_crl_issuer_chain;   ///< PEM: PCK Platform/Processor CA, root
+  Bytes root_ca_crl;                  ///< DER
+  Bytes pck_crl;                      ///< DER
   std::string tcb_info_issuer_chain;  ///< PEM: TCB signing, root
   std::string tcb_info;               ///< exact signed text of the tcbInfo object
   Bytes tcb_info_signature;           ///< raw r||s (64 bytes)
@@ -71,13 +71,13 @@ Outcome<std::string> decode_issuer_chain_header(std::string_view value);
 
 /// Raw Intel PCS / PCCS responses for one FMSPC and PCK CA (verification.md §1.5).
 struct PcsResponses {
-  std::string tcb_info_body;  ///< {"tcbInfo":{...},"signature":"..."}
-  std::string tcb_info_issuer_chain;  ///< header TCB-Info-Issuer-Chain (PEM or URL-encoded)
-  std::string qe_identity_body;       ///< {"enclaveIdentity":{...},"signature":"..."}
+  std::string tcb_info_body;             ///< {"tcbInfo":{...},"signature":"..."}
+  std::string tcb_info_issuer_chain;     ///< header TCB-Info-Issuer-Chain (PEM or URL-encoded)
+  std::string qe_identity_body;          ///< {"enclaveIdentity":{...},"signature":"..."}
   std::string qe_identity_issuer_chain;  ///< header SGX-Enclave-Identity-Issuer-Chain
-  Bytes pck_crl;                     ///< body of /pckcrl (DER, PEM or hex)
-  std::string pck_crl_issuer_chain;  ///< header SGX-PCK-CRL-Issuer-Chain
-  Bytes root_ca_crl;                 ///< DER, PEM or hex (PCCS serves hex)
+  Bytes pck_crl;                         ///< body of /pckcrl (DER, PEM or hex)
+  std::string pck_crl_issuer_chain;      ///< header SGX-PCK-CRL-Issuer-Chain
+  Bytes root_ca_crl;                     ///< DER, PEM or hex (PCCS serves hex)
 };
 
 Outcome<CollateralDocuments> collateral_from_pcs(const PcsResponses& responses);

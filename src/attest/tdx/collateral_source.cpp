@@ -20,15 +20,14 @@ Outcome<void> StaticCollateralSource::add(CollateralPtr bundle) {
   return {};
 }
 
-Outcome<CollateralPtr> StaticCollateralSource::collateral(const Fmspc& fmspc,
-                                                          PckCaType ca) const {
+Outcome<CollateralPtr> StaticCollateralSource::collateral(const Fmspc& fmspc, PckCaType ca) const {
   std::lock_guard lock(mutex_);
   if (const auto it = bundles_.find({fmspc, ca}); it != bundles_.end()) {
     return it->second;
   }
-  return Failure{make_error_code(Errc::CollateralUnavailable),
-                 "no collateral for FMSPC " + to_hex(fmspc) + ", PCK CA " +
-                     std::string(to_string(ca))};
+  return Failure{
+      make_error_code(Errc::CollateralUnavailable),
+      "no collateral for FMSPC " + to_hex(fmspc) + ", PCK CA " + std::string(to_string(ca))};
 }
 
 }  // namespace atls::attest::tdx

@@ -39,8 +39,7 @@ constexpr std::array kTable{
              "Intel SGX extension of the PCK certificate is malformed"),
     errc_row(Errc::RootNotTrusted, "root_not_trusted",
              "certificate chain does not end in a trusted Intel SGX root CA"),
-    errc_row(Errc::PckChainInvalid, "pck_chain_invalid",
-             "PCK certificate chain does not validate"),
+    errc_row(Errc::PckChainInvalid, "pck_chain_invalid", "PCK certificate chain does not validate"),
     errc_row(Errc::PckCertExpired, "pck_cert_expired",
              "a certificate of the PCK chain has expired"),
     errc_row(Errc::PckCertNotYetValid, "pck_cert_not_yet_valid",
@@ -58,8 +57,7 @@ constexpr std::array kTable{
              "collateral issuer chain is not valid PEM X.509"),
     errc_row(Errc::CrlMalformed, "crl_malformed", "CRL is not valid DER, PEM or hex"),
     errc_row(Errc::TcbInfoMalformed, "tcb_info_malformed", "TCB info JSON is malformed"),
-    errc_row(Errc::QeIdentityMalformed, "qe_identity_malformed",
-             "QE identity JSON is malformed"),
+    errc_row(Errc::QeIdentityMalformed, "qe_identity_malformed", "QE identity JSON is malformed"),
     errc_row(Errc::RootCrlSignatureInvalid, "root_crl_signature_invalid",
              "root CA CRL is not signed by the trusted root"),
     errc_row(Errc::RootCrlExpired, "root_crl_expired", "root CA CRL is past its nextUpdate"),
@@ -91,16 +89,14 @@ constexpr std::array kTable{
     errc_row(Errc::TcbInfoNotTdx, "tcb_info_not_tdx", "TCB info id is not \"TDX\""),
     errc_row(Errc::UnsupportedTcbInfoVersion, "unsupported_tcb_info_version",
              "TCB info version is not supported for TDX (need 3)"),
-    errc_row(Errc::QeIdentityExpired, "qe_identity_expired",
-             "QE identity is past its nextUpdate"),
+    errc_row(Errc::QeIdentityExpired, "qe_identity_expired", "QE identity is past its nextUpdate"),
     errc_row(Errc::QeIdentityNotYetValid, "qe_identity_not_yet_valid",
              "QE identity issueDate is in the future"),
     errc_row(Errc::QeIdentityChainInvalid, "qe_identity_chain_invalid",
              "QE identity issuer chain does not validate"),
     errc_row(Errc::QeIdentitySignatureInvalid, "qe_identity_signature_invalid",
              "QE identity signature does not verify"),
-    errc_row(Errc::QeIdentityNotTdQe, "qe_identity_not_td_qe",
-             "QE identity id is not \"TD_QE\""),
+    errc_row(Errc::QeIdentityNotTdQe, "qe_identity_not_td_qe", "QE identity id is not \"TD_QE\""),
     errc_row(Errc::UnsupportedQeIdentityVersion, "unsupported_qe_identity_version",
              "QE identity version is not supported for TDX (need 2 or 3)"),
     errc_row(Errc::QeReportSignatureInvalid, "qe_report_signature_invalid",
@@ -161,6 +157,8 @@ const NamedCategory kCategory{"tdx", kTable};
 
 }  // namespace
 
-const NamedCategory& tdx_category() noexcept { return kCategory; }
+const NamedCategory& tdx_category() noexcept {
+  return kCategory;
+}
 
 }  // namespace atls::attest::tdx

@@ -40,7 +40,7 @@ struct PckExtension {
   Fmspc fmspc{};
   std::uint8_t sgx_type = 0;  ///< SgxType value (unknown future values are kept as-is)
   std::optional<std::array<std::uint8_t, 16>> platform_instance_id;  ///< platform CA certs only
-  std::optional<PckPlatformConfiguration> configuration;              ///< platform CA certs only
+  std::optional<PckPlatformConfiguration> configuration;             ///< platform CA certs only
 };
 
 /// Parses the DER value of the extension (the outer SEQUENCE).

@@ -67,7 +67,9 @@ class Reader {
   std::size_t offset_ = 0;
 };
 
-Failure fail(Errc code, std::string detail) { return Failure{make_error_code(code), std::move(detail)}; }
+Failure fail(Errc code, std::string detail) {
+  return Failure{make_error_code(code), std::move(detail)};
+}
 
 Failure truncated(std::string_view what, std::size_t offset) {
   return fail(Errc::QuoteTruncated,
@@ -219,9 +221,9 @@ Outcome<Quote> parse_quote(ByteView bytes) {
   if (!(cert.view(kEnclaveReportSize, report_view) && cert.bytes(quote.qe_report_signature) &&
         cert.u16(qe_auth_size) && cert.view(qe_auth_size, qe_auth_view) && cert.u16(inner_type) &&
         cert.u32(inner_size))) {
-    return fail(Errc::CertificationDataSizeMismatch,
-                "QE report certification data ends at offset " +
-                    std::to_string(cert_base + cert.offset()));
+    return fail(
+        Errc::CertificationDataSizeMismatch,
+        "QE report certification data ends at offset " + std::to_string(cert_base + cert.offset()));
   }
   auto report = parse_enclave_report(report_view);
   if (!report) {
@@ -235,8 +237,8 @@ Outcome<Quote> parse_quote(ByteView bytes) {
   }
   ByteView pem_view;
   if (!cert.view(inner_size, pem_view)) {
-    return fail(Errc::CertificationDataSizeMismatch,
-                "PCK chain of " + std::to_string(inner_size) + " bytes exceeds the certification data");
+    return fail(Errc::CertificationDataSizeMismatch, "PCK chain of " + std::to_string(inner_size) +
+                                                         " bytes exceeds the certification data");
   }
   if (cert.remaining() != 0) {
     return fail(Errc::CertificationDataSizeMismatch,

@@ -18,7 +18,9 @@ Failure fail(Errc code, std::string detail = {}) {
   return Failure{make_error_code(code), std::move(detail)};
 }
 
-std::string date_text(SystemTime time) { return format_rfc3339(time); }
+std::string date_text(SystemTime time) {
+  return format_rfc3339(time);
+}
 
 using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, tls::OsslDeleter<X509_STORE_CTX_free>>;
 // sk_X509_free is a macro, so it cannot be an OsslDeleter argument.
@@ -128,7 +130,8 @@ std::shared_ptr<const QuoteVerifier::CollateralState> QuoteVerifier::collateral_
     const Collateral& collateral) const {
   {
     std::lock_guard lock(collateral_mutex_);
-    if (const auto it = collateral_cache_.find(collateral.digest()); it != collateral_cache_.end()) {
+    if (const auto it = collateral_cache_.find(collateral.digest());
+        it != collateral_cache_.end()) {
       return it->second;
     }
   }
@@ -148,9 +151,9 @@ std::shared_ptr<const QuoteVerifier::CollateralState> QuoteVerifier::collateral_
   }
   ERR_clear_error();
   if (state->anchor == nullptr && !state->root_crl_error) {
-    state->root_crl_error = fail(Errc::RootNotTrusted, "root CA CRL issuer \"" +
-                                                           common_name(X509_CRL_get_issuer(root_crl)) +
-                                                           "\" is not a trusted root");
+    state->root_crl_error = fail(
+        Errc::RootNotTrusted, "root CA CRL issuer \"" + common_name(X509_CRL_get_issuer(root_crl)) +
+                                  "\" is not a trusted root");
   }
   if (state->anchor != nullptr) {
     state->root_crl_error.reset();
@@ -177,9 +180,10 @@ std::shared_ptr<const QuoteVerifier::CollateralState> QuoteVerifier::collateral_
     }
     const TrustAnchors::Anchor* anchor = anchors_->find(chain.back().get());
     if (anchor == nullptr) {
-      out.error = fail(Errc::RootNotTrusted, "issuer chain root \"" +
-                                                 common_name(X509_get_subject_name(chain.back().get())) +
-                                                 "\" is not a trusted root");
+      out.error =
+          fail(Errc::RootNotTrusted, "issuer chain root \"" +
+                                         common_name(X509_get_subject_name(chain.back().get())) +
+                                         "\" is not a trusted root");
       return;
     }
     if (state->anchor != nullptr && anchor != state->anchor) {
@@ -326,8 +330,7 @@ Outcome<void> QuoteVerifier::check_collateral(const Collateral& collateral,
   return {};
 }
 
-Outcome<void> QuoteVerifier::verify_collateral(const Collateral& collateral,
-                                               SystemTime now) const {
+Outcome<void> QuoteVerifier::verify_collateral(const Collateral& collateral, SystemTime now) const {
   return check_collateral(collateral, *collateral_state(collateral), now, true);
 }
 
@@ -379,8 +382,8 @@ Outcome<PckChainPtr> QuoteVerifier::pck_chain(const std::string& pem) const {
     chain->anchor = anchors_->find(chain->certs[2].get());
     if (chain->anchor == nullptr) {
       chain->validation_error =
-          fail(Errc::RootNotTrusted, "PCK chain root \"" + chain->windows[2].subject +
-                                         "\" is not a trusted root");
+          fail(Errc::RootNotTrusted,
+               "PCK chain root \"" + chain->windows[2].subject + "\" is not a trusted root");
     } else if (common_name(X509_get_subject_name(leaf)).find("SGX PCK Certificate") ==
                std::string::npos) {
       // QVL 4.1.2.4.4.
@@ -389,9 +392,9 @@ Outcome<PckChainPtr> QuoteVerifier::pck_chain(const std::string& pem) const {
     } else if (auto valid = validate_path(chain->certs, *chain->anchor, Errc::PckChainInvalid);
                !valid) {
       chain->validation_error = valid.error();
-    } else if (EVP_PKEY* key = X509_get0_pubkey(leaf);
-               key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
-               EVP_PKEY_get_bits(key) != 256) {
+    } else if (EVP_PKEY* key = X509_get0_pubkey(leaf); key == nullptr ||
+                                                       EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+                                                       EVP_PKEY_get_bits(key) != 256) {
       chain->validation_error = fail(Errc::PckChainInvalid, "PCK key is not ECDSA P-256");
     }
     if (chain->validation_error) {
@@ -497,9 +500,9 @@ Outcome<void> check_td_attributes(const Quote& quote) {
 }
 
 Outcome<TdxVerification> QuoteVerifier::verify(ByteView quote_bytes, const Collateral& collateral,
-                                                SystemTime now,
-                                                const ReportData& expected_report_data,
-                                                const VerifyOptions& options) const {
+                                               SystemTime now,
+                                               const ReportData& expected_report_data,
+                                               const VerifyOptions& options) const {
   auto prepared = prepare(quote_bytes);
   if (!prepared) {
     return prepared.error();
@@ -508,9 +511,9 @@ Outcome<TdxVerification> QuoteVerifier::verify(ByteView quote_bytes, const Colla
 }
 
 Outcome<TdxVerification> QuoteVerifier::verify(const PreparedQuote& prepared,
-                                                const Collateral& collateral, SystemTime now,
-                                                const ReportData& expected_report_data,
-                                                const VerifyOptions& options) const {
+                                               const Collateral& collateral, SystemTime now,
+                                               const ReportData& expected_report_data,
+                                               const VerifyOptions& options) const {
   const Quote& quote = prepared.quote;
   const PckChain& chain = *prepared.pck;
   const PckExtension& pck = chain.extension;

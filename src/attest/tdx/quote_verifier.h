@@ -67,7 +67,7 @@ struct VerifyOptions {
 
 /// Everything a successful verification established.
 struct TdxVerification {
-  TdxClaims claims;  ///< statuses, SVNs, FMSPC, TD fields
+  TdxClaims claims;           ///< statuses, SVNs, FMSPC, TD fields
   Measurements measurements;  ///< {0: MRTD, 1..4: RTMR0..3}, 48 bytes each
   ReportData report_data{};
   TcbStatus status = TcbStatus::UpToDate;

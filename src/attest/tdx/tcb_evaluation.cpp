@@ -20,8 +20,7 @@ std::string module_id_for(std::uint8_t major) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::toupper(static_cast<unsigned char>(x)) ==
                   std::toupper(static_cast<unsigned char>(y));
          });
@@ -79,7 +78,9 @@ void add_advisories(std::vector<std::string>& out, const std::vector<std::string
   }
 }
 
-std::string hex_of(ByteView bytes) { return to_hex(bytes); }
+std::string hex_of(ByteView bytes) {
+  return to_hex(bytes);
+}
 
 }  // namespace
 
@@ -126,8 +127,8 @@ Outcome<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const PckExtens
   if (module_major > 0) {
     identity = find_module_identity(tcb_info, module_major);
     if (identity == nullptr) {
-      return fail(Errc::TdxModuleIdentityNotFound, "no " + module_id_for(module_major) +
-                                                       " in tdxModuleIdentities");
+      return fail(Errc::TdxModuleIdentityNotFound,
+                  "no " + module_id_for(module_major) + " in tdxModuleIdentities");
     }
     expected_module = identity->module;
     out.module_id = identity->id;
@@ -240,8 +241,7 @@ Outcome<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const PckExtens
       if (levels2.empty()) {
         return fail(Errc::NoMatchingTdxModuleLevel, identity2->id + " has no TCB levels");
       }
-      reaches_latest =
-          svn2[0] >= levels2.front().isv_svn && svn2[2] >= latest.tdx_components[2];
+      reaches_latest = svn2[0] >= levels2.front().isv_svn && svn2[2] >= latest.tdx_components[2];
     }
     if (reaches_latest) {
       status = is_configuration_needed(out.sgx_level_status) || is_configuration_needed(status)

@@ -32,10 +32,10 @@ struct TcbEvaluation {
   TcbStatus status = TcbStatus::UpToDate;
   TcbStatus sgx_level_status = TcbStatus::UpToDate;  ///< level matched by the SGX components
   TcbStatus tdx_level_status = TcbStatus::UpToDate;  ///< level matched by the TDX components too
-  std::optional<TcbStatus> module_status;  ///< nullopt when the module major version is 0
+  std::optional<TcbStatus> module_status;            ///< nullopt when the module major version is 0
   TcbStatus qe_status = TcbStatus::UpToDate;
-  std::string tdx_level_date;   ///< tcbDate of the matched TDX level
-  std::string module_id;        ///< "TDX_01", ... (empty for major version 0)
+  std::string tdx_level_date;  ///< tcbDate of the matched TDX level
+  std::string module_id;       ///< "TDX_01", ... (empty for major version 0)
   /// Advisory IDs of the matched TDX level, module level and QE level (deduplicated, in that
   /// order).
   std::vector<std::string> advisory_ids;

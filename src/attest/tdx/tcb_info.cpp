@@ -265,7 +265,8 @@ Outcome<TcbInfo> parse_tcb_info(std::string_view json_text) {
         const json& level = (*levels)[j];
         TdxModuleTcbLevel out;
         if (const json* tcb = f.member(level, level_path, "tcb")) {
-          out.isv_svn = static_cast<std::uint8_t>(f.number(*tcb, level_path + ".tcb", "isvsvn", 255));
+          out.isv_svn =
+              static_cast<std::uint8_t>(f.number(*tcb, level_path + ".tcb", "isvsvn", 255));
         }
         out.tcb_date = f.tcb_date(level, level_path);
         out.status = f.status(level, level_path);

@@ -28,8 +28,7 @@ Outcome<TdxVerification> TdxVerifier::verify_detailed(AttestationType type, Byte
                                                       const ReportData& expected_report_data,
                                                       SystemTime now) const {
   if (!handles(type)) {
-    return Failure{make_error_code(Errc::UnsupportedAttestationType),
-                   std::string(to_string(type))};
+    return Failure{make_error_code(Errc::UnsupportedAttestationType), std::string(to_string(type))};
   }
   if (init_error_) {
     return *init_error_;

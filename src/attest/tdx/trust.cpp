@@ -36,7 +36,9 @@ Failure pin_failure(std::string what) {
 
 }  // namespace
 
-std::string_view intel_root_ca_pem() noexcept { return kIntelRootPem; }
+std::string_view intel_root_ca_pem() noexcept {
+  return kIntelRootPem;
+}
 
 Outcome<std::shared_ptr<const TrustAnchors>> TrustAnchors::intel_production() {
   // Function-local static: initialised once, thread-safe (C++11 magic statics).

@@ -99,7 +99,8 @@ Outcome<std::vector<tls::X509Ptr>> parse_pem_chain(std::string_view pem, ErrorCo
   }
   while (!rest.empty()) {
     if (rest.substr(0, kBeginCert.size()) != kBeginCert) {
-      return Failure{error, "unexpected text before certificate " + std::to_string(chain.size() + 1)};
+      return Failure{error,
+                     "unexpected text before certificate " + std::to_string(chain.size() + 1)};
     }
     const auto end = rest.find(kEndCert);
     if (end == std::string_view::npos) {
@@ -113,8 +114,8 @@ Outcome<std::vector<tls::X509Ptr>> parse_pem_chain(std::string_view pem, ErrorCo
     X509* cert = bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr;
     if (cert == nullptr) {
       ERR_clear_error();
-      return Failure{error, "certificate " + std::to_string(chain.size() + 1) +
-                                " is not valid PEM/DER X.509"};
+      return Failure{
+          error, "certificate " + std::to_string(chain.size() + 1) + " is not valid PEM/DER X.509"};
     }
     chain.emplace_back(cert);
     rest = trim(rest.substr(block.size()));
@@ -223,7 +224,8 @@ bool verify_p256_raw(EVP_PKEY* key, ByteView message, ByteView signature_rs) {
     return false;
   }
   std::unique_ptr<EVP_MD_CTX, tls::OsslDeleter<EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
-  const bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
+  const bool ok = ctx &&
+                  EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
                   EVP_DigestVerify(ctx.get(), der, static_cast<std::size_t>(der_size),
                                    message.data(), message.size()) == 1;
   OPENSSL_free(der);
@@ -249,9 +251,9 @@ std::optional<SystemTime> parse_rfc3339(std::string_view text) {
   unsigned minute = 0;
   unsigned second = 0;
   if (!digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-' ||
-      !digits(text, 5, 2, month) || text[7] != '-' || !digits(text, 8, 2, day) ||
-      text[10] != 'T' || !digits(text, 11, 2, hour) || text[13] != ':' ||
-      !digits(text, 14, 2, minute) || text[16] != ':' || !digits(text, 17, 2, second)) {
+      !digits(text, 5, 2, month) || text[7] != '-' || !digits(text, 8, 2, day) || text[10] != 'T' ||
+      !digits(text, 11, 2, hour) || text[13] != ':' || !digits(text, 14, 2, minute) ||
+      text[16] != ':' || !digits(text, 17, 2, second)) {
     return std::nullopt;
   }
   if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
@@ -283,8 +285,7 @@ std::optional<SystemTime> parse_rfc3339(std::string_view text) {
     offset_seconds = (text[pos] == '+' ? 1 : -1) * static_cast<std::int64_t>(oh * 3600 + om * 60);
   }
   // A leap second (":60") is folded into the next second, as chrono has no leap seconds.
-  return from_fields(year, month, day, hour, minute, second) -
-         std::chrono::seconds(offset_seconds);
+  return from_fields(year, month, day, hour, minute, second) - std::chrono::seconds(offset_seconds);
 }
 
 std::string format_rfc3339(SystemTime time) {

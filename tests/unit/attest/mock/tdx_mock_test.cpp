@@ -85,7 +85,8 @@ TEST(TdxMock, MintedQuoteVerifiesWithTheRealVerifier) {
   const auto verifier = pki->make_verifier();
   for (const int seed : {1, 2, 3}) {
     const auto data = report_data(static_cast<std::uint8_t>(seed));
-    const auto claims = verifier->verify(AttestationType::DcapTdx, mint(*attester, data), data, kNow);
+    const auto claims =
+        verifier->verify(AttestationType::DcapTdx, mint(*attester, data), data, kNow);
     ASSERT_TRUE(claims) << describe(claims.error());
     EXPECT_EQ(claims->type, AttestationType::DcapTdx);
     EXPECT_EQ(claims->report_data, data);
@@ -220,9 +221,10 @@ TEST(TdxMock, ExportedPkiVerifiesInAnotherVerifier) {
   ASSERT_TRUE(pki);
   const auto attester = make_attester(pki);
   ASSERT_TRUE(attester);
-  const auto directory = std::filesystem::temp_directory_path() /
-                         ("atls-tdx-mock-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                          "-" + std::to_string(reinterpret_cast<std::uintptr_t>(pki.get())));
+  const auto directory =
+      std::filesystem::temp_directory_path() /
+      ("atls-tdx-mock-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+       std::to_string(reinterpret_cast<std::uintptr_t>(pki.get())));
   ASSERT_TRUE(pki->export_to(directory));
   EXPECT_TRUE(std::filesystem::exists(directory / "mock-root-ca.pem"));
   EXPECT_TRUE(std::filesystem::exists(directory / "mock-collateral.json"));

@@ -27,7 +27,8 @@ std::string read(const std::string& relative) {
 TEST(TdxCollateral, JsonAndYamlFormsAgree) {
   ATLS_REQUIRE_TESTDATA();
   const auto json = load_documents(kJson);
-  const auto yaml = load_documents("flashbots/attestation-test-assets/dcap-quote-collateral-00.yaml");
+  const auto yaml =
+      load_documents("flashbots/attestation-test-assets/dcap-quote-collateral-00.yaml");
   EXPECT_EQ(json.tcb_info, yaml.tcb_info);
   EXPECT_EQ(json.qe_identity, yaml.qe_identity);
   EXPECT_EQ(json.root_ca_crl, yaml.root_ca_crl);
@@ -109,7 +110,8 @@ TEST(TdxCollateral, ParsedDocumentsAreChecked) {
   documents.qe_identity_signature.pop_back();
   EXPECT_EQ(id_of(Collateral::parse(documents).error()), "tdx.collateral_malformed");
   documents = base;
-  documents.pck_certificate_chain = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  documents.pck_certificate_chain =
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
   EXPECT_EQ(id_of(Collateral::parse(documents).error()), "tdx.collateral_chain_malformed");
 }
 
@@ -126,13 +128,15 @@ TEST(TdxCollateral, SplitsPcsBodiesAtTheExactBytes) {
   // Whitespace, member order and strings with braces or escaped quotes do not move the range.
   const std::string inner = R"({"a":"}\"{","b":[1,{"c":2}]})";
   const std::string sig(128, '0');
-  const std::string spaced = "{ \"signature\" : \"" + sig + "\" ,\n \"x\": [true, null, -1.5e3],\n"
-                             "  \"tcbInfo\"  :  " + inner + "  }";
+  const std::string spaced = "{ \"signature\" : \"" + sig +
+                             "\" ,\n \"x\": [true, null, -1.5e3],\n"
+                             "  \"tcbInfo\"  :  " +
+                             inner + "  }";
   const auto spaced_split = split_signed_json(spaced, "tcbInfo");
   ASSERT_TRUE(spaced_split) << spaced_split.error().describe();
   EXPECT_EQ(spaced_split->text, inner);
   // Errors.
-  EXPECT_FALSE(split_signed_json("{\"tcbInfo\":{}}", "tcbInfo"));                   // no signature
+  EXPECT_FALSE(split_signed_json("{\"tcbInfo\":{}}", "tcbInfo"));  // no signature
   EXPECT_FALSE(split_signed_json("{\"tcbInfo\":1,\"signature\":\"" + sig + "\"}", "tcbInfo"));
   EXPECT_FALSE(split_signed_json("{\"signature\":\"" + sig + "\"}", "tcbInfo"));
   EXPECT_FALSE(split_signed_json("{\"tcbInfo\":{},\"tcbInfo\":{},\"signature\":\"" + sig + "\"}",
@@ -151,14 +155,16 @@ TEST(TdxCollateral, IssuerChainHeadersArePercentDecoded) {
 
 TEST(TdxCollateral, CrlEncodings) {
   ATLS_REQUIRE_TESTDATA();
-  const Bytes der = atls::testing::read_bytes(atls::testing::testdata_path("intel-qvl/rootCaCrl.der"));
+  const Bytes der =
+      atls::testing::read_bytes(atls::testing::testdata_path("intel-qvl/rootCaCrl.der"));
   const std::string pem = read("intel-qvl/rootCaCrl.pem");
   EXPECT_EQ(decode_crl_bytes(der).value(), der);
   EXPECT_EQ(decode_crl_bytes(as_bytes(pem)).value(), der);
   EXPECT_EQ(decode_crl_bytes(as_bytes(to_hex(der) + "\n")).value(), der);
   EXPECT_EQ(id_of(decode_crl_bytes(as_bytes(std::string("xyz"))).error()), "tdx.crl_malformed");
-  EXPECT_EQ(id_of(decode_crl_bytes(as_bytes(std::string("-----BEGIN X509 CRL-----\nAA\n"))).error()),
-            "tdx.crl_malformed");
+  EXPECT_EQ(
+      id_of(decode_crl_bytes(as_bytes(std::string("-----BEGIN X509 CRL-----\nAA\n"))).error()),
+      "tdx.crl_malformed");
   EXPECT_TRUE(parse_crl_der(der));
   Bytes trailing = der;
   trailing.push_back(0);
@@ -178,8 +184,8 @@ TEST(TdxTcbInfo, ParsesV3WithModuleIdentities) {
   EXPECT_EQ(to_hex(info->fmspc), "90c06f000000");
   EXPECT_EQ(info->tcb_evaluation_data_number, 18U);
   ASSERT_TRUE(info->tdx_module);
-  EXPECT_EQ(info->tdx_module->attributes_mask, (std::array<std::uint8_t, 8>{0xff, 0xff, 0xff, 0xff,
-                                                                            0xff, 0xff, 0xff, 0xff}));
+  EXPECT_EQ(info->tdx_module->attributes_mask,
+            (std::array<std::uint8_t, 8>{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
   ASSERT_EQ(info->tdx_module_identities.size(), 2U);
   EXPECT_EQ(info->tdx_module_identities[1].id, "TDX_01");
   ASSERT_EQ(info->tdx_module_identities[1].tcb_levels.size(), 3U);
@@ -204,16 +210,17 @@ TEST(TdxTcbInfo, ParsesV2) {
 }
 
 TEST(TdxTcbInfo, MalformedDocumentsAreNamed) {
-  const std::string good = R"({"id":"TDX","version":3,"issueDate":"2026-01-01T00:00:00Z",)"
-                           R"("nextUpdate":"2026-02-01T00:00:00Z","fmspc":"00806F050000",)"
-                           R"("pceId":"0000","tcbType":0,"tcbEvaluationDataNumber":1,"tcbLevels":[)"
-                           R"({"tcb":{"sgxtcbcomponents":[{"svn":1},{"svn":1},{"svn":1},{"svn":1},)"
-                           R"({"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},)"
-                           R"({"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1}],"pcesvn":1,)"
-                           R"("tdxtcbcomponents":[{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},)"
-                           R"({"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},)"
-                           R"({"svn":1},{"svn":1},{"svn":1},{"svn":1}]},)"
-                           R"("tcbDate":"2025-01-01T00:00:00Z","tcbStatus":"UpToDate"}]})";
+  const std::string good =
+      R"({"id":"TDX","version":3,"issueDate":"2026-01-01T00:00:00Z",)"
+      R"("nextUpdate":"2026-02-01T00:00:00Z","fmspc":"00806F050000",)"
+      R"("pceId":"0000","tcbType":0,"tcbEvaluationDataNumber":1,"tcbLevels":[)"
+      R"({"tcb":{"sgxtcbcomponents":[{"svn":1},{"svn":1},{"svn":1},{"svn":1},)"
+      R"({"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},)"
+      R"({"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1}],"pcesvn":1,)"
+      R"("tdxtcbcomponents":[{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},)"
+      R"({"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},{"svn":1},)"
+      R"({"svn":1},{"svn":1},{"svn":1},{"svn":1}]},)"
+      R"("tcbDate":"2025-01-01T00:00:00Z","tcbStatus":"UpToDate"}]})";
   ASSERT_TRUE(parse_tcb_info(good)) << parse_tcb_info(good).error().describe();
   const auto replaced = [&](const std::string& from, const std::string& to) {
     std::string text = good;
@@ -233,7 +240,8 @@ TEST(TdxTcbInfo, MalformedDocumentsAreNamed) {
   EXPECT_NE(replaced("\"pcesvn\":1", "\"pcesvn\":70000").find("pcesvn"), std::string::npos);
   EXPECT_NE(replaced("\"pcesvn\":1", "\"pcesvn\":-1").find("pcesvn"), std::string::npos);
   EXPECT_NE(replaced("\"pcesvn\":1", "\"pcesvn\":1.5").find("pcesvn"), std::string::npos);
-  EXPECT_NE(replaced("{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":1}]}", "{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":256}]}")
+  EXPECT_NE(replaced("{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":1}]}",
+                     "{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":256}]}")
                 .find("svn"),
             std::string::npos);
   EXPECT_EQ(id_of(parse_tcb_info("{\"id\":\"TDX\"").error()), "tdx.tcb_info_malformed");
@@ -286,9 +294,10 @@ TEST(TdxDates, Rfc3339) {
   EXPECT_EQ(parse_rfc3339("2026-01-27T11:19:01+01:00"), testing::at_unix(1769509141));
   EXPECT_EQ(parse_rfc3339("2026-01-27T10:19:01.999Z"), testing::at_unix(1769509141));
   EXPECT_EQ(parse_rfc3339("2024-02-29T00:00:00Z"), testing::at_unix(1709164800));
-  for (const char* bad : {"", "2026-01-27", "2026-01-27 10:19:01Z", "2026-01-27T10:19:01",
-                          "2023-02-29T00:00:00Z", "2026-00-01T00:00:00Z", "2026-01-27T24:00:00Z",
-                          "2026-01-27T10:19:01.Z", "2026-01-27T10:19:01+1:00", "2026-01-27T10:19:01Zx"}) {
+  for (const char* bad :
+       {"", "2026-01-27", "2026-01-27 10:19:01Z", "2026-01-27T10:19:01", "2023-02-29T00:00:00Z",
+        "2026-00-01T00:00:00Z", "2026-01-27T24:00:00Z", "2026-01-27T10:19:01.Z",
+        "2026-01-27T10:19:01+1:00", "2026-01-27T10:19:01Zx"}) {
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
   }
   EXPECT_EQ(format_rfc3339(testing::at_unix(1769509141)), "2026-01-27T10:19:01Z");

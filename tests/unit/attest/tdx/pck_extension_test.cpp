@@ -15,8 +15,8 @@ using testing::id_of;
 std::vector<tls::X509Ptr> chain_of(const std::string& quote_path) {
   const auto quote = parse_quote(testing::load_quote(quote_path));
   EXPECT_TRUE(quote);
-  auto chain = parse_pem_chain(quote ? quote->pck_chain_pem : "",
-                               make_error_code(Errc::PckChainMalformed));
+  auto chain =
+      parse_pem_chain(quote ? quote->pck_chain_pem : "", make_error_code(Errc::PckChainMalformed));
   EXPECT_TRUE(chain);
   return chain ? std::move(*chain) : std::vector<tls::X509Ptr>{};
 }
@@ -109,8 +109,8 @@ TEST(TdxPckExtension, EveryTruncationAndCorruptionIsNamed) {
 
 TEST(TdxPckExtension, RejectsMissingAndDuplicateFields) {
   // SEQUENCE { SEQUENCE { OID .4, OCTET STRING(6) } }: FMSPC only.
-  const Bytes fmspc_only{0x30, 0x16, 0x30, 0x14, 0x06, 0x0a, 0x2a, 0x86, 0x48, 0x86, 0xf8,
-                         0x4d, 0x01, 0x0d, 0x01, 0x04, 0x04, 0x06, 0, 0x80, 0x6f, 5, 0, 0};
+  const Bytes fmspc_only{0x30, 0x16, 0x30, 0x14, 0x06, 0x0a, 0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d,
+                         0x01, 0x0d, 0x01, 0x04, 0x04, 0x06, 0,    0x80, 0x6f, 5,    0,    0};
   auto ext = parse_pck_extension_der(fmspc_only);
   ASSERT_FALSE(ext);
   EXPECT_NE(ext.error().detail.find("mandatory"), std::string::npos);

@@ -191,9 +191,9 @@ TEST(TdxQuote, EnclaveReportFieldsFollowTheSgxLayout) {
   raw[0] = 0xaa;     // CPUSVN
   raw[0x10] = 0x01;  // MISCSELECT (LE)
   raw[0x13] = 0x80;
-  raw[0x30] = 0x15;  // ATTRIBUTES
-  raw[0x40] = 0x40;  // MRENCLAVE
-  raw[0x80] = 0x80;  // MRSIGNER
+  raw[0x30] = 0x15;   // ATTRIBUTES
+  raw[0x40] = 0x40;   // MRENCLAVE
+  raw[0x80] = 0x80;   // MRSIGNER
   raw[0x100] = 0x02;  // ISVPRODID
   raw[0x102] = 0x07;  // ISVSVN
   raw[0x140] = 0x99;  // REPORTDATA

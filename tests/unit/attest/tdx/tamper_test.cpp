@@ -99,7 +99,8 @@ TEST_F(TdxTamper, PckLeafSignature) {
   const auto parsed = parse_quote(quote_);
   ASSERT_TRUE(parsed);
   const std::size_t pem_start = kQeAuthData + 32 + 6;
-  const std::size_t leaf_end = quote_.size() - parsed->trailing_bytes - parsed->pck_chain_pem.size() +
+  const std::size_t leaf_end = quote_.size() - parsed->trailing_bytes -
+                               parsed->pck_chain_pem.size() +
                                parsed->pck_chain_pem.find("-----END CERTIFICATE-----");
   ASSERT_GT(leaf_end, pem_start);
   Bytes quote = quote_;
@@ -138,16 +139,16 @@ void flip_each_byte(std::string CollateralDocuments::*field, Bytes CollateralDoc
     }
     const auto result = production_verifier().verify_collateral(**collateral, kNow);
     ASSERT_FALSE(result) << "byte " << i << " of the signed text changed and still verified";
-    EXPECT_TRUE(allowed.count(id_of(result.error()))) << "byte " << i << ": "
-                                                      << result.error().describe();
+    EXPECT_TRUE(allowed.count(id_of(result.error())))
+        << "byte " << i << ": " << result.error().describe();
   }
 }
 
 TEST(TdxTamperCollateral, TcbInfoText) {
   ATLS_REQUIRE_TESTDATA();
-  flip_each_byte(&CollateralDocuments::tcb_info, &CollateralDocuments::tcb_info_signature,
-                 {"tdx.tcb_info_signature_invalid", "tdx.tcb_info_expired",
-                  "tdx.tcb_info_not_yet_valid"});
+  flip_each_byte(
+      &CollateralDocuments::tcb_info, &CollateralDocuments::tcb_info_signature,
+      {"tdx.tcb_info_signature_invalid", "tdx.tcb_info_expired", "tdx.tcb_info_not_yet_valid"});
 }
 
 TEST(TdxTamperCollateral, QeIdentityText) {
@@ -163,7 +164,8 @@ TEST(TdxTamperCollateral, DocumentSignatures) {
   for (std::size_t i = 0; i < 64; ++i) {
     auto documents = base;
     documents.tcb_info_signature[i] ^= 0x01;
-    auto result = production_verifier().verify_collateral(*testing::parse_collateral(documents), kNow);
+    auto result =
+        production_verifier().verify_collateral(*testing::parse_collateral(documents), kNow);
     ASSERT_FALSE(result);
     EXPECT_EQ(id_of(result.error()), "tdx.tcb_info_signature_invalid");
     documents = base;
@@ -180,7 +182,8 @@ TEST(TdxTamperCollateral, CrlSignatures) {
   // The last bytes of a DER CRL are its signature value (ECDSA s).
   auto documents = base;
   documents.root_ca_crl[documents.root_ca_crl.size() - 3] ^= 0x01;
-  auto result = production_verifier().verify_collateral(*testing::parse_collateral(documents), kNow);
+  auto result =
+      production_verifier().verify_collateral(*testing::parse_collateral(documents), kNow);
   ASSERT_FALSE(result);
   EXPECT_EQ(id_of(result.error()), "tdx.root_crl_signature_invalid");
   documents = base;

@@ -25,7 +25,6 @@ inline SystemTime at(const char* rfc3339) {
   return time.value_or(SystemTime{});
 }
 
-
 inline Bytes load_quote(const std::string& relative) {
   const auto path = atls::testing::testdata_path(relative);
   if (relative.size() > 4 && relative.substr(relative.size() - 4) == ".hex") {
@@ -76,6 +75,8 @@ inline ReportData report_data_of(ByteView quote) {
   return out;
 }
 
-inline std::string id_of(const Failure& failure) { return error_id(failure.code); }
+inline std::string id_of(const Failure& failure) {
+  return error_id(failure.code);
+}
 
 }  // namespace atls::attest::tdx::testing

@@ -84,7 +84,8 @@ TEST(TdxVectors, FlashbotsDcapQuoteAfterTcbInfoNextUpdateIsExpired) {
 
 TEST(TdxVectors, FlashbotsDcapQuoteYamlCollateralGivesTheSameResult) {
   ATLS_REQUIRE_TESTDATA();
-  const auto collateral = load_collateral(std::string(kFlashbots) + "dcap-quote-collateral-00.yaml");
+  const auto collateral =
+      load_collateral(std::string(kFlashbots) + "dcap-quote-collateral-00.yaml");
   ASSERT_TRUE(collateral);
   const auto json = load_collateral(std::string(kPinned) + "dcap-quote-collateral-00.json");
   ASSERT_TRUE(json);
@@ -106,7 +107,8 @@ TEST(TdxVectors, FlashbotsDcapQuoteOutsideItsWindowFailsWithTheExpiringDocument)
   EXPECT_TRUE(verify(quote, collateral, at_unix(1772096505)));
   expect_error(verify(quote, collateral, at_unix(1769507398)), "tdx.qe_identity_not_yet_valid");
   // The PCK CRL (thisUpdate 09:46:32) is checked before the TCB info (issueDate 09:01:45).
-  expect_error(verify(quote, collateral, at("2026-01-27T09:47:00Z")), "tdx.qe_identity_not_yet_valid");
+  expect_error(verify(quote, collateral, at("2026-01-27T09:47:00Z")),
+               "tdx.qe_identity_not_yet_valid");
   expect_error(verify(quote, collateral, at("2026-01-27T09:30:00Z")), "tdx.pck_crl_not_yet_valid");
   expect_error(verify(quote, collateral, at("2026-02-26T09:30:00Z")), "tdx.tcb_info_expired");
   expect_error(verify(quote, collateral, at("2026-02-26T09:47:00Z")), "tdx.pck_crl_expired");
@@ -123,7 +125,8 @@ TEST(TdxVectors, FlashbotsDcapQuoteWithOtherReportDataIsAMismatch) {
   for (std::size_t byte : {0, 31, 32, 63}) {
     ReportData expected = report_data_of(quote);
     expected[byte] ^= 0x01;
-    const auto result = production_verifier().verify(quote, *collateral, at_unix(1769509141), expected);
+    const auto result =
+        production_verifier().verify(quote, *collateral, at_unix(1769509141), expected);
     expect_error(result, "tdx.report_data_mismatch");
   }
 }
@@ -183,7 +186,8 @@ TEST(TdxVectors, TappdQuotesMatchNoTcbLevel) {
 
 TEST(TdxVectors, SgxQuotesAreNamedAsUnsupported) {
   ATLS_REQUIRE_TESTDATA();
-  for (const char* path : {"dcap-qvl/sgx_quote", "trustee/occlum_quote.dat", "intel-qvl/quote.dat"}) {
+  for (const char* path :
+       {"dcap-qvl/sgx_quote", "trustee/occlum_quote.dat", "intel-qvl/quote.dat"}) {
     SCOPED_TRACE(path);
     const auto prepared = production_verifier().prepare(load_quote(path));
     ASSERT_FALSE(prepared);
@@ -207,9 +211,9 @@ TEST(TdxVectors, AzureQuoteVerifiesOnlyWithTheOverride) {
     ASSERT_TRUE(result) << result.error().describe();
     EXPECT_EQ(result->status, TcbStatus::UpToDate);
     EXPECT_EQ(hex48(result->measurements, 0).substr(0, 16), "273828c46252fcbd");
-    EXPECT_EQ(to_hex(result->report_data),
-              "d2142b643598eb5fae2bc8529dd79a558b29f868ccbb6531cb28dab9dce47728" +
-                  std::string(64, '0'));
+    EXPECT_EQ(
+        to_hex(result->report_data),
+        "d2142b643598eb5fae2bc8529dd79a558b29f868ccbb6531cb28dab9dce47728" + std::string(64, '0'));
     EXPECT_EQ(to_hex(result->claims.fmspc), "90c06f000000");
   }
   // azure-collateral02: window 1771423135 .. 1774014080.
@@ -232,18 +236,22 @@ TEST(TdxVectors, GcpQuoteIsUpToDateWithItsCollateral) {
   const auto result = verify(quote, collateral, at_unix(1782809233));
   ASSERT_TRUE(result) << result.error().describe();
   EXPECT_EQ(result->status, TcbStatus::UpToDate);
-  EXPECT_EQ(hex48(result->measurements, 0),
-            "9bf86e6280ec4282b8b5822d8166410a456cdb720109aa799f0011fa63df1de3ee5e35e293fc410c0614331"
-            "63acb03a6");
-  EXPECT_EQ(hex48(result->measurements, 1),
-            "8d2d6ad6e569271bace0ad7deab00245b6a951745c53dfe4590add762b55b9c91033ef9dc6153aaf7fb2d2f"
-            "b1e4b952b");
-  EXPECT_EQ(hex48(result->measurements, 2),
-            "c89d429d47bf02018b2638504926ff17072db1fbf1c60b1c7b13908e8a3792b3d0e10e407fe93692022144c"
-            "d1d6e51ad");
-  EXPECT_EQ(hex48(result->measurements, 3),
-            "9caa04c96af83d3c412d45d644e4570ed2530381d8d565452e0cfd2d7b09dfcbef49738f80e3070e23f150b"
-            "e4be5b942");
+  EXPECT_EQ(
+      hex48(result->measurements, 0),
+      "9bf86e6280ec4282b8b5822d8166410a456cdb720109aa799f0011fa63df1de3ee5e35e293fc410c0614331"
+      "63acb03a6");
+  EXPECT_EQ(
+      hex48(result->measurements, 1),
+      "8d2d6ad6e569271bace0ad7deab00245b6a951745c53dfe4590add762b55b9c91033ef9dc6153aaf7fb2d2f"
+      "b1e4b952b");
+  EXPECT_EQ(
+      hex48(result->measurements, 2),
+      "c89d429d47bf02018b2638504926ff17072db1fbf1c60b1c7b13908e8a3792b3d0e10e407fe93692022144c"
+      "d1d6e51ad");
+  EXPECT_EQ(
+      hex48(result->measurements, 3),
+      "9caa04c96af83d3c412d45d644e4570ed2530381d8d565452e0cfd2d7b09dfcbef49738f80e3070e23f150b"
+      "e4be5b942");
   EXPECT_EQ(hex48(result->measurements, 4), std::string(96, '0'));
   EXPECT_EQ(result->report_data, ReportData{});
   // The same quote with collateral-00 (window ends 2026-02-26): the PCK leaf is not yet valid.
@@ -282,8 +290,8 @@ CollateralDocuments with_qe_identity_body(CollateralDocuments base, const std::s
 CollateralDocuments go_tdx_guest_2023_documents() {
   PcsResponses pcs;
   const auto base = load_documents(std::string(kPinned) + "dcap-quote-collateral-00.json");
-  pcs.tcb_info_body =
-      atls::testing::read_text(atls::testing::testdata_path("go-tdx-guest/sample_tcbInfo_response"));
+  pcs.tcb_info_body = atls::testing::read_text(
+      atls::testing::testdata_path("go-tdx-guest/sample_tcbInfo_response"));
   pcs.tcb_info_issuer_chain = base.tcb_info_issuer_chain;
   pcs.qe_identity_body = atls::testing::read_text(
       atls::testing::testdata_path("go-tdx-guest/sample_qeIdentity_response"));
@@ -301,11 +309,12 @@ TEST(TdxVectors, GoTdxGuestV5SampleIsUpToDateWithFreshQeIdentity) {
   // VECTORS.md go-tdx-guest/quote_v5_sample.dat + sample_tcbinfo_response_v5 at 2026-02-03;
   // QE identity and CRLs from collateral-00 (fresh then).
   ATLS_REQUIRE_TESTDATA();
-  const auto collateral = parse_collateral(with_tcb_info_body(
-      load_documents(std::string(kPinned) + "dcap-quote-collateral-00.json"),
-      "go-tdx-guest/sample_tcbinfo_response_v5"));
+  const auto collateral = parse_collateral(
+      with_tcb_info_body(load_documents(std::string(kPinned) + "dcap-quote-collateral-00.json"),
+                         "go-tdx-guest/sample_tcbinfo_response_v5"));
   ASSERT_TRUE(collateral);
-  const auto result = verify("go-tdx-guest/quote_v5_sample.dat", collateral, at("2026-02-03T00:00:00Z"));
+  const auto result =
+      verify("go-tdx-guest/quote_v5_sample.dat", collateral, at("2026-02-03T00:00:00Z"));
   ASSERT_TRUE(result) << result.error().describe();
   EXPECT_EQ(result->status, TcbStatus::UpToDate);
   EXPECT_EQ(result->tcb.module_id, "TDX_01");
@@ -321,16 +330,18 @@ TEST(TdxVectors, GoTdxGuestV5SampleWithItsOwnStaleCollateralFails) {
   // at the v5 sample's time: each stale document gives its own error.
   ATLS_REQUIRE_TESTDATA();
   const auto now = at("2026-02-03T00:00:00Z");
-  const auto fresh = with_tcb_info_body(
-      load_documents(std::string(kPinned) + "dcap-quote-collateral-00.json"),
-      "go-tdx-guest/sample_tcbinfo_response_v5");
+  const auto fresh =
+      with_tcb_info_body(load_documents(std::string(kPinned) + "dcap-quote-collateral-00.json"),
+                         "go-tdx-guest/sample_tcbinfo_response_v5");
   const std::string quote = "go-tdx-guest/quote_v5_sample.dat";
-  expect_error(verify(quote, parse_collateral(with_qe_identity_body(
-                                 fresh, "go-tdx-guest/sample_qeIdentity_response")),
+  expect_error(verify(quote,
+                      parse_collateral(
+                          with_qe_identity_body(fresh, "go-tdx-guest/sample_qeIdentity_response")),
                       now),
                "tdx.qe_identity_expired");
   auto stale_pck_crl = fresh;
-  stale_pck_crl.pck_crl = atls::testing::read_bytes(atls::testing::testdata_path("go-tdx-guest/pckcrl"));
+  stale_pck_crl.pck_crl =
+      atls::testing::read_bytes(atls::testing::testdata_path("go-tdx-guest/pckcrl"));
   expect_error(verify(quote, parse_collateral(stale_pck_crl), now), "tdx.pck_crl_expired");
   auto stale_root_crl = fresh;
   stale_root_crl.root_ca_crl =
@@ -372,16 +383,16 @@ Outcome<TcbEvaluation> evaluate_2023(const std::string& quote_path) {
   }
   EVP_PKEY* signing_key = X509_get0_pubkey(collateral->tcb_info_issuer_chain().front().get());
   const auto& documents = collateral->documents();
-  EXPECT_TRUE(verify_p256_raw(signing_key, as_bytes(documents.tcb_info), documents.tcb_info_signature));
   EXPECT_TRUE(
-      verify_p256_raw(signing_key, as_bytes(documents.qe_identity), documents.qe_identity_signature));
+      verify_p256_raw(signing_key, as_bytes(documents.tcb_info), documents.tcb_info_signature));
+  EXPECT_TRUE(verify_p256_raw(signing_key, as_bytes(documents.qe_identity),
+                              documents.qe_identity_signature));
   const auto prepared = production_verifier().prepare(load_quote(quote_path));
   EXPECT_TRUE(prepared);
   if (!prepared) {
     return prepared.error();
   }
-  auto qe_level =
-      match_qe_tcb_level(collateral->qe_identity(), prepared->quote.qe_report.isv_svn);
+  auto qe_level = match_qe_tcb_level(collateral->qe_identity(), prepared->quote.qe_report.isv_svn);
   if (!qe_level) {
     return qe_level.error();
   }
@@ -422,9 +433,9 @@ TEST(TdxVectors, TrusteeQuote4IsUpToDateButADebugTd) {
 TEST(TdxVectors, TrusteeQuote5MatchesNoLevel) {
   // VECTORS.md trustee/tdx_quote_5.dat with sample_tcbinfo_response_v5: components 1,1 < 2,2.
   ATLS_REQUIRE_TESTDATA();
-  const auto collateral = parse_collateral(with_tcb_info_body(
-      load_documents(std::string(kPinned) + "dcap-quote-collateral-00.json"),
-      "go-tdx-guest/sample_tcbinfo_response_v5"));
+  const auto collateral = parse_collateral(
+      with_tcb_info_body(load_documents(std::string(kPinned) + "dcap-quote-collateral-00.json"),
+                         "go-tdx-guest/sample_tcbinfo_response_v5"));
   ASSERT_TRUE(collateral);
   expect_error(verify("trustee/tdx_quote_5.dat", collateral, at("2026-02-03T00:00:00Z")),
                "tdx.no_matching_tcb_level");
@@ -463,9 +474,11 @@ TEST(TdxVectors, IntelQvlTestRootCollateralIsRejectedByTheProductionVerifier) {
   pcs.tcb_info_issuer_chain = read("tcbSignChain.pem");
   pcs.qe_identity_body = read("qeIdentity.json");
   pcs.qe_identity_issuer_chain = read("tcbSignChain.pem");
-  pcs.pck_crl = atls::testing::read_bytes(atls::testing::testdata_path("intel-qvl/intermediateCaCrl.der"));
+  pcs.pck_crl =
+      atls::testing::read_bytes(atls::testing::testdata_path("intel-qvl/intermediateCaCrl.der"));
   pcs.pck_crl_issuer_chain = read("pckSignChain.pem");
-  pcs.root_ca_crl = atls::testing::read_bytes(atls::testing::testdata_path("intel-qvl/rootCaCrl.pem"));
+  pcs.root_ca_crl =
+      atls::testing::read_bytes(atls::testing::testdata_path("intel-qvl/rootCaCrl.pem"));
   auto documents = collateral_from_pcs(pcs);
   ASSERT_TRUE(documents) << documents.error().describe();
   const auto collateral = parse_collateral(*documents);
@@ -480,9 +493,10 @@ TEST(TdxVectors, IntelQvlTestRootCollateralIsRejectedByTheProductionVerifier) {
   EXPECT_EQ(id_of(production.error()), "tdx.root_crl_signature_invalid");
   // With the production root CA CRL, the test-root issuer chains are not trusted.
   auto mixed = *documents;
-  mixed.root_ca_crl = load_documents(std::string(kPinned) + "dcap-quote-collateral-00.json").root_ca_crl;
-  const auto mixed_result =
-      production_verifier().verify_collateral_signatures(*parse_collateral(mixed), at_unix(1769509141));
+  mixed.root_ca_crl =
+      load_documents(std::string(kPinned) + "dcap-quote-collateral-00.json").root_ca_crl;
+  const auto mixed_result = production_verifier().verify_collateral_signatures(
+      *parse_collateral(mixed), at_unix(1769509141));
   ASSERT_FALSE(mixed_result);
   EXPECT_EQ(id_of(mixed_result.error()), "tdx.root_not_trusted");
 
@@ -514,14 +528,16 @@ TEST(TdxVectors, IntelQvlTdxSampleIsMalformed) {
   ASSERT_FALSE(prepared);
   EXPECT_EQ(id_of(prepared.error()), "tdx.pck_chain_malformed");
   const auto tcb_info = parse_tcb_info(
-      split_signed_json(atls::testing::read_text(atls::testing::testdata_path("intel-qvl/tdx/tcbInfo.json")),
-                        "tcbInfo")
+      split_signed_json(
+          atls::testing::read_text(atls::testing::testdata_path("intel-qvl/tdx/tcbInfo.json")),
+          "tcbInfo")
           ->text);
   ASSERT_FALSE(tcb_info);  // SVNs such as 65473 do not fit a TCB component
   EXPECT_EQ(id_of(tcb_info.error()), "tdx.tcb_info_malformed");
   const auto qe_identity = parse_qe_identity(
-      split_signed_json(atls::testing::read_text(atls::testing::testdata_path("intel-qvl/tdx/qeIdentity.json")),
-                        "enclaveIdentity")
+      split_signed_json(
+          atls::testing::read_text(atls::testing::testdata_path("intel-qvl/tdx/qeIdentity.json")),
+          "enclaveIdentity")
           ->text);
   EXPECT_TRUE(qe_identity) << qe_identity.error().describe();
 }
@@ -552,15 +568,17 @@ TEST(TdxVectors, TdxVerifierFindsCollateralByFmspcAndCaType) {
   // for dcap-tdx/gcp-tdx/qemu-tdx evidence (interop §5.2.1).
   ATLS_REQUIRE_TESTDATA();
   auto source = std::make_shared<StaticCollateralSource>();
-  for (const char* path : {"flashbots/attestation-test-assets-pinned-4ebc037/dcap-quote-collateral-00.json",
-                           "flashbots/attestation-test-assets/azure-collateral.yaml",
-                           "dcap-qvl/tdx_quote_collateral.json"}) {
+  for (const char* path :
+       {"flashbots/attestation-test-assets-pinned-4ebc037/dcap-quote-collateral-00.json",
+        "flashbots/attestation-test-assets/azure-collateral.yaml",
+        "dcap-qvl/tdx_quote_collateral.json"}) {
     ASSERT_TRUE(source->add(load_collateral(path))) << path;
   }
   const TdxVerifier verifier(source);
   EXPECT_EQ(verifier.name(), "dcap");
   const Bytes quote = load_quote(std::string(kFlashbots) + "dcap-tdx-1766059550570652607");
-  for (const auto type : {AttestationType::DcapTdx, AttestationType::GcpTdx, AttestationType::QemuTdx}) {
+  for (const auto type :
+       {AttestationType::DcapTdx, AttestationType::GcpTdx, AttestationType::QemuTdx}) {
     const auto claims = verifier.verify(type, quote, report_data_of(quote), at_unix(1769509141));
     ASSERT_TRUE(claims) << describe(claims.error());
     EXPECT_EQ(claims->type, type);
@@ -580,8 +598,8 @@ TEST(TdxVectors, TdxVerifierFindsCollateralByFmspcAndCaType) {
   EXPECT_EQ(error_id(no_override.error()), "tdx.no_matching_tcb_level");
   // No collateral for the go-tdx-guest FMSPC 50806f000000.
   const Bytes spr = load_quote("go-tdx-guest/tdx_prod_quote_SPR_E4.dat");
-  const auto unavailable =
-      verifier.verify_detailed(AttestationType::DcapTdx, spr, report_data_of(spr), at_unix(1769509141));
+  const auto unavailable = verifier.verify_detailed(AttestationType::DcapTdx, spr,
+                                                    report_data_of(spr), at_unix(1769509141));
   ASSERT_FALSE(unavailable);
   EXPECT_EQ(id_of(unavailable.error()), "tdx.collateral_unavailable");
   EXPECT_NE(unavailable.error().detail.find("50806f000000"), std::string::npos);
