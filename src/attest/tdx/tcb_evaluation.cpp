@@ -82,22 +82,38 @@ std::string hex_of(ByteView bytes) {
   return to_hex(bytes);
 }
 
+/// QVL's canonical level order (TcbLevel::operator>, AttestationParsers/src/Json/TcbLevel.cpp),
+/// as pointers into `levels` (no copies on the per-quote path).
+std::vector<const TcbLevel*> canonical_order(const std::vector<TcbLevel>& levels, bool tdx) {
+  std::vector<const TcbLevel*> order;
+  order.reserve(levels.size());
+  for (const auto& level : levels) {
+    order.push_back(&level);
+  }
+  std::stable_sort(order.begin(), order.end(), [tdx](const TcbLevel* a, const TcbLevel* b) {
+    if (a->sgx_components != b->sgx_components) {
+      return a->sgx_components > b->sgx_components;
+    }
+    if (tdx && a->pce_svn == b->pce_svn) {
+      return a->tdx_components > b->tdx_components;
+    }
+    return a->pce_svn > b->pce_svn;
+  });
+  return order;
+}
+
+bool is_tdx(const TcbInfo& info) {
+  return info.version >= 3 && info.id == "TDX";
+}
+
 }  // namespace
 
 std::vector<TcbLevel> canonical_tcb_levels(const TcbInfo& tcb_info) {
-  auto levels = tcb_info.tcb_levels;
-  const bool tdx = tcb_info.version >= 3 && tcb_info.id == "TDX";
-  // QVL TcbLevel::operator> (AttestationParsers/src/Json/TcbLevel.cpp).
-  std::stable_sort(levels.begin(), levels.end(), [tdx](const TcbLevel& a, const TcbLevel& b) {
-    if (a.sgx_components != b.sgx_components) {
-      return a.sgx_components > b.sgx_components;
-    }
-    if (tdx && a.pce_svn == b.pce_svn) {
-      return a.tdx_components > b.tdx_components;
-    }
-    return a.pce_svn > b.pce_svn;
-  });
-  return levels;
+  std::vector<TcbLevel> out;
+  for (const TcbLevel* level : canonical_order(tcb_info.tcb_levels, is_tdx(tcb_info))) {
+    out.push_back(*level);
+  }
+  return out;
 }
 
 Outcome<QeTcbLevel> match_qe_tcb_level(const QeIdentity& identity, std::uint16_t isv_svn) {
@@ -148,14 +164,16 @@ Outcome<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const PckExtens
   }
 
   // Levels, with the Azure override applied to a copy (the signed text is untouched).
-  TcbInfo effective = tcb_info;
+  std::vector<TcbLevel> overridden;
   if (options.azure_outdated_tcb_override && tcb_info.fmspc == kAzureOutdatedFmspc) {
-    for (auto& level : effective.tcb_levels) {
+    overridden = tcb_info.tcb_levels;
+    for (auto& level : overridden) {
       level.sgx_components[7] = std::min<std::uint8_t>(level.sgx_components[7], 3);
     }
     out.azure_override_applied = true;
   }
-  const auto levels = canonical_tcb_levels(effective);
+  const auto levels = canonical_order(out.azure_override_applied ? overridden : tcb_info.tcb_levels,
+                                      is_tdx(tcb_info));
 
   // §1.4 step 1 (QVL matchTcbLevels): the first level the SGX components and PCESVN reach is the
   // SGX level; the first (from there on) that the TEE_TCB_SVN also reaches is the TDX level.
@@ -163,23 +181,23 @@ Outcome<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const PckExtens
   const std::size_t tdx_start = module_major > 0 ? 2 : 0;
   const TcbLevel* sgx_level = nullptr;
   const TcbLevel* tdx_level = nullptr;
-  for (const auto& level : levels) {
-    bool sgx_ok = pck.pce_svn >= level.pce_svn;
+  for (const TcbLevel* level : levels) {
+    bool sgx_ok = pck.pce_svn >= level->pce_svn;
     for (std::size_t i = 0; i < 16 && sgx_ok; ++i) {
-      sgx_ok = pck.tcb_components[i] >= level.sgx_components[i];
+      sgx_ok = pck.tcb_components[i] >= level->sgx_components[i];
     }
     if (!sgx_ok) {
       continue;
     }
     if (sgx_level == nullptr) {
-      sgx_level = &level;
+      sgx_level = level;
     }
     bool tdx_ok = true;
     for (std::size_t i = tdx_start; i < 16 && tdx_ok; ++i) {
-      tdx_ok = body.tee_tcb_svn[i] >= level.tdx_components[i];
+      tdx_ok = body.tee_tcb_svn[i] >= level->tdx_components[i];
     }
     if (tdx_ok) {
-      tdx_level = &level;
+      tdx_level = level;
       break;
     }
   }
@@ -226,7 +244,7 @@ Outcome<TcbEvaluation> evaluate_tdx_tcb(const TcbInfo& tcb_info, const PckExtens
        out.sgx_level_status == TcbStatus::ConfigurationAndSwHardeningNeeded) &&
       (status == TcbStatus::OutOfDate || status == TcbStatus::OutOfDateConfigurationNeeded) &&
       out.module_status == TcbStatus::OutOfDate) {
-    const TcbLevel& latest = levels.front();
+    const TcbLevel& latest = *levels.front();
     const auto& svn2 = body.tee_tcb_svn2;
     bool reaches_latest = false;
     if (svn2[1] == 0) {
