@@ -114,9 +114,9 @@ class QuoteVerifier final {
 
   const TrustAnchors& anchors() const noexcept { return *anchors_; }
 
+ private:
   struct CollateralState;
 
- private:
   std::shared_ptr<const CollateralState> collateral_state(const Collateral& collateral) const;
   Outcome<PckChainPtr> pck_chain(const std::string& pem) const;
   Outcome<void> check_collateral(const Collateral& collateral, const CollateralState& state,

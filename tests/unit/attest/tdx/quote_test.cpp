@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "attest/tdx/errors.h"
 #include "tdx_test_util.h"
@@ -219,6 +220,35 @@ TEST(TdxQuote, TrailingNulsOfThePemChainAreStripped) {
   const auto quote = parse_quote(load_quote("dcap-qvl/tdx_quote"));
   ASSERT_TRUE(quote);
   EXPECT_EQ(quote->pck_chain_pem.back(), '\n');
+}
+
+TEST(TdxQuote, MatchesTrusteesParsedClaims) {
+  // trustee/parse_tdx_claims_expected.json is trustee's parse of trustee/tdx_quote_4.dat.
+  ATLS_REQUIRE_TESTDATA();
+  const auto expected = nlohmann::json::parse(atls::testing::read_text(
+      atls::testing::testdata_path("trustee/parse_tdx_claims_expected.json")));
+  const auto quote = parse_quote(load_quote("trustee/tdx_quote_4.dat"));
+  ASSERT_TRUE(quote) << quote.error().describe();
+  const auto& body = expected["quote"]["body"];
+  const auto& header = expected["quote"]["header"];
+  EXPECT_EQ(to_hex(quote->body.mr_seam), body["mr_seam"]);
+  EXPECT_EQ(to_hex(quote->body.mr_signer_seam), body["mrsigner_seam"]);
+  EXPECT_EQ(to_hex(quote->body.mr_td), body["mr_td"]);
+  EXPECT_EQ(to_hex(quote->body.mr_config_id), body["mr_config_id"]);
+  EXPECT_EQ(to_hex(quote->body.mr_owner), body["mr_owner"]);
+  EXPECT_EQ(to_hex(quote->body.mr_owner_config), body["mr_owner_config"]);
+  EXPECT_EQ(to_hex(quote->body.report_data), body["report_data"]);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(to_hex(quote->body.rtmr[i]), body["rtmr_" + std::to_string(i)]);
+  }
+  EXPECT_EQ(to_hex(quote->body.seam_attributes), body["seam_attributes"]);
+  EXPECT_EQ(to_hex(quote->body.tee_tcb_svn), body["tcb_svn"]);
+  EXPECT_EQ(to_hex(quote->body.td_attributes), body["td_attributes"]);
+  EXPECT_EQ(to_hex(quote->body.xfam), body["xfam"]);
+  EXPECT_EQ(to_hex(quote->header.qe_vendor_id), header["vendor_id"]);
+  EXPECT_EQ(to_hex(quote->header.user_data), header["user_data"]);
+  EXPECT_EQ(quote->header.version, 4);
+  EXPECT_TRUE(expected["td_attributes"]["debug"].get<bool>());  // hence td_debug_enabled
 }
 
 }  // namespace

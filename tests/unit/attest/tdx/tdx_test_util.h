@@ -15,16 +15,19 @@
 
 namespace atls::attest::tdx::testing {
 
+/// A Unix time in seconds.
 inline SystemTime at_unix(std::int64_t seconds) {
   return SystemTime(std::chrono::seconds(seconds));
 }
 
+/// An RFC 3339 time ("2026-01-27T10:19:01Z").
 inline SystemTime at(const char* rfc3339) {
   auto time = parse_rfc3339(rfc3339);
   EXPECT_TRUE(time) << rfc3339;
   return time.value_or(SystemTime{});
 }
 
+/// A quote file of the shared test data; `.hex` files are decoded (optional 0x prefix).
 inline Bytes load_quote(const std::string& relative) {
   const auto path = atls::testing::testdata_path(relative);
   if (relative.size() > 4 && relative.substr(relative.size() - 4) == ".hex") {
@@ -42,6 +45,7 @@ inline Bytes load_quote(const std::string& relative) {
   return atls::testing::read_bytes(path);
 }
 
+/// dcap-qvl JSON (`.json`) or flashbots YAML (`.yaml`) collateral.
 inline CollateralDocuments load_documents(const std::string& relative) {
   const std::string text = atls::testing::read_text(atls::testing::testdata_path(relative));
   auto documents = relative.size() > 5 && relative.substr(relative.size() - 5) == ".yaml"
@@ -51,6 +55,7 @@ inline CollateralDocuments load_documents(const std::string& relative) {
   return documents ? std::move(*documents) : CollateralDocuments{};
 }
 
+/// Parsed collateral (nullptr, with a test failure, when it does not parse).
 inline CollateralPtr parse_collateral(CollateralDocuments documents) {
   auto collateral = Collateral::parse(std::move(documents));
   EXPECT_TRUE(collateral) << (collateral ? "" : collateral.error().describe());
@@ -61,11 +66,13 @@ inline CollateralPtr load_collateral(const std::string& relative) {
   return parse_collateral(load_documents(relative));
 }
 
+/// A verifier trusting only the pinned production Intel root (shared by all tests).
 inline const QuoteVerifier& production_verifier() {
   static const QuoteVerifier verifier(TrustAnchors::intel_production().value());
   return verifier;
 }
 
+/// REPORTDATA of a quote, for tests that bind to the quote's own value.
 inline ReportData report_data_of(ByteView quote) {
   ReportData out{};
   auto parsed = parse_quote(quote);
@@ -75,6 +82,7 @@ inline ReportData report_data_of(ByteView quote) {
   return out;
 }
 
+/// "tdx.<name>" of a failure.
 inline std::string id_of(const Failure& failure) {
   return error_id(failure.code);
 }
