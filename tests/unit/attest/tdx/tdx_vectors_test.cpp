@@ -1,6 +1,8 @@
 // Every TDX vector of testdata/VECTORS.md §1 and flashbots/CATALOG.md, verified with the
 // production-pinned verifier at its documented time, with its documented outcome.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
 
 #include "attest/tdx/tdx_verifier.h"
 #include "tdx_test_util.h"
@@ -603,6 +605,82 @@ TEST(TdxVectors, TdxVerifierFindsCollateralByFmspcAndCaType) {
   ASSERT_FALSE(unavailable);
   EXPECT_EQ(id_of(unavailable.error()), "tdx.collateral_unavailable");
   EXPECT_NE(unavailable.error().detail.find("50806f000000"), std::string::npos);
+}
+
+/// The TD quote embedded in a flashbots azure-tdx evidence document (`tdx_quote_base64`,
+/// URL-safe base64; CATALOG "Azure attestation documents").
+Bytes embedded_azure_quote(const std::string& document_path) {
+  const YAML::Node document =
+      YAML::Load(atls::testing::read_text(atls::testing::testdata_path(document_path)));
+  std::string text = document["tdx_quote_base64"].as<std::string>();
+  for (auto& c : text) {
+    c = c == '-' ? '+' : (c == '_' ? '/' : c);
+  }
+  while (text.size() % 4 != 0) {
+    text.push_back('=');
+  }
+  Bytes out(text.size() / 4 * 3);
+  const int length =
+      EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                      static_cast<int>(text.size()));
+  EXPECT_GT(length, 0);
+  const std::size_t padding = static_cast<std::size_t>(std::count(text.end() - 2, text.end(), '='));
+  out.resize(static_cast<std::size_t>(std::max(length, 0)) - padding);
+  return out;
+}
+
+TEST(TdxVectors, TdQuotesEmbeddedInAzureEvidenceAreUpToDate) {
+  // CATALOG azure-tdx-1764662251380464271 (derived: TD quote UpToDate without override, with
+  // collateral02 at 1771423480) and azure-tdx-with-ak-intermediates-1780922561 (derived: UpToDate
+  // with its collateral at 1780922561). REPORTDATA = SHA-256(HCL var data) || 32 zeros.
+  ATLS_REQUIRE_TESTDATA();
+  struct Case {
+    const char* evidence;
+    const char* collateral;
+    std::int64_t now;
+    const char* report_data_prefix;
+  };
+  for (const auto& c : {
+           Case{"azure-tdx-1764662251380464271.yaml", "azure-collateral02.yaml", 1771423480,
+                "bec74f5e38c26779cd35ba5083560117b3701d3efef229156ec2ec59ecae880e"},
+           Case{"azure-tdx-with-ak-intermediates-1780922561.yaml",
+                "azure-collateral-with-ak-intermediates-1780922561.yaml", 1780922561,
+                "48bd099b6e029bd4f96b14266444f1453d2f9e7a177c346dc339f5d16bcad7df"},
+       }) {
+    SCOPED_TRACE(c.evidence);
+    const Bytes quote = embedded_azure_quote(std::string(kFlashbots) + c.evidence);
+    const auto collateral = load_collateral(std::string(kFlashbots) + c.collateral);
+    ASSERT_TRUE(collateral);
+    ReportData expected{};
+    const auto prefix = from_hex(c.report_data_prefix).value();
+    std::copy(prefix.begin(), prefix.end(), expected.begin());
+    const auto result = production_verifier().verify(quote, *collateral, at_unix(c.now), expected);
+    ASSERT_TRUE(result) << result.error().describe();
+    EXPECT_EQ(result->status, TcbStatus::UpToDate);
+    EXPECT_FALSE(result->claims.azure_outdated_tcb_override_applied);
+    EXPECT_EQ(to_hex(result->claims.fmspc), "90c06f000000");
+  }
+}
+
+TEST(TdxVectors, GoTdxGuestReportIsNotAQuote) {
+  // VECTORS.md go-tdx-guest/report.dat: a 1024-byte TDREPORT, parser test only.
+  ATLS_REQUIRE_TESTDATA();
+  const auto parsed = parse_quote(load_quote("go-tdx-guest/report.dat"));
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(&parsed.error().code.category(), &tdx_category());
+}
+
+TEST(TdxVectors, IntelQvlTestPckCarriesItsFmspc) {
+  // intel-qvl/pckCert.pem (test root) belongs to tcbInfo.json's FMSPC 00707F000000.
+  ATLS_REQUIRE_TESTDATA();
+  auto chain = parse_pem_chain(
+      atls::testing::read_text(atls::testing::testdata_path("intel-qvl/pckCert.pem")),
+      make_error_code(Errc::PckChainMalformed));
+  ASSERT_TRUE(chain);
+  const auto extension = parse_pck_extension(chain->front().get());
+  ASSERT_TRUE(extension) << extension.error().describe();
+  EXPECT_EQ(to_hex(extension->fmspc), "00707f000000");
+  EXPECT_EQ(pck_ca_type_from_issuer(chain->front().get()), PckCaType::Processor);
 }
 
 }  // namespace
