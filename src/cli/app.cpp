@@ -34,6 +34,13 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
   app.add_flag("--override-azure-outdated-tcb", global.override_azure_outdated_tcb,
                "Accept the known-outdated Azure TDX TCB (azure-tdx evidence only)")
       ->envname("OVERRIDE_AZURE_OUTDATED_TCB");
+  app.add_option("--collateral", global.collateral_files,
+                 "TDX collateral file (dcap-qvl JSON or flashbots YAML) for offline "
+                 "verification; repeatable");
+  app.add_option("--accept-tcb-status", global.accept_tcb_status,
+                 "Accepted TDX TCB statuses, comma-separated (default UpToDate,"
+                 "SWHardeningNeeded; any-but-revoked = flashbots behaviour)")
+      ->delimiter(',');
   app.add_option("--insecure-trust-mock-tee", global.insecure_trust_mock_tee,
                  "INSECURE, tests and demos only: verify peers against the mock TEE roots in "
                  "this directory (made by `mock-tee init`) instead of the real ones");

@@ -10,6 +10,12 @@
 #include "attest/factory.h"
 #include "attest/mock/mock_tee.h"
 #include "attest/snp/snp_verifier.h"
+#include "attest/tdx/collateral.h"
+#include "attest/tdx/errors.h"
+#include "attest/tdx/tdx_verifier.h"
+
+#include <fstream>
+#include <iterator>
 #include "net/address.h"
 #include "net/errors.h"
 #include "ratls/provider_attester.h"
@@ -31,6 +37,13 @@ Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOpti
   if (!policy) {
     return policy.error();
   }
+  if (!global.accept_tcb_status.empty()) {
+    auto tcb = policy::TcbStatusPolicy::parse(global.accept_tcb_status);
+    if (!tcb) {
+      return tcb.error();
+    }
+    policy->set_tcb_status_policy(std::move(*tcb));
+  }
   auto shared_policy = std::make_shared<const policy::MeasurementPolicy>(std::move(*policy));
   auto verifiers = make_verifiers(global);
   if (!verifiers) {
@@ -48,11 +61,44 @@ Outcome<std::vector<attest::VerifierPtr>> make_verifiers(const GlobalOptions& gl
                  *global.insecure_trust_mock_tee);
     return attest::mock::make_mock_verifiers(*global.insecure_trust_mock_tee);
   }
-  // Production: AMD's pinned roots. Evidence without its VCEK fails until the KDS
-  // certificate cache is configured.
+  // Production: Intel's and AMD's pinned roots. TDX collateral comes from --collateral files;
+  // SNP evidence without its VCEK fails until the KDS certificate cache is configured.
+  auto collateral = load_collateral_files(global.collateral_files);
+  if (!collateral) {
+    return collateral.error();
+  }
   std::vector<attest::VerifierPtr> verifiers;
+  verifiers.push_back(std::make_shared<attest::tdx::TdxVerifier>(std::move(*collateral)));
   verifiers.push_back(std::make_shared<attest::snp::SnpVerifier>());
   return verifiers;
+}
+
+Outcome<std::shared_ptr<attest::tdx::StaticCollateralSource>> load_collateral_files(
+    const std::vector<std::string>& files) {
+  auto source = std::make_shared<attest::tdx::StaticCollateralSource>();
+  for (const auto& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      return Failure{make_error_code(attest::tdx::Errc::CollateralMalformed),
+                     "cannot read " + file};
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto first = text.find_first_not_of(" \t\r\n");
+    auto documents = first != std::string::npos && text[first] == '{'
+                         ? attest::tdx::collateral_from_json(text)
+                         : attest::tdx::collateral_from_yaml(text);
+    if (!documents) {
+      return Failure{documents.error().code, file + ": " + documents.error().detail};
+    }
+    auto parsed = attest::tdx::Collateral::parse(std::move(*documents));
+    if (!parsed) {
+      return Failure{parsed.error().code, file + ": " + parsed.error().detail};
+    }
+    if (auto added = source->add(std::move(*parsed)); !added) {
+      return Failure{added.error().code, file + ": " + added.error().detail};
+    }
+  }
+  return source;
 }
 
 Outcome<tls::SharedSslContext> make_client_tls(const ClientTlsFlags& flags,
@@ -205,6 +251,7 @@ bool is_attestation_rejection(const ErrorCode& ec) {
       case ratls::Errc::AttestationGivenWhenNoneExpected:
       case ratls::Errc::AttestationTypeNotSupported:
       case ratls::Errc::MeasurementsNotAccepted:
+      case ratls::Errc::TcbStatusNotAccepted:
         return true;
       default:
         return false;

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "attest/attester.h"
+#include "attest/tdx/collateral_source.h"
 #include "core/error.h"
 #include "core/runtime.h"
 #include "ratls/appraisal.h"
@@ -36,6 +37,10 @@ struct GlobalOptions {
   bool log_dcap_quote = false;
   bool override_azure_outdated_tcb = false;
   double handshake_timeout_seconds = 30.0;
+  /// TDX collateral files (dcap-qvl JSON or flashbots YAML) for offline verification.
+  std::vector<std::string> collateral_files;
+  /// Accepted TCB statuses (policy/tcb_status_policy.h); empty = defaults.
+  std::vector<std::string> accept_tcb_status;
   /// INSECURE: verify peers against the mock TEE roots in this directory only.
   std::optional<std::string> insecure_trust_mock_tee;
 
@@ -89,6 +94,10 @@ ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,
                                          std::shared_ptr<const ratls::Appraiser> appraiser,
                                          boost::asio::any_io_executor attestation_executor,
                                          const GlobalOptions& global);
+
+/// TDX collateral from files (dcap-qvl JSON or flashbots YAML), for offline verification.
+Outcome<std::shared_ptr<attest::tdx::StaticCollateralSource>> load_collateral_files(
+    const std::vector<std::string>& files);
 
 /// Parses a listen address; errors name the flag.
 Outcome<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& text,

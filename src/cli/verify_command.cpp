@@ -8,6 +8,7 @@
 // Exit 0 only when the evidence verifies and passes the policy; 4 when it does not; 2 for
 // usage errors. --json prints one object: verified, attestation_type, tcb_status,
 // advisory_ids, measurements, report_data, errors (named codes), plus type-specific fields.
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -19,6 +20,7 @@
 #include "attest/snp/evidence.h"
 #include "attest/snp/snp_json.h"
 #include "attest/snp/snp_verifier.h"
+#include "attest/tdx/tdx_verifier.h"
 #include "cli/commands.h"
 #include "core/time.h"
 #include "policy/loader.h"
@@ -33,11 +35,9 @@ struct VerifyOptions {
   std::string type;
   std::string evidence;
   std::vector<std::string> certs;
-  std::vector<std::string> collateral;
   std::optional<std::string> at;
   std::optional<std::string> report_data;
   std::optional<std::string> measurements_file;
-  std::vector<std::string> accept_tcb_status;
   bool json_output = false;
 };
 
@@ -143,6 +143,41 @@ Verified verify_snp(const VerifyOptions& options, const attest::snp::SnpVerifier
   return out;
 }
 
+Verified verify_tdx(const attest::tdx::TdxVerifier& verifier, ByteView evidence,
+                    std::optional<attest::ReportData> expected, SystemTime now,
+                    attest::AttestationType type) {
+  Verified out;
+  if (!expected) {
+    // Without --report-data the binding is the caller's to check: compare against the quote's
+    // own REPORTDATA (printed in the output) so every other check still runs.
+    auto prepared = verifier.quote_verifier()->prepare(evidence);
+    if (!prepared) {
+      out.claims = prepared.error();
+      return out;
+    }
+    expected = prepared->quote.body.report_data;
+  }
+  auto verified = verifier.verify_detailed(type, evidence, *expected, now);
+  if (!verified) {
+    out.claims = verified.error();
+    return out;
+  }
+  const auto& tdx = verified->claims;
+  out.extra["fmspc"] = to_hex(tdx.fmspc);
+  out.extra["platform_tcb_status"] = tdx.platform_tcb_status;
+  out.extra["qe_tcb_status"] = tdx.qe_tcb_status;
+  out.extra["tdx_module_tcb_status"] = tdx.tdx_module_tcb_status;
+  out.extra["tcb_date"] = tdx.tcb_date;
+  out.extra["quote_version"] = tdx.quote_version;
+  out.extra["tee_tcb_svn"] = to_hex(tdx.tee_tcb_svn);
+  out.extra["td_attributes"] = fmt::format("{:016x}", tdx.td_attributes);
+  out.extra["mr_config_id"] = to_hex(tdx.mr_config_id);
+  out.extra["mr_owner"] = to_hex(tdx.mr_owner);
+  out.extra["mr_owner_config"] = to_hex(tdx.mr_owner_config);
+  out.claims = attest::tdx::TdxVerifier::to_claims(type, *verified);
+  return out;
+}
+
 int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
   const auto type = attest::parse_attestation_type(options.type);
   if (!type || *type == attest::AttestationType::None) {
@@ -206,6 +241,18 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
       return kExitUsage;
     }
     result = verify_snp(options, *snp, evidence, expected, now, *type);
+  } else if (attest::family_of(*type) == attest::Family::Dcap) {
+    std::shared_ptr<const attest::tdx::TdxVerifier> tdx;
+    for (const auto& v : *verifiers) {
+      if (auto candidate = std::dynamic_pointer_cast<const attest::tdx::TdxVerifier>(v)) {
+        tdx = candidate;
+      }
+    }
+    if (!tdx) {
+      spdlog::error("no TDX verifier is configured");
+      return kExitUsage;
+    }
+    result = verify_tdx(*tdx, evidence, expected, now, *type);
   } else {
     const attest::Verifier* verifier = nullptr;
     for (const auto& v : *verifiers) {
@@ -234,11 +281,27 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
   if (result.claims) {
     const auto& claims = *result.claims;
     accepted = true;
+    policy::TcbStatusPolicy tcb_policy = policy::TcbStatusPolicy::defaults();
+    if (!global.accept_tcb_status.empty()) {
+      auto parsed = policy::TcbStatusPolicy::parse(global.accept_tcb_status);
+      if (!parsed) {
+        spdlog::error("{}", parsed.error().describe());
+        return kExitUsage;
+      }
+      tcb_policy = std::move(*parsed);
+    }
+    if (!tcb_policy.accepts(claims.tcb_status)) {
+      accepted = false;
+      errors.push_back(error_id(make_error_code(ratls::Errc::TcbStatusNotAccepted)));
+      out["policy_detail"] = "TCB status " + claims.tcb_status + " not accepted (accepted: " +
+                             tcb_policy.describe() + ")";
+    }
     if (measurement_policy) {
       const auto evaluation = measurement_policy->evaluate(claims);
       if (evaluation.matched) {
         matched_record = measurement_policy->records()[*evaluation.matched].label();
       } else {
+        // (reported in addition to a TCB status rejection, if any)
         accepted = false;
         errors.push_back(error_id(make_error_code(ratls::Errc::MeasurementsNotAccepted)));
         for (const auto& mismatch : evaluation.mismatches) {
@@ -306,15 +369,11 @@ void add_verify_command(CLI::App& app, GlobalOptions& global, std::function<int(
       ->required();
   command->add_option("--certs", options->certs,
                       "SEV-SNP: certificate files (DER or PEM, several per file)");
-  command->add_option("--collateral", options->collateral, "TDX: collateral files");
   command->add_option("--at", options->at, "Verify at this instant (RFC 3339 or Unix seconds)");
   command->add_option("--report-data", options->report_data,
                       "Expected 64-byte report data (128 hex characters)");
   command->add_option("--measurements-file", options->measurements_file,
                       "Policy to apply after verification");
-  command->add_option("--accept-tcb-status", options->accept_tcb_status,
-                      "TDX: accepted TCB statuses (comma-separated)")
-      ->delimiter(',');
   command->add_flag("--json", options->json_output, "Print one JSON object");
   command->callback([&global, &action, options] {
     action = [&global, options] { return run_verify(global, *options); };

@@ -40,6 +40,7 @@ constexpr std::array kTable{
     errc_row(Errc::InsecureUrl, "insecure_url",
              "plain http measurements URLs are only allowed for loopback hosts"),
     errc_row(Errc::FetchFailed, "fetch_failed", "fetching the measurements URL failed"),
+    errc_row(Errc::UnknownTcbStatus, "unknown_tcb_status", "unknown or unacceptable TCB status"),
 };
 
 const NamedCategory kCategory{"policy", kTable};

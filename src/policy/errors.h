@@ -27,6 +27,7 @@ enum class Errc {
   SourceUnreadable,
   InsecureUrl,
   FetchFailed,
+  UnknownTcbStatus,
 };
 
 ATLS_DECLARE_ERRC(Errc, policy_category)

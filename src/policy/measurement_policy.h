@@ -16,6 +16,7 @@
 #include "core/bytes.h"
 #include "core/error.h"
 #include "policy/snp_policy.h"
+#include "policy/tcb_status_policy.h"
 
 namespace atls::policy {
 
@@ -85,8 +86,13 @@ class MeasurementPolicy {
   const std::vector<PolicyRecord>& records() const noexcept { return records_; }
   const std::string& source() const noexcept { return source_; }
 
+  /// Which TCB statuses (TDX collateral grades) are acceptable; defaults().
+  const TcbStatusPolicy& tcb_status_policy() const noexcept { return tcb_status_; }
+  void set_tcb_status_policy(TcbStatusPolicy policy) { tcb_status_ = std::move(policy); }
+
  private:
   std::vector<PolicyRecord> records_;
+  TcbStatusPolicy tcb_status_ = TcbStatusPolicy::defaults();
   std::string source_;
 };
 

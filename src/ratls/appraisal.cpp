@@ -69,6 +69,22 @@ Outcome<PeerAttestation> Appraiser::appraise(const AttestationMessage& message,
     return Failure{claims.error(), fmt::format("{} evidence rejected by the {} verifier",
                                                type_name, verifier->name())};
   }
+  // TCB status is policy, not verification (the verifier already rejected Revoked).
+  if (const auto& tcb = policy_->tcb_status_policy(); !tcb.accepts(claims->tcb_status)) {
+    std::string detail = fmt::format("TCB status {} (accepted: {})", claims->tcb_status,
+                                     tcb.describe());
+    if (!claims->advisory_ids.empty()) {
+      detail += "; advisories:";
+      for (const auto& id : claims->advisory_ids) {
+        detail += " " + id;
+      }
+    }
+    if (accepts_none()) {
+      peer.downgrade_reason = detail;
+      return peer;
+    }
+    return Failure{make_error_code(Errc::TcbStatusNotAccepted), std::move(detail)};
+  }
   const policy::Evaluation evaluation = policy_->evaluate(*claims);
   if (!evaluation.matched) {
     std::string detail = policy_->describe(evaluation, *claims);

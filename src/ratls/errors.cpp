@@ -33,6 +33,8 @@ constexpr std::array kTable{
      "no verifier for the peer's attestation type"),
     errc_row(Errc::MeasurementsNotAccepted, "measurements_not_accepted",
      "peer's measurements match no policy record"),
+    errc_row(Errc::TcbStatusNotAccepted, "tcb_status_not_accepted",
+             "the platform's TCB status is not accepted by policy"),
     errc_row(Errc::HandshakeTimeout, "handshake_timeout", "TLS handshake timed out"),
     errc_row(Errc::ExchangeTimeout, "exchange_timeout",
      "attestation exchange timed out waiting for the peer"),

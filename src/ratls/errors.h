@@ -21,6 +21,7 @@ enum class Errc {
   AttestationGivenWhenNoneExpected,
   AttestationTypeNotSupported,
   MeasurementsNotAccepted,
+  TcbStatusNotAccepted,
   HandshakeTimeout,
   ExchangeTimeout,
   AttestationTimeout,
