@@ -13,7 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers and tools used by the tests, the demo and the benchmarks
   openssl curl python3 python3-pytest ca-certificates procps
-  nghttp2-client nghttp2-proxy haproxy wrk
+  nghttp2-client nghttp2-proxy haproxy wrk nginx-light
 )
 
 missing=()

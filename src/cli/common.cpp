@@ -14,6 +14,7 @@
 #include "attest/tdx/errors.h"
 #include "attest/tdx/tdx_verifier.h"
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include "net/address.h"
@@ -208,6 +209,9 @@ ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,
   config.attestation_executor = std::move(attestation_executor);
   config.step_timeout = global.step_timeout();
   config.clock = std::make_shared<SystemClock>();
+  if (global.log_dcap_quote) {
+    config.evidence_log_dir = std::filesystem::path("quotes");
+  }
   return config;
 }
 

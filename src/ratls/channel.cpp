@@ -7,6 +7,10 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
 #include "core/offload.h"
 #include "ratls/errors.h"
 #include "ratls/report_data.h"
@@ -141,15 +145,37 @@ asio::awaitable<Outcome<AttestationMessage>> receive_message(TlsStream& stream,
   co_return std::move(*message);
 }
 
+// Blocking file write; runs on the attestation pool with the appraisal.
+void log_evidence(const std::filesystem::path& directory, const AttestationMessage& message) {
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  const auto path =
+      directory / fmt::format("{}-{}", attest::to_string(message.type), nanos);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(message.evidence.data()),
+            static_cast<std::streamsize>(message.evidence.size()));
+  if (!out) {
+    spdlog::warn("--log-dcap-quote: cannot write {}", path.string());
+  }
+}
+
 asio::awaitable<Outcome<PeerAttestation>> appraise_peer(const ChannelConfig& config,
                                                         AttestationMessage message,
                                                         const attest::ReportData& expected) {
   const auto now = config.clock->now();
-  if (!config.appraiser->needs_verification(message.type)) {
+  const bool log = config.evidence_log_dir && message.type != attest::AttestationType::None;
+  if (!log && !config.appraiser->needs_verification(message.type)) {
     co_return config.appraiser->appraise(message, expected, now);
   }
   auto appraiser = config.appraiser;
-  auto appraise = [appraiser, message = std::move(message), expected, now] {
+  auto log_dir = log ? config.evidence_log_dir : std::nullopt;
+  auto appraise = [appraiser, message = std::move(message), expected, now, log_dir] {
+    if (log_dir) {
+      log_evidence(*log_dir, message);
+    }
     return appraiser->appraise(message, expected, now);
   };
   auto result =

@@ -4,6 +4,8 @@
 // which the TLS stream carries the application protocol.
 
 #include <chrono>
+#include <filesystem>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +37,9 @@ struct ChannelConfig {
   std::chrono::milliseconds step_timeout{30000};
   /// Time source for verification.
   std::shared_ptr<const Clock> clock;
+  /// `--log-dcap-quote`: write every received non-none evidence to
+  /// <dir>/<type>-<unix-nanoseconds> (flashbots names its fixtures this way, interop §8.1).
+  std::optional<std::filesystem::path> evidence_log_dir;
 };
 
 /// What an established channel knows.

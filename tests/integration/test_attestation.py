@@ -204,3 +204,42 @@ def test_verify_usage_errors(tmp_path):
                 "--report-data", "abcd"]).returncode == 2
     code, out, _ = verify("--attestation-type", "sev-snp", "--evidence", evidence)
     assert code == 4 and out["errors"] == ["snp.report_truncated"]
+
+
+def test_mutual_mock_snp_with_client_certificates(procs, target, mock_tee, pki, tmp_path):
+    # §3.2: with client auth the client's evidence binds its own certificate's key.
+    ca = pki.ca()
+    server_leaf = pki.leaf(ca, "server", ips=("127.0.0.1",))
+    client_leaf = pki.leaf(ca, "client", dns=("client.test",), client=True)
+    policy = snp_policy(tmp_path)
+    _, port = start_server(procs, target, "--insecure-mock-tee", mock_tee,
+                           "--insecure-trust-mock-tee", mock_tee, "--client-auth",
+                           "--client-ca-certificate", ca["cert"],
+                           "--tls-certificate-path", server_leaf["cert"],
+                           "--tls-private-key-path", server_leaf["key"],
+                           attestation="sev-snp", policy=("--measurements-file", policy))
+    _, client_port = start_client(procs, port, "--insecure-mock-tee", mock_tee,
+                                  "--insecure-trust-mock-tee", mock_tee, attestation="sev-snp",
+                                  policy=("--measurements-file", policy),
+                                  tls=("--tls-ca-certificate", ca["cert"],
+                                       "--tls-certificate-path", client_leaf["cert"],
+                                       "--tls-private-key-path", client_leaf["key"]))
+    seen = json.loads(curl(f"http://127.0.0.1:{client_port}/headers").stdout)["headers"]
+    assert seen["x-flashbots-attestation-type"] == ["sev-snp"]
+
+
+def test_log_dcap_quote_writes_received_evidence(procs, target, mock_tee, tmp_path):
+    _, server_port = start_server(procs, target, "--insecure-mock-tee", mock_tee,
+                                  attestation="sev-snp")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = run([BIN, "--log-dcap-quote", "--insecure-trust-mock-tee", mock_tee, "get-tls-cert",
+                  f"127.0.0.1:{server_port}", "--allow-self-signed",
+                  "--allowed-remote-attestation-type", "sev-snp"], cwd=workdir)
+    assert result.returncode == 0, result.stderr.decode()
+    files = list((workdir / "quotes").iterdir())
+    assert len(files) == 1 and files[0].name.startswith("sev-snp-")
+    # The logged bytes are the evidence as received: they verify offline.
+    code, out, _ = verify("--attestation-type", "sev-snp", "--evidence", files[0],
+                          "--insecure-trust-mock-tee", mock_tee)
+    assert code == 0 and out["measurement"] == MOCK_MEASUREMENT

@@ -247,3 +247,21 @@ def test_every_subcommand_has_help(command):
     result = run([BIN, command, "--help"])
     assert result.returncode == 0
     assert b"--measurements-file" in result.stdout or b"Usage" in result.stdout
+
+
+def test_client_certificates_with_client_auth(procs, target, pki):
+    ca = pki.ca()
+    server_leaf = pki.leaf(ca, "server", ips=("127.0.0.1",))
+    client_leaf = pki.leaf(ca, "client", dns=("client.test",), client=True)
+    server, port = start_server(procs, target, "--tls-certificate-path", server_leaf["cert"],
+                                "--tls-private-key-path", server_leaf["key"], "--client-auth",
+                                "--client-ca-certificate", ca["cert"])
+    _, client_port = start_client(procs, port, tls=(
+        "--tls-ca-certificate", ca["cert"], "--tls-certificate-path", client_leaf["cert"],
+        "--tls-private-key-path", client_leaf["key"]))
+    assert curl(f"http://127.0.0.1:{client_port}/measurement").stdout == b"No measurements"
+    # Without a client certificate the server refuses the handshake.
+    refused = run([BIN, "get-tls-cert", f"127.0.0.1:{port}", "--tls-ca-certificate", ca["cert"],
+                   *NONE_POLICY])
+    assert refused.returncode == 3
+    server.wait_for(r"channel from 127\.0\.0\.1:\d+ refused")
