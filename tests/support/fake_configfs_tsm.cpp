@@ -16,7 +16,7 @@ namespace atls::testing {
 namespace {
 
 // Attributes the fake may have published in an entry (removed when the entry is released).
-constexpr std::array kAttributes{"outblob", "auxblob", "inblob",   "privlevel",
+constexpr std::array kAttributes{"outblob",         "auxblob",  "inblob",    "privlevel",
                                  "privlevel_floor", "provider", "generation"};
 // TSM_REPORT_INBLOB_MAX and TSM_REPORT_PRIVLEVEL_MAX (include/linux/tsm.h).
 constexpr std::size_t kInblobMax = 64;
@@ -74,9 +74,9 @@ FakeConfigfsTsm::FakeConfigfsTsm(const std::filesystem::path& base, FakeTsmGener
     error_ = std::string("inotify/eventfd: ") + std::strerror(errno);
     return;
   }
-  root_watch_ = ::inotify_add_watch(inotify_, root_.c_str(),
-                                    IN_CREATE | IN_DELETE | IN_CLOSE_NOWRITE | IN_CLOSE_WRITE |
-                                        IN_ONLYDIR);
+  root_watch_ =
+      ::inotify_add_watch(inotify_, root_.c_str(),
+                          IN_CREATE | IN_DELETE | IN_CLOSE_NOWRITE | IN_CLOSE_WRITE | IN_ONLYDIR);
   if (root_watch_ < 0) {
     error_ = std::string("inotify_add_watch: ") + std::strerror(errno);
     return;
@@ -195,8 +195,8 @@ void FakeConfigfsTsm::on_entry_created(const std::string& name) {
   // The attributes of tsm_report_extra_type (drivers/virt/coco/tsm.c); `generation` last.
   bool ok = publish(path, "provider", text(options_.provider + "\n"));
   if (options_.privlevel) {
-    ok = ok && publish(path, "privlevel_floor",
-                       text(std::to_string(options_.privlevel_floor) + "\n")) &&
+    ok = ok &&
+         publish(path, "privlevel_floor", text(std::to_string(options_.privlevel_floor) + "\n")) &&
          publish(path, "privlevel", {});
   }
   ok = ok && publish(path, "inblob", {});

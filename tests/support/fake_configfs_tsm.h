@@ -51,8 +51,8 @@ namespace atls::testing {
 
 /// What the fake kernel hands to the provider (the generator callback).
 struct FakeTsmRequest {
-  std::string entry;  ///< the entry directory's name
-  Bytes inblob;       ///< as written (the client writes exactly 64 bytes)
+  std::string entry;                       ///< the entry directory's name
+  Bytes inblob;                            ///< as written (the client writes exactly 64 bytes)
   std::optional<std::uint32_t> privlevel;  ///< last accepted privlevel write, if any
   std::uint64_t generation = 0;            ///< `generation` the report is produced for
 };
@@ -133,8 +133,8 @@ class FakeConfigfsTsm final {
   std::uint64_t staging_counter_ = 0;
 
   mutable std::mutex mutex_;
-  std::map<std::string, Entry> entries_;   // by name
-  std::map<int, std::string> watches_;     // watch descriptor → entry name
+  std::map<std::string, Entry> entries_;  // by name
+  std::map<int, std::string> watches_;    // watch descriptor → entry name
   std::vector<FakeTsmRequest> requests_;
   unsigned concurrent_writers_ = 0;
   std::uint64_t created_ = 0;

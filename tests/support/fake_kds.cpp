@@ -8,9 +8,9 @@ namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-using boost::asio::ip::tcp;
 using attest::snp::Product;
 using attest::snp::Signer;
+using boost::asio::ip::tcp;
 
 std::string family(Signer kind) {
   return kind == Signer::Vcek ? "vcek" : "vlek";
@@ -105,8 +105,8 @@ std::string FakeKds::base_url() const {
 void FakeKds::add_vcek(Product product, ByteView hw_id, const attest::snp::TcbVersion& tcb,
                        Bytes der) {
   std::lock_guard lock(mutex_);
-  vceks_[vcek_key(std::string(to_string(product)), to_hex(hw_id), tcb.bootloader, tcb.tee,
-                  tcb.snp, tcb.microcode, product == Product::Turin ? tcb.fmc.value_or(0) : -1)] =
+  vceks_[vcek_key(std::string(to_string(product)), to_hex(hw_id), tcb.bootloader, tcb.tee, tcb.snp,
+                  tcb.microcode, product == Product::Turin ? tcb.fmc.value_or(0) : -1)] =
       std::move(der);
 }
 

@@ -7,16 +7,15 @@
 // its SPLs a 400. It can be told to answer the next requests with 429/503/500 (with or
 // without Retry-After), to drop connections, or to hold requests until released.
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>

@@ -100,8 +100,8 @@ int FakeSevGuestDevice::handle(unsigned long request, snp_guest_request_ioctl& a
   fake_request.extended = true;
   const FakeSevGuestResponse generated = generator_(fake_request);
   if (wants_certs) {
-    const auto needed = static_cast<std::uint32_t>(
-        (generated.cert_table.size() + kPageSize - 1) / kPageSize * kPageSize);
+    const auto needed = static_cast<std::uint32_t>((generated.cert_table.size() + kPageSize - 1) /
+                                                   kPageSize * kPageSize);
     if (needed > req->certs_len) {
       // The host answers "invalid length" with the pages it needs; the kernel reissues a plain
       // request to keep the message sequence numbers in step, then fails with EIO.

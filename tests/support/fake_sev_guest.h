@@ -29,9 +29,9 @@ struct FakeSevGuestRequest {
 };
 
 struct FakeSevGuestResponse {
-  Bytes report;               ///< copied after the header (report_size = its size)
-  std::uint32_t status = 0;   ///< MSG_REPORT_RSP status (0 = success)
-  Bytes cert_table;           ///< what the host supplies to SNP_GET_EXT_REPORT
+  Bytes report;              ///< copied after the header (report_size = its size)
+  std::uint32_t status = 0;  ///< MSG_REPORT_RSP status (0 = success)
+  Bytes cert_table;          ///< what the host supplies to SNP_GET_EXT_REPORT
 };
 
 using FakeSevGuestGenerator = std::function<FakeSevGuestResponse(const FakeSevGuestRequest&)>;

@@ -2,14 +2,13 @@
 
 #include <fcntl.h>
 #include <openssl/x509.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
 #include <random>
 #include <system_error>
-
-#include <spdlog/spdlog.h>
 
 #include "attest/snp/amd_certificate.h"
 #include "attest/snp/errors.h"
@@ -31,8 +30,7 @@ std::string family(Signer kind) {
 }
 
 std::string chain_name(Product product, Signer kind) {
-  return std::string(kChainPrefix) + family(kind) + "-" + std::string(to_string(product)) +
-         ".pem";
+  return std::string(kChainPrefix) + family(kind) + "-" + std::string(to_string(product)) + ".pem";
 }
 
 std::string crl_name(Product product, Signer kind) {
@@ -401,8 +399,7 @@ Result<void> CertificateCache::store_vcek(const VcekQuery& query, const Bytes& d
   return {};
 }
 
-std::optional<std::vector<Bytes>> CertificateCache::cert_chain(Product product,
-                                                               Signer kind) const {
+std::optional<std::vector<Bytes>> CertificateCache::cert_chain(Product product, Signer kind) const {
   std::lock_guard lock(mutex_);
   const auto found = chains_.find(chain_name(product, kind));
   if (found == chains_.end()) {
@@ -464,9 +461,9 @@ std::vector<Bytes> CertificateCache::crls() const {
 }
 
 void CertificateCache::set_miss_handler(std::function<void(const VcekQuery&)> handler) {
-  auto shared = handler ? std::make_shared<const std::function<void(const VcekQuery&)>>(
-                              std::move(handler))
-                        : nullptr;
+  auto shared =
+      handler ? std::make_shared<const std::function<void(const VcekQuery&)>>(std::move(handler))
+              : nullptr;
   std::lock_guard lock(mutex_);
   miss_handler_ = std::move(shared);
 }

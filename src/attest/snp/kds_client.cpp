@@ -112,8 +112,8 @@ class HttpKdsTransport final : public KdsTransport {
 
 std::string kds_vcek_path(const VcekQuery& query) {
   const TcbVersion& tcb = query.reported_tcb;
-  std::string path = "/vcek/v1/" + std::string(to_string(query.product)) + "/" +
-                     to_hex(kds_hw_id(query)) + "?";
+  std::string path =
+      "/vcek/v1/" + std::string(to_string(query.product)) + "/" + to_hex(kds_hw_id(query)) + "?";
   if (has_fmc(query.product)) {
     path += "fmcSPL=" + std::to_string(tcb.fmc.value_or(0)) + "&";
   }
@@ -467,9 +467,8 @@ void KdsFetcher::run() {
     if (blocked) {
       worker_busy_ = false;
       const auto seen = wakeups_;
-      const auto wait = std::clamp(
-          std::chrono::ceil<std::chrono::milliseconds>(*blocked - now),
-          std::chrono::milliseconds(1), std::chrono::milliseconds(60000));
+      const auto wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*blocked - now),
+                                   std::chrono::milliseconds(1), std::chrono::milliseconds(60000));
       work_cv_.wait_for(lock, wait, [this, seen] { return stop_ || wakeups_ != seen; });
       continue;
     }

@@ -106,15 +106,15 @@ struct KdsStatus {
   unsigned consecutive_failures = 0;
   std::optional<SystemTime> backoff_until;  ///< set while backing off
   std::optional<SystemTime> breaker_open_until;
-  std::uint64_t requests = 0;        ///< HTTP requests sent
-  std::uint64_t successes = 0;       ///< 200 with a valid body
-  std::uint64_t failures = 0;        ///< counted by the breaker
-  std::uint64_t rate_limited = 0;    ///< 429/503 answers
-  std::uint64_t not_found = 0;       ///< 404 answers
-  std::uint64_t cache_hits = 0;      ///< *_now calls served without a request
-  std::uint64_t coalesced = 0;       ///< callers that joined an in-flight request
-  std::uint64_t suppressed = 0;      ///< calls refused by backoff, breaker or negative cache
-  std::uint64_t queue_dropped = 0;   ///< prefetches dropped because the queue was full
+  std::uint64_t requests = 0;       ///< HTTP requests sent
+  std::uint64_t successes = 0;      ///< 200 with a valid body
+  std::uint64_t failures = 0;       ///< counted by the breaker
+  std::uint64_t rate_limited = 0;   ///< 429/503 answers
+  std::uint64_t not_found = 0;      ///< 404 answers
+  std::uint64_t cache_hits = 0;     ///< *_now calls served without a request
+  std::uint64_t coalesced = 0;      ///< callers that joined an in-flight request
+  std::uint64_t suppressed = 0;     ///< calls refused by backoff, breaker or negative cache
+  std::uint64_t queue_dropped = 0;  ///< prefetches dropped because the queue was full
   std::size_t queued = 0;
 };
 

@@ -86,8 +86,7 @@ Outcome<Bytes> report_from_response(const snp_report_resp& response) {
   }
   if (header.report_size != kReportSize ||
       sizeof(header) + header.report_size > sizeof(response.data)) {
-    return fail(Errc::GeneratedReportInvalid,
-                "report size " + std::to_string(header.report_size));
+    return fail(Errc::GeneratedReportInvalid, "report size " + std::to_string(header.report_size));
   }
   const std::uint8_t* report = response.data + sizeof(header);
   return Bytes(report, report + kReportSize);
@@ -188,8 +187,8 @@ Outcome<Bytes> SnpAttester::generate_evidence(const ReportData& report_data) con
       } else if (device_present()) {
         raw = from_device(report_data);
       } else {
-        raw = fail(Errc::GenerationUnavailable, "no " + options_.tsm.root.string() + ", no " +
-                                                    options_.device_path.string());
+        raw = fail(Errc::GenerationUnavailable,
+                   "no " + options_.tsm.root.string() + ", no " + options_.device_path.string());
       }
       break;
   }
@@ -231,8 +230,7 @@ int SnpAttester::device_call(unsigned long request, snp_guest_request_ioctl& arg
 Outcome<SnpAttester::Raw> SnpAttester::from_device(const ReportData& report_data) const {
   if (linux_device_) {
     if (const int error = linux_device_->open(); error != 0) {
-      return fail(Errc::DeviceOpenFailed,
-                  options_.device_path.string() + ": " + errno_text(error));
+      return fail(Errc::DeviceOpenFailed, options_.device_path.string() + ": " + errno_text(error));
     }
   }
   // The kernel copies the response into this buffer (include/uapi/linux/sev-guest.h).

@@ -128,7 +128,8 @@ struct SnpDetection {
 
 /// Probes configfs-tsm (creates and removes one entry to read `provider`) and the device.
 /// Blocking and cheap. GCP (gcp-snp) detection needs the metadata server and is not done here.
-SnpDetection detect_snp(const std::filesystem::path& tsm_root = std::string(tsm::kDefaultReportRoot),
-                        const std::filesystem::path& device = std::string(kDefaultSevGuestDevice));
+SnpDetection detect_snp(
+    const std::filesystem::path& tsm_root = std::string(tsm::kDefaultReportRoot),
+    const std::filesystem::path& device = std::string(kDefaultSevGuestDevice));
 
 }  // namespace atls::attest::snp

@@ -1,6 +1,7 @@
 #include "attest/tsm/tsm_client.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,8 +16,6 @@
 #include <system_error>
 #include <thread>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "attest/tsm/errors.h"
 
@@ -54,8 +53,9 @@ class Fd {
       fd_ = -1;
     }
   }
-  /// Closes and returns 0 or the errno of close(). configfs binary attributes hand the written
-  /// buffer to the provider on release, so a write error surfaces here.
+  /// Closes and returns 0 or the errno of close(). configfs hands a binary attribute's buffer
+  /// to the provider on release and ignores the result (fs/configfs/file.c), so a rejected
+  /// inblob write does not show here: it shows as a generation that did not advance.
   int close_checked() noexcept {
     const int fd = std::exchange(fd_, -1);
     if (fd < 0) {
@@ -126,7 +126,7 @@ int read_all(int fd, std::size_t max, Bytes& out) {
   }
 }
 
-// One write of all of `data`, then close (whose error counts too, see Fd::close_checked).
+// One write of all of `data`, then close (see Fd::close_checked).
 int write_all_and_close(Fd fd, ByteView data) {
   std::size_t done = 0;
   while (done < data.size()) {
@@ -161,8 +161,7 @@ std::string unique_name(const std::string& prefix) {
   char suffix[17];
   std::snprintf(suffix, sizeof(suffix), "%016llx",
                 static_cast<unsigned long long>(random()));  // NOLINT(runtime/int)
-  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-         suffix;
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + suffix;
 }
 
 }  // namespace
@@ -192,7 +191,7 @@ struct TsmClient::State {
   explicit State(TsmClientOptions o)
       : options(std::move(o)),
         slots(std::clamp<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(options.max_concurrency), 1,
-                                          kMaxConcurrency)) {}
+                                         kMaxConcurrency)) {}
 
   TsmClientOptions options;
   mutable std::counting_semaphore<kMaxConcurrency> slots;
@@ -379,9 +378,8 @@ struct TsmClient::State {
       return provider.error();
     }
     if (!options.expected_provider.empty() && *provider != options.expected_provider) {
-      return fail(Errc::ProviderMismatch,
-                  "provider is \"" + *provider + "\", expected \"" + options.expected_provider +
-                      "\"");
+      return fail(Errc::ProviderMismatch, "provider is \"" + *provider + "\", expected \"" +
+                                              options.expected_provider + "\"");
     }
     auto before = read_number(*entry, "generation", deadline);
     if (!before) {
@@ -446,6 +444,14 @@ struct TsmClient::State {
     }
     Attempt result;
     result.expected_generation = *before + writes;
+    if (*after < result.expected_generation) {
+      // A concurrent writer only adds to the generation: fewer increments than our writes
+      // means the kernel dropped one (e.g. EBUSY from try_advance_write_generation(), which
+      // configfs cannot report for a binary attribute).
+      return fail(Errc::InblobWriteFailed,
+                  "generation " + std::to_string(*after) + " after " + std::to_string(writes) +
+                      " writes from " + std::to_string(*before));
+    }
     result.raced = *after != result.expected_generation;
     result.report.provider = std::move(*provider);
     result.report.outblob = std::move(**outblob);
@@ -517,8 +523,7 @@ Outcome<TsmReport> TsmClient::generate(const TsmRequest& request) const {
     result->report.attempts = i;
     return std::move(result->report);
   }
-  return fail(Errc::GenerationRace,
-              last_race + " after " + std::to_string(attempts) + " attempts");
+  return fail(Errc::GenerationRace, last_race + " after " + std::to_string(attempts) + " attempts");
 }
 
 Outcome<std::string> TsmClient::read_provider() const {

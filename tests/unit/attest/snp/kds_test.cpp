@@ -3,7 +3,6 @@
 // (tests/support/fake_kds.h) serving the INSECURE MOCK SNP PKI. Time is a manual clock; no
 // assertion depends on how long anything takes.
 #include <gtest/gtest.h>
-
 #include <openssl/pem.h>
 
 #include <fstream>
@@ -74,8 +73,7 @@ VcekQuery query_of(const MockSnpAttester& attester) {
   VcekQuery query;
   query.product = attester.config().product;
   query.chip_id = attester.config().chip_id;
-  query.reported_tcb =
-      decode_tcb(encode_tcb(attester.config().tcb, query.product), query.product);
+  query.reported_tcb = decode_tcb(encode_tcb(attester.config().tcb, query.product), query.product);
   return query;
 }
 
@@ -121,8 +119,8 @@ TEST(SnpKdsUrls, VcekChainAndCrlPaths) {
   VcekQuery milan;
   milan.product = Product::Milan;
   milan.chip_id.fill(0xab);
-  milan.reported_tcb = decode_tcb(encode_tcb({0, 3, 0, 8, 115, std::nullopt}, Product::Milan),
-                                  Product::Milan);
+  milan.reported_tcb =
+      decode_tcb(encode_tcb({0, 3, 0, 8, 115, std::nullopt}, Product::Milan), Product::Milan);
   std::string hex;
   for (int i = 0; i < 64; ++i) {
     hex += "ab";
@@ -162,8 +160,8 @@ TEST(SnpKdsUrls, CacheNamesRoundTrip) {
 
   VcekQuery milan;
   milan.chip_id.fill(0x11);
-  milan.reported_tcb = decode_tcb(encode_tcb({0, 3, 0, 8, 115, std::nullopt}, Product::Milan),
-                                  Product::Milan);
+  milan.reported_tcb =
+      decode_tcb(encode_tcb({0, 3, 0, 8, 115, std::nullopt}, Product::Milan), Product::Milan);
   const std::string milan_name = vcek_cache_name(milan);
   ASSERT_TRUE(parse_vcek_cache_name(milan_name));
   for (const std::string& bad : {
@@ -189,11 +187,10 @@ TEST(SnpRetryAfter, SecondsAndDates) {
   EXPECT_EQ(parse_retry_after("99999999999999999999999999", kStart), seconds(365LL * 24 * 3600));
   EXPECT_EQ(parse_retry_after("Sat, 01 Mar 2025 00:02:00 GMT", kStart), seconds(120));
   EXPECT_EQ(parse_retry_after("Fri, 28 Feb 2025 23:00:00 GMT", kStart), seconds(0));
-  for (const std::string bad :
-       {"", "-1", "1.5", "+3", "12a", "Sat, 01 Mar 2025 00:02:00 UTC",
-        "Saturday, 01-Mar-25 00:02:00 GMT", "Sat Mar  1 00:02:00 2025",
-        "Sat, 31 Feb 2025 00:02:00 GMT", "Sat, 01 Mar 2025 24:00:00 GMT",
-        "Xyz, 01 Mar 2025 00:02:00 GMT", "Sat, 01 Foo 2025 00:02:00 GMT"}) {
+  for (const std::string bad : {"", "-1", "1.5", "+3", "12a", "Sat, 01 Mar 2025 00:02:00 UTC",
+                                "Saturday, 01-Mar-25 00:02:00 GMT", "Sat Mar  1 00:02:00 2025",
+                                "Sat, 31 Feb 2025 00:02:00 GMT", "Sat, 01 Mar 2025 24:00:00 GMT",
+                                "Xyz, 01 Mar 2025 00:02:00 GMT", "Sat, 01 Foo 2025 00:02:00 GMT"}) {
     EXPECT_FALSE(parse_retry_after(bad, kStart)) << bad;
   }
   const std::string date = "Sat, 01 Mar 2025 00:02:00 GMT";
@@ -458,6 +455,32 @@ TEST_F(SnpKdsFetcherTest, FetchNowUsesTheCacheFirst) {
   EXPECT_EQ(kds_.request_count(), 1U);
 }
 
+TEST_F(SnpKdsFetcherTest, CorruptCacheFileIsIgnoredAndRefetched) {
+  const VcekQuery query = query_of(*chip_);
+  const auto file = cache_->directory() / vcek_cache_name(query);
+  {
+    std::ofstream corrupt(file, std::ios::binary);
+    corrupt << "truncated";
+  }
+  // A restart finds the corrupt file, ignores it, and the first miss fetches it again.
+  auto reopened = CertificateCache::open({cache_->directory(), 4096});
+  ASSERT_TRUE(reopened);
+  cache_ = *reopened;
+  EXPECT_EQ(cache_->stats().ignored_files, 1U);
+  const auto kds = fetcher();
+  const auto verifier = mock::make_insecure_mock_snp_verifier(*pki(), cache_);
+  const Bytes evidence = *chip_->generate(binding(4));
+  EXPECT_FALSE(verifier->verify(AttestationType::SevSnp, evidence, binding(4), kStart));
+  ASSERT_TRUE(kds->wait_idle(std::chrono::seconds(30)));
+  EXPECT_EQ(kds_.request_count(), 1U);
+  EXPECT_TRUE(verifier->verify(AttestationType::SevSnp, evidence, binding(4), kStart));
+  // The file was replaced by the good VCEK.
+  auto again = CertificateCache::open({cache_->directory(), 4096});
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)->stats().loaded_from_disk, 1U);
+  EXPECT_EQ((*again)->stats().ignored_files, 0U);
+}
+
 TEST_F(SnpKdsFetcherTest, TurinQueryUsesFmcAndAnEightByteHwId) {
   const auto turin = chip(0xa0, Product::Turin);
   serve(*turin);
@@ -466,8 +489,8 @@ TEST_F(SnpKdsFetcherTest, TurinQueryUsesFmcAndAnEightByteHwId) {
   ASSERT_TRUE(der) << der.error().describe();
   EXPECT_EQ(*der, turin->leaf_der());
   const auto verifier = mock::make_insecure_mock_snp_verifier(*pki(), cache_);
-  EXPECT_TRUE(verifier->verify(AttestationType::SevSnp, *turin->generate(binding(2)), binding(2),
-                               kStart));
+  EXPECT_TRUE(
+      verifier->verify(AttestationType::SevSnp, *turin->generate(binding(2)), binding(2), kStart));
 }
 
 TEST_F(SnpKdsFetcherTest, RateLimitRetryAfterIsHonoured) {

@@ -238,8 +238,8 @@ TEST_F(SnpAttesterTest, HostWithoutCertificates) {
   VcekQuery query;
   query.product = Product::Milan;
   query.chip_id = firmware_.chip(0)->config().chip_id;
-  query.reported_tcb = decode_tcb(encode_tcb(firmware_.chip(0)->config().tcb, Product::Milan),
-                                  Product::Milan);
+  query.reported_tcb =
+      decode_tcb(encode_tcb(firmware_.chip(0)->config().tcb, Product::Milan), Product::Milan);
   source->add(query, firmware_.chip(0)->leaf_der());
   expect_verifies(*evidence, binding(5), 0, AttestationType::SevSnp, source);
 }
@@ -340,8 +340,7 @@ TEST_F(SnpAttesterTest, FallsBackToTheDeviceWhenConfigfsIsAnotherTee) {
 }
 
 TEST_F(SnpAttesterTest, NothingAvailable) {
-  EXPECT_EQ(outcome(make(options())->generate_evidence(binding(1))),
-            "snp.generation_unavailable");
+  EXPECT_EQ(outcome(make(options())->generate_evidence(binding(1))), "snp.generation_unavailable");
   EXPECT_EQ(outcome(make(options(SnpBackend::ConfigfsTsm))->generate_evidence(binding(1))),
             "tsm.unavailable");
   const auto result = make(options(SnpBackend::Device))->generate_evidence(binding(1));

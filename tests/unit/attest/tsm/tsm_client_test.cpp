@@ -56,8 +56,8 @@ class TsmClientTest : public ::testing::Test {
  protected:
   void start(atls::testing::FakeTsmGenerator generator = echo,
              FakeConfigfsTsmOptions options = {}) {
-    fake_ = std::make_unique<FakeConfigfsTsm>(dir_.path(), std::move(generator),
-                                              std::move(options));
+    fake_ =
+        std::make_unique<FakeConfigfsTsm>(dir_.path(), std::move(generator), std::move(options));
     ASSERT_TRUE(fake_->ok()) << fake_->error();
   }
 
