@@ -65,8 +65,13 @@ std::optional<SystemTime> parse_imf_fixdate(std::string_view text) {
       *hour > 23 || *minute > 59 || *second > 60) {
     return std::nullopt;
   }
+  // system_clock counts nanoseconds in 64 bits (years ~1678–2262): keep dates well inside.
+  const unsigned full_year = *century * 100 + *year;
+  if (full_year < 1970 || full_year > 2200) {
+    return std::nullopt;
+  }
   const std::chrono::year_month_day date{
-      std::chrono::year(static_cast<int>(*century * 100 + *year)),
+      std::chrono::year(static_cast<int>(full_year)),
       std::chrono::month(static_cast<unsigned>(month - kMonths.begin() + 1)),
       std::chrono::day(*day)};
   if (!date.ok()) {

@@ -448,9 +448,9 @@ struct TsmClient::State {
       // A concurrent writer only adds to the generation: fewer increments than our writes
       // means the kernel dropped one (e.g. EBUSY from try_advance_write_generation(), which
       // configfs cannot report for a binary attribute).
-      return fail(Errc::InblobWriteFailed,
-                  "generation " + std::to_string(*after) + " after " + std::to_string(writes) +
-                      " writes from " + std::to_string(*before));
+      return fail(Errc::InblobWriteFailed, "generation " + std::to_string(*after) + " after " +
+                                               std::to_string(writes) + " writes from " +
+                                               std::to_string(*before));
     }
     result.raced = *after != result.expected_generation;
     result.report.provider = std::move(*provider);

@@ -190,7 +190,8 @@ TEST(SnpRetryAfter, SecondsAndDates) {
   for (const std::string bad : {"", "-1", "1.5", "+3", "12a", "Sat, 01 Mar 2025 00:02:00 UTC",
                                 "Saturday, 01-Mar-25 00:02:00 GMT", "Sat Mar  1 00:02:00 2025",
                                 "Sat, 31 Feb 2025 00:02:00 GMT", "Sat, 01 Mar 2025 24:00:00 GMT",
-                                "Xyz, 01 Mar 2025 00:02:00 GMT", "Sat, 01 Foo 2025 00:02:00 GMT"}) {
+                                "Xyz, 01 Mar 2025 00:02:00 GMT", "Sat, 01 Foo 2025 00:02:00 GMT",
+                                "Sat, 01 Jan 0000 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"}) {
     EXPECT_FALSE(parse_retry_after(bad, kStart)) << bad;
   }
   const std::string date = "Sat, 01 Mar 2025 00:02:00 GMT";
