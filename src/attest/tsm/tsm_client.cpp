@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <mutex>
 #include <random>
 #include <semaphore>
@@ -158,9 +157,9 @@ Failure attribute_failure(const char* name, int error) {
 std::string unique_name(const std::string& prefix) {
   static std::atomic<std::uint64_t> counter{0};
   thread_local std::mt19937_64 random{std::random_device{}()};
-  char suffix[17];
-  std::snprintf(suffix, sizeof(suffix), "%016llx",
-                static_cast<unsigned long long>(random()));  // NOLINT(runtime/int)
+  const std::uint64_t value = random();
+  const std::string suffix =
+      to_hex(ByteView(reinterpret_cast<const std::uint8_t*>(&value), sizeof(value)));
   return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + suffix;
 }
 
