@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <optional>
 
 #include "net/errors.h"
@@ -26,12 +27,12 @@ Failure fail(Errc code, const std::string& detail) {
 }
 
 template <class Stream>
-asio::awaitable<Outcome<std::string>> request(Stream& stream, const Url& url,
-                                              const HttpGetOptions& options) {
+asio::awaitable<Outcome<HttpResponse>> request(Stream& stream, const Url& url,
+                                               const HttpGetOptions& options) {
   http::request<http::empty_body> req{http::verb::get, url.target, 11};
   req.set(http::field::host, url.authority.to_string());
   req.set(http::field::user_agent, "atls-proxy");
-  req.set(http::field::accept, "application/json");
+  req.set(http::field::accept, options.accept);
   req.set(http::field::connection, "close");
   auto [write_ec, written] = co_await http::async_write(stream, req, kUseTuple);
   if (write_ec) {
@@ -50,13 +51,20 @@ asio::awaitable<Outcome<std::string>> request(Stream& stream, const Url& url,
                    read_ec.message());
   }
   auto response = parser.release();
-  if (response.result_int() < 200 || response.result_int() > 299) {
-    co_return fail(Errc::HttpStatus, std::to_string(response.result_int()));
+  HttpResponse out;
+  out.status = response.result_int();
+  for (const auto& field : response) {
+    std::string name(field.name_string());
+    for (char& c : name) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    out.headers[std::move(name)] = std::string(field.value());
   }
-  co_return std::move(response.body());
+  out.body = std::move(response.body());
+  co_return out;
 }
 
-asio::awaitable<Outcome<std::string>> fetch(const Url& url, const HttpGetOptions& options) {
+asio::awaitable<Outcome<HttpResponse>> fetch(const Url& url, const HttpGetOptions& options) {
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::resolver resolver(executor);
   auto [resolve_ec, endpoints] = co_await resolver.async_resolve(
@@ -99,18 +107,30 @@ asio::awaitable<Outcome<std::string>> fetch(const Url& url, const HttpGetOptions
 
 }  // namespace
 
-Outcome<std::string> http_get(const Url& url, const HttpGetOptions& options) {
+Outcome<HttpResponse> http_get_response(const Url& url, const HttpGetOptions& options) {
   asio::io_context io;
-  std::optional<Outcome<std::string>> result;
-  asio::co_spawn(io, fetch(url, options), [&result](std::exception_ptr error, Outcome<std::string> r) {
-    if (error) {
-      result = fail(Errc::ProtocolError, "unexpected exception");
-    } else {
-      result = std::move(r);
-    }
-  });
+  std::optional<Outcome<HttpResponse>> result;
+  asio::co_spawn(io, fetch(url, options),
+                 [&result](std::exception_ptr error, Outcome<HttpResponse> r) {
+                   if (error) {
+                     result = fail(Errc::ProtocolError, "unexpected exception");
+                   } else {
+                     result = std::move(r);
+                   }
+                 });
   io.run();
   return std::move(*result);
+}
+
+Outcome<std::string> http_get(const Url& url, const HttpGetOptions& options) {
+  auto response = http_get_response(url, options);
+  if (!response) {
+    return response.error();
+  }
+  if (response->status < 200 || response->status > 299) {
+    return fail(Errc::HttpStatus, std::to_string(response->status));
+  }
+  return std::move(response->body);
 }
 
 }  // namespace atls::net
