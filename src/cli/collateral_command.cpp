@@ -11,12 +11,12 @@
 // documents failed vetting, 2 for usage errors. show lists the cached bundles with their dates,
 // age, time to expiry and whether they still verify now (exit 0; 2 if the directory cannot be
 // read). With --insecure-trust-mock-tee DIR both trust only the mock root of DIR (tests).
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "attest/collateral/cache_file.h"
 #include "attest/collateral/errors.h"
@@ -48,8 +48,9 @@ Outcome<std::filesystem::path> cache_directory(const CollateralOptions& options)
   }
   auto directory = collateral::default_cache_directory();
   if (directory.empty()) {
-    return Failure{make_error_code(collateral::Errc::InvalidOptions),
-                   "--cache-dir is required (no ATLS_COLLATERAL_CACHE_DIR, XDG_CACHE_HOME or HOME)"};
+    return Failure{
+        make_error_code(collateral::Errc::InvalidOptions),
+        "--cache-dir is required (no ATLS_COLLATERAL_CACHE_DIR, XDG_CACHE_HOME or HOME)"};
   }
   return directory;
 }
@@ -57,9 +58,10 @@ Outcome<std::filesystem::path> cache_directory(const CollateralOptions& options)
 /// The pinned Intel root, or — with --insecure-trust-mock-tee — only the mock TEE's root.
 Outcome<tdx::TrustAnchorsPtr> trust_anchors(const GlobalOptions& global) {
   if (global.insecure_trust_mock_tee) {
-    spdlog::warn("INSECURE: --insecure-trust-mock-tee: collateral is vetted against the MOCK "
-                 "TDX root in {} only",
-                 *global.insecure_trust_mock_tee);
+    spdlog::warn(
+        "INSECURE: --insecure-trust-mock-tee: collateral is vetted against the MOCK "
+        "TDX root in {} only",
+        *global.insecure_trust_mock_tee);
     auto mock = attest::mock::load_mock_tdx_verifier(*global.insecure_trust_mock_tee);
     if (!mock) {
       return mock.error();
@@ -233,7 +235,8 @@ int run_show(const GlobalOptions& global, const CollateralOptions& options) {
     return kExitUsage;
   }
   if (options.json_output) {
-    std::cout << json{{"directory", directory->string()}, {"now", format_rfc3339(now)},
+    std::cout << json{{"directory", directory->string()},
+                      {"now", format_rfc3339(now)},
                       {"entries", list}}
                      .dump(2)
               << "\n";
@@ -251,20 +254,19 @@ int run_show(const GlobalOptions& global, const CollateralOptions& options) {
       const auto& d = *file.dates;
       const auto to_expiry = seconds_between(now, d.expires_at);
       std::cout << "  expires       " << format_rfc3339(d.expires_at)
-                << (to_expiry.count() > 0 ? " (in " + duration_text(to_expiry) + ")"
-                                          : " (EXPIRED)")
+                << (to_expiry.count() > 0 ? " (in " + duration_text(to_expiry) + ")" : " (EXPIRED)")
                 << "\n"
                 << "  TCB info      issued " << format_rfc3339(d.tcb_info_issue_date)
-                << ", next update " << format_rfc3339(d.tcb_info_next_update)
-                << ", evaluation " << d.tcb_evaluation_data_number << "\n"
+                << ", next update " << format_rfc3339(d.tcb_info_next_update) << ", evaluation "
+                << d.tcb_evaluation_data_number << "\n"
                 << "  QE identity   issued " << format_rfc3339(d.qe_identity_issue_date)
                 << ", next update " << format_rfc3339(d.qe_identity_next_update) << "\n"
                 << "  PCK CRL       this update " << format_rfc3339(d.pck_crl_this_update)
                 << ", next update " << format_rfc3339(d.pck_crl_next_update) << "\n"
                 << "  root CA CRL   this update " << format_rfc3339(d.root_ca_crl_this_update)
                 << ", next update " << format_rfc3339(d.root_ca_crl_next_update) << "\n"
-                << "  certificates  earliest notAfter "
-                << format_rfc3339(d.certificates_not_after) << "\n";
+                << "  certificates  earliest notAfter " << format_rfc3339(d.certificates_not_after)
+                << "\n";
     }
     std::cout << "  status        " << (file.error ? file.error->describe() : "valid") << "\n";
   }

@@ -1,5 +1,6 @@
 #include "net/http_get.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -8,7 +9,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <limits>
 #include <optional>
 
@@ -129,14 +129,14 @@ Outcome<std::string> http_get(const Url& url, const HttpGetOptions& options) {
 Outcome<HttpResponse> http_request(const Url& url, const HttpGetOptions& options) {
   asio::io_context io;
   std::optional<Outcome<HttpResponse>> result;
-  asio::co_spawn(io, fetch(url, options), [&result](std::exception_ptr error,
-                                                     Outcome<HttpResponse> r) {
-    if (error) {
-      result = fail(Errc::ProtocolError, "unexpected exception");
-    } else {
-      result = std::move(r);
-    }
-  });
+  asio::co_spawn(io, fetch(url, options),
+                 [&result](std::exception_ptr error, Outcome<HttpResponse> r) {
+                   if (error) {
+                     result = fail(Errc::ProtocolError, "unexpected exception");
+                   } else {
+                     result = std::move(r);
+                   }
+                 });
   io.run();
   return std::move(*result);
 }

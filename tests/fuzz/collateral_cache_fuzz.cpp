@@ -41,8 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 0: {
       auto file = collateral::parse_cache_file(text);
       if (!file) {
-        require(file.error().code ==
-                make_error_code(collateral::Errc::CacheFileMalformed));
+        require(file.error().code == make_error_code(collateral::Errc::CacheFileMalformed));
       } else {
         // What parses re-encodes to the same content.
         require(collateral::valid_cache_key(file->key));
@@ -68,8 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (!chain) {
         require(&chain.error().code.category() == &tdx::tdx_category());
       } else {
-        (void)tdx::parse_pem_chain(*chain,
-                                   make_error_code(tdx::Errc::CollateralChainMalformed));
+        (void)tdx::parse_pem_chain(*chain, make_error_code(tdx::Errc::CollateralChainMalformed));
       }
       break;
     }

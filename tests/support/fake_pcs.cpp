@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cctype>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -112,6 +114,9 @@ FakePcs::~FakePcs() {
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
   }
+  if (placeholder_fd_ >= 0) {
+    ::close(placeholder_fd_);
+  }
 }
 
 void FakePcs::listen() {
@@ -142,11 +147,20 @@ std::string FakePcs::base_url() const {
 
 void FakePcs::accept_loop() {
   while (!stopping_) {
-    const int fd = listen_fd_.load();
-    if (fd < 0) {
+    int fd = -1;
+    {
       std::unique_lock lock(mutex_);
-      changed_.wait_for(lock, std::chrono::milliseconds(10));
-      continue;
+      if (refusing_ && listen_fd_ >= 0) {
+        // Closed here, by the only thread that polls it: a close() while poll() holds the
+        // socket would keep it listening (and accepting into its backlog) until poll returns.
+        ::close(listen_fd_.exchange(-1));
+        changed_.notify_all();
+      }
+      fd = listen_fd_;
+      if (fd < 0) {
+        changed_.wait_for(lock, std::chrono::milliseconds(10));
+        continue;
+      }
     }
     pollfd ready{fd, POLLIN, 0};
     if (::poll(&ready, 1, 10) <= 0) {
@@ -195,9 +209,9 @@ void FakePcs::serve(int fd) {
       response.status = 404;
     }
   }
-  std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                     reason(response.status) + "\r\nContent-Length: " +
-                     std::to_string(response.body.size()) + "\r\nConnection: close\r\n";
+  std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " + reason(response.status) +
+                     "\r\nContent-Length: " + std::to_string(response.body.size()) +
+                     "\r\nConnection: close\r\n";
   for (const auto& [name, value] : response.headers) {
     head += name + ": " + value + "\r\n";
   }
@@ -219,12 +233,12 @@ void FakePcs::serve_collateral(const tdx::CollateralDocuments& documents, const 
                url_encode(documents.tcb_info_issuer_chain)},
               {"Content-Type", "application/json"}},
              signed_body("tcbInfo", documents.tcb_info, documents.tcb_info_signature)});
-  set_route(qe_target(),
-            {200,
-             {{"SGX-Enclave-Identity-Issuer-Chain", url_encode(documents.qe_identity_issuer_chain)},
-              {"Content-Type", "application/json"}},
-             signed_body("enclaveIdentity", documents.qe_identity,
-                         documents.qe_identity_signature)});
+  set_route(
+      qe_target(),
+      {200,
+       {{"SGX-Enclave-Identity-Issuer-Chain", url_encode(documents.qe_identity_issuer_chain)},
+        {"Content-Type", "application/json"}},
+       signed_body("enclaveIdentity", documents.qe_identity, documents.qe_identity_signature)});
   set_route(pck_crl_target(ca),
             {200,
              {{"SGX-PCK-CRL-Issuer-Chain", url_encode(documents.pck_crl_issuer_chain)},
@@ -245,18 +259,33 @@ void FakePcs::fail_with(unsigned status, std::optional<std::string> retry_after)
 }
 
 void FakePcs::refuse_connections() {
-  std::lock_guard lock(mutex_);
-  // Close here; the accept loop sees -1 within one poll interval. A poll() already waiting on
-  // the old descriptor only times out.
-  const int fd = listen_fd_.exchange(-1);
-  if (fd >= 0) {
-    ::close(fd);
+  std::unique_lock lock(mutex_);
+  refusing_ = true;
+  changed_.notify_all();
+  changed_.wait(lock, [this] { return listen_fd_ < 0; });
+  // Keep the port bound but not listening: a SYN to it is answered with RST (ECONNREFUSED), and
+  // the port cannot become a client's ephemeral source port (which would make the client
+  // connect to itself).
+  placeholder_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  ::setsockopt(placeholder_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port_);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(placeholder_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    ADD_FAILURE() << "fake PCS cannot keep port " << port_ << " reserved: " << std::strerror(errno);
   }
 }
 
 void FakePcs::recover() {
   std::lock_guard lock(mutex_);
   failure_.reset();
+  refusing_ = false;
+  if (placeholder_fd_ >= 0) {
+    ::close(placeholder_fd_);
+    placeholder_fd_ = -1;
+  }
   if (listen_fd_ < 0) {
     listen();
   }

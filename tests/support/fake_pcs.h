@@ -47,7 +47,7 @@ class FakePcs {
 
   /// Every request fails with `status` (and Retry-After when given).
   void fail_with(unsigned status, std::optional<std::string> retry_after = std::nullopt);
-  /// Connections are refused (the listening socket is closed).
+  /// Connections are refused (the port stays bound but stops listening).
   void refuse_connections();
   /// Back to serving routes (re-listens on the same port after refuse_connections()).
   void recover();
@@ -72,6 +72,8 @@ class FakePcs {
 
   std::uint16_t port_ = 0;
   std::atomic<int> listen_fd_{-1};
+  int placeholder_fd_ = -1;
+  bool refusing_ = false;  ///< the port, bound but not listening, while refusing
   std::atomic<bool> stopping_{false};
   std::thread acceptor_;
   mutable std::mutex mutex_;

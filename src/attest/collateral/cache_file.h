@@ -58,7 +58,8 @@ Outcome<std::string> read_file_limited(const std::filesystem::path& path, std::u
 
 /// The `*.cache` files of `directory` (sorted by name). An absent directory has none;
 /// collateral.cache_io_failed when it cannot be listed.
-Outcome<std::vector<std::filesystem::path>> list_cache_files(const std::filesystem::path& directory);
+Outcome<std::vector<std::filesystem::path>> list_cache_files(
+    const std::filesystem::path& directory);
 
 /// `directory / (key + ".cache")`.
 std::filesystem::path cache_file_path(const std::filesystem::path& directory, std::string_view key);

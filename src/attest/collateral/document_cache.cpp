@@ -160,8 +160,8 @@ struct DocumentCache::Impl : std::enable_shared_from_this<DocumentCache::Impl> {
       ++entry.generation;
       message = "collateral: fetching " + key + " failed (" + failure.describe() + ")";
       if (entry.loaded && now < entry.loaded->expires_at) {
-        message += "; serving the cached documents until " +
-                   format_rfc3339(entry.loaded->expires_at);
+        message +=
+            "; serving the cached documents until " + format_rfc3339(entry.loaded->expires_at);
       }
       if (entry.next_attempt_at) {
         message += "; next attempt " + format_rfc3339(*entry.next_attempt_at);
@@ -260,8 +260,8 @@ Outcome<std::unique_ptr<DocumentCache>> DocumentCache::create(
   auto impl = std::make_shared<Impl>();
   impl->options = std::move(options);
   impl->loader = std::move(loader);
-  impl->clock = dependencies.clock ? std::move(dependencies.clock)
-                                   : std::make_shared<const SystemClock>();
+  impl->clock =
+      dependencies.clock ? std::move(dependencies.clock) : std::make_shared<const SystemClock>();
   impl->executor = std::move(dependencies.executor);
   FetcherPtr fetcher = dependencies.fetcher ? std::move(dependencies.fetcher)
                                             : std::make_shared<const HttpFetcher>();
@@ -339,21 +339,25 @@ Outcome<LoadedPtr> DocumentCache::get(std::string_view key) {
   auto it = impl.entries.find(key);
   if (it == impl.entries.end()) {
     if (impl.entries.size() >= impl.options.max_entries) {
-      return Failure{make_error_code(Errc::CacheFull),
-                     std::to_string(impl.options.max_entries) + " keys; not fetching " +
-                         std::string(key)};
+      return Failure{
+          make_error_code(Errc::CacheFull),
+          std::to_string(impl.options.max_entries) + " keys; not fetching " + std::string(key)};
     }
     it = impl.entries.emplace(std::string(key), Impl::Entry{}).first;
   }
   Impl::Entry& entry = it->second;
   entry.last_requested = now;
+  // Wake the refresh thread only when it has something to start (not while a load runs or the
+  // key backs off), so that a busy verifier does not spin it.
+  const bool may_start =
+      !entry.in_flight && (!entry.next_attempt_at || now >= *entry.next_attempt_at);
   if (entry.loaded && now < entry.loaded->expires_at) {
-    if (now >= entry.refresh_at && !entry.in_flight) {
+    if (may_start && now >= entry.refresh_at) {
       impl.request_wake();
     }
     return entry.loaded;
   }
-  if (!entry.in_flight && (!entry.next_attempt_at || now >= *entry.next_attempt_at)) {
+  if (may_start) {
     impl.request_wake();
   }
   return impl.unavailable(it->first, &entry, now);

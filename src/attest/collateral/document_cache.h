@@ -126,9 +126,9 @@ struct EntrySnapshot {
 class DocumentCache final {
  public:
   struct Dependencies {
-    FetcherPtr fetcher;                   ///< nullptr = HttpFetcher
-    std::shared_ptr<const Clock> clock;   ///< nullptr = SystemClock
-    Executor executor;                    ///< empty = run loads on the calling thread
+    FetcherPtr fetcher;                  ///< nullptr = HttpFetcher
+    std::shared_ptr<const Clock> clock;  ///< nullptr = SystemClock
+    Executor executor;                   ///< empty = run loads on the calling thread
   };
 
   /// collateral.invalid_options when the key prefix is not a valid key start or the loader is

@@ -98,8 +98,8 @@ bool leap(int year) {
 std::optional<SystemTime> make_time(int year, int month_index, int day, int hour, int minute,
                                     int second) {
   static constexpr std::array<int, 12> kDaysIn{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const int days_in_month = kDaysIn[static_cast<std::size_t>(month_index)] +
-                            (month_index == 1 && leap(year) ? 1 : 0);
+  const int days_in_month =
+      kDaysIn[static_cast<std::size_t>(month_index)] + (month_index == 1 && leap(year) ? 1 : 0);
   // RFC 9110 allows a leap second (60).
   if (day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;

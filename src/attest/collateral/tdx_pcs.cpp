@@ -27,9 +27,8 @@ Outcome<std::string> chain_header(const net::HttpResponse& response,
       return std::string(*value);
     }
   }
-  return failure(Errc::InvalidResponse,
-                 std::string(document) + " response has no " + std::string(*names.begin()) +
-                     " header");
+  return failure(Errc::InvalidResponse, std::string(document) + " response has no " +
+                                            std::string(*names.begin()) + " header");
 }
 
 Bytes body_bytes(const std::string& body) {
@@ -81,8 +80,7 @@ nlohmann::json tdx_dates_json(const tdx::CollateralDates& dates) {
   };
 }
 
-TdxPcsLoader::TdxPcsLoader(std::string base_url,
-                           std::shared_ptr<const tdx::QuoteVerifier> verifier,
+TdxPcsLoader::TdxPcsLoader(std::string base_url, std::shared_ptr<const tdx::QuoteVerifier> verifier,
                            std::optional<std::string> root_ca_crl_url)
     : base_url_(std::move(base_url)),
       verifier_(std::move(verifier)),
@@ -115,8 +113,8 @@ Outcome<Bytes> TdxPcsLoader::fetch_root_ca_crl(Upstream& upstream, const tdx::Pc
   // (a response must not be able to point this service at an arbitrary host).
   std::optional<std::string> url;
   if (auto chain = tdx::decode_issuer_chain_header(qe_identity_chain)) {
-    if (auto certs = tdx::parse_pem_chain(
-            *chain, make_error_code(tdx::Errc::CollateralChainMalformed));
+    if (auto certs =
+            tdx::parse_pem_chain(*chain, make_error_code(tdx::Errc::CollateralChainMalformed));
         certs && !certs->empty()) {
       if (const auto* anchor = verifier_->anchors().find(certs->back().get())) {
         url = tdx::crl_distribution_point(anchor->cert.get());
@@ -216,13 +214,13 @@ Outcome<Loaded> TdxPcsLoader::vet(const std::string& key, tdx::CollateralDocumen
   }
   const tdx::Collateral& bundle = **collateral;
   if (bundle.tcb_info().fmspc != fmspc) {
-    return failure(Errc::ValidationFailed,
-                   "TCB info is for FMSPC " + to_hex(bundle.tcb_info().fmspc) + ", not " +
-                       to_hex(fmspc));
+    return failure(
+        Errc::ValidationFailed,
+        "TCB info is for FMSPC " + to_hex(bundle.tcb_info().fmspc) + ", not " + to_hex(fmspc));
   }
   if (bundle.pck_ca_type() != ca) {
-    return failure(Errc::ValidationFailed, "the PCK CRL is not the " +
-                                               std::string(tdx::to_string(ca)) + " CA's");
+    return failure(Errc::ValidationFailed,
+                   "the PCK CRL is not the " + std::string(tdx::to_string(ca)) + " CA's");
   }
   // The same checks a verification makes (chains to the pinned root, signatures, CRLs, TDX
   // ids and versions, freshness at `now`): nothing unverifiable is ever cached or served.
@@ -236,12 +234,10 @@ Outcome<Loaded> TdxPcsLoader::vet(const std::string& key, tdx::CollateralDocumen
   if (current != nullptr && current->value) {
     // Rollback protection: a PCCS (or anything between) serving older, still-valid documents
     // must not undo a TCB recovery or a revocation the cache has already seen.
-    const auto previous = tdx::collateral_dates(
-        *std::static_pointer_cast<const tdx::Collateral>(current->value));
+    const auto previous =
+        tdx::collateral_dates(*std::static_pointer_cast<const tdx::Collateral>(current->value));
     if (previous) {
-      const auto older = [](SystemTime now_value, SystemTime before) {
-        return now_value < before;
-      };
+      const auto older = [](SystemTime now_value, SystemTime before) { return now_value < before; };
       if (dates->tcb_evaluation_data_number < previous->tcb_evaluation_data_number ||
           dates->qe_tcb_evaluation_data_number < previous->qe_tcb_evaluation_data_number ||
           older(dates->tcb_info_issue_date, previous->tcb_info_issue_date) ||
@@ -252,8 +248,7 @@ Outcome<Loaded> TdxPcsLoader::vet(const std::string& key, tdx::CollateralDocumen
                        "fetched TCB info issued " + format_rfc3339(dates->tcb_info_issue_date) +
                            " (evaluation " + std::to_string(dates->tcb_evaluation_data_number) +
                            "), cached " + format_rfc3339(previous->tcb_info_issue_date) +
-                           " (evaluation " +
-                           std::to_string(previous->tcb_evaluation_data_number) +
+                           " (evaluation " + std::to_string(previous->tcb_evaluation_data_number) +
                            "); or an older QE identity or CRL");
       }
     }
@@ -277,8 +272,7 @@ Outcome<std::shared_ptr<TdxCollateralService>> TdxCollateralService::create(
   if (options.root_ca_crl_url) {
     if (auto url = net::parse_url(*options.root_ca_crl_url); !url) {
       return failure(Errc::InvalidOptions,
-                     "root CA CRL URL " + *options.root_ca_crl_url + ": " +
-                         url.error().describe());
+                     "root CA CRL URL " + *options.root_ca_crl_url + ": " + url.error().describe());
     }
   }
   tdx::TrustAnchorsPtr anchors = std::move(options.trust_anchors);
@@ -298,8 +292,8 @@ Outcome<std::shared_ptr<TdxCollateralService>> TdxCollateralService::create(
   if (!dependencies.fetcher) {
     dependencies.fetcher = std::make_shared<const HttpFetcher>(options.http);
   }
-  auto cache = DocumentCache::create(std::move(options.cache), std::move(loader),
-                                     std::move(dependencies));
+  auto cache =
+      DocumentCache::create(std::move(options.cache), std::move(loader), std::move(dependencies));
   if (!cache) {
     return cache.error();
   }
@@ -317,8 +311,8 @@ Outcome<tdx::CollateralPtr> TdxCollateralService::collateral(const tdx::Fmspc& f
   auto loaded = cache_->get(tdx_cache_key(fmspc, ca));
   if (!loaded) {
     return Failure{make_error_code(tdx::Errc::CollateralUnavailable),
-                   "FMSPC " + to_hex(fmspc) + ", PCK CA " + std::string(tdx::to_string(ca)) +
-                       ": " + loaded.error().describe()};
+                   "FMSPC " + to_hex(fmspc) + ", PCK CA " + std::string(tdx::to_string(ca)) + ": " +
+                       loaded.error().describe()};
   }
   return std::static_pointer_cast<const tdx::Collateral>((*loaded)->value);
 }
@@ -404,8 +398,8 @@ std::vector<CachedTdxFile> read_tdx_cache_directory(const std::filesystem::path&
     auto collateral = documents ? tdx::Collateral::parse(std::move(*documents))
                                 : Outcome<tdx::CollateralPtr>(documents.error());
     if (!collateral) {
-      entry.error = Failure{make_error_code(Errc::CacheFileMalformed),
-                            collateral.error().describe()};
+      entry.error =
+          Failure{make_error_code(Errc::CacheFileMalformed), collateral.error().describe()};
       out.push_back(std::move(entry));
       continue;
     }

@@ -101,8 +101,7 @@ class TdxCollateralService final : public tdx::CollateralSource {
   /// detail, and a background fetch is scheduled (picked up by the refresh thread or poll()).
   /// @par Thread Safety
   /// Safe to call concurrently, from any thread (including I/O threads).
-  Outcome<tdx::CollateralPtr> collateral(const tdx::Fmspc& fmspc,
-                                         tdx::PckCaType ca) const override;
+  Outcome<tdx::CollateralPtr> collateral(const tdx::Fmspc& fmspc, tdx::PckCaType ca) const override;
 
   /// Fetches (or joins the fetch of) one bundle now and waits up to `timeout`. Blocking: for
   /// start-up and the CLI only. Errors are collateral.* codes.

@@ -84,9 +84,9 @@ Outcome<AttesterPtr> make_mock_attester(const fs::path& directory, AttestationTy
     // Raw DCAP quotes (interop §4.1); azure-tdx evidence (vTPM + HCL report) is not mocked.
     return make_tdx_attester(directory, type);
   }
-  return Failure{make_error_code(Errc::GenerationUnavailable),
-                 std::string("the mock TEE cannot produce ") + std::string(to_string(type)) +
-                     " evidence"};
+  return Failure{
+      make_error_code(Errc::GenerationUnavailable),
+      std::string("the mock TEE cannot produce ") + std::string(to_string(type)) + " evidence"};
 }
 
 Outcome<std::vector<VerifierPtr>> make_mock_verifiers(const fs::path& directory) {

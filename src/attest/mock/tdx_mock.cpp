@@ -218,8 +218,7 @@ Outcome<Bytes> make_crl(X509* issuer_cert, EVP_PKEY* issuer_key, SystemTime this
       return mock_failure(TdxMockErrc::SigningFailed, "CRL entry");
     }
   }
-  if (X509_CRL_sort(crl.get()) != 1 ||
-      X509_CRL_sign(crl.get(), issuer_key, EVP_sha256()) == 0) {
+  if (X509_CRL_sort(crl.get()) != 1 || X509_CRL_sign(crl.get(), issuer_key, EVP_sha256()) == 0) {
     return mock_failure(TdxMockErrc::SigningFailed, "CRL signature");
   }
   unsigned char* encoded = nullptr;
@@ -503,14 +502,13 @@ Outcome<tdx::CollateralDocuments> MockTdxPki::issue_collateral(
     }
     *text = document.dump();
   }
-  auto root_crl = make_crl(root_.get(), root_key_.get(), dates.issued,
-                           dates.issued + dates.root_crl_lifetime,
-                           options_.revoke_pck_ca ? ca_.get() : nullptr);
+  auto root_crl =
+      make_crl(root_.get(), root_key_.get(), dates.issued, dates.issued + dates.root_crl_lifetime,
+               options_.revoke_pck_ca ? ca_.get() : nullptr);
   if (!root_crl) {
     return root_crl.error();
   }
-  auto pck_crl = make_crl(ca_.get(), ca_key_.get(), dates.issued,
-                          dates.issued + dates.crl_lifetime,
+  auto pck_crl = make_crl(ca_.get(), ca_key_.get(), dates.issued, dates.issued + dates.crl_lifetime,
                           options_.revoke_pck ? pck_.get() : nullptr);
   if (!pck_crl) {
     return pck_crl.error();
@@ -682,8 +680,7 @@ Outcome<void> MockTdxPki::save(const std::filesystem::path& directory) const {
         !r) {
       return r.error();
     }
-    if (auto r = write_mode_file(directory / (name + ".crt"), to_pem(parts[i].second), 0644);
-        !r) {
+    if (auto r = write_mode_file(directory / (name + ".crt"), to_pem(parts[i].second), 0644); !r) {
       return r.error();
     }
   }
@@ -747,7 +744,8 @@ Outcome<std::shared_ptr<const MockTdxPki>> MockTdxPki::load(
   };
   const auto uint_field = [&](const char* name, std::uint16_t& out) -> bool {
     const auto it = pki_json->find(name);
-    if (it == pki_json->end() || !it->is_number_unsigned() || it->template get<std::uint64_t>() > 0xffff) {
+    if (it == pki_json->end() || !it->is_number_unsigned() ||
+        it->template get<std::uint64_t>() > 0xffff) {
       return false;
     }
     out = static_cast<std::uint16_t>(it->template get<std::uint64_t>());
@@ -807,8 +805,7 @@ Outcome<void> apply_mock_tdx_measurements(std::string_view json_text,
     tdx::Measurement* target = nullptr;
     if (name == "mrtd") {
       target = &updated.mr_td;
-    } else if (name.size() == 5 && name.rfind("rtmr", 0) == 0 && name[4] >= '0' &&
-               name[4] <= '3') {
+    } else if (name.size() == 5 && name.rfind("rtmr", 0) == 0 && name[4] >= '0' && name[4] <= '3') {
       target = &updated.rtmr[static_cast<std::size_t>(name[4] - '0')];
     } else {
       return invalid("unknown member \"" + name + "\" (expected mrtd, rtmr0..rtmr3)");

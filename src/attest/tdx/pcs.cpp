@@ -73,8 +73,8 @@ PcsUrls pcs_urls(std::string_view base, const Fmspc& fmspc, PckCaType ca) {
   PcsUrls out;
   out.tcb_info = root + "/tdx/certification/v4/tcb?fmspc=" + upper_hex(fmspc);
   out.qe_identity = root + "/tdx/certification/v4/qe/identity?update=standard";
-  out.pck_crl = root + "/sgx/certification/v4/pckcrl?ca=" + std::string(to_string(ca)) +
-                "&encoding=der";
+  out.pck_crl =
+      root + "/sgx/certification/v4/pckcrl?ca=" + std::string(to_string(ca)) + "&encoding=der";
   if (!is_intel_pcs(base)) {
     out.root_ca_crl = root + "/sgx/certification/v4/rootcacrl";
   }
@@ -146,11 +146,10 @@ Outcome<CollateralDates> collateral_dates(const Collateral& collateral) {
     SystemTime* next_update;
     const char* name;
   };
-  for (const auto& spec :
-       {CrlSpec{collateral.pck_crl(), &out.pck_crl_this_update, &out.pck_crl_next_update,
-                "PCK CRL"},
-        CrlSpec{collateral.root_ca_crl(), &out.root_ca_crl_this_update,
-                &out.root_ca_crl_next_update, "root CA CRL"}}) {
+  for (const auto& spec : {CrlSpec{collateral.pck_crl(), &out.pck_crl_this_update,
+                                   &out.pck_crl_next_update, "PCK CRL"},
+                           CrlSpec{collateral.root_ca_crl(), &out.root_ca_crl_this_update,
+                                   &out.root_ca_crl_next_update, "root CA CRL"}}) {
     const ASN1_TIME* last = spec.crl ? X509_CRL_get0_lastUpdate(spec.crl) : nullptr;
     const ASN1_TIME* next = spec.crl ? X509_CRL_get0_nextUpdate(spec.crl) : nullptr;
     const auto this_update = last ? asn1_time_to_system(last) : std::nullopt;
@@ -178,9 +177,9 @@ Outcome<CollateralDates> collateral_dates(const Collateral& collateral) {
     return Failure{make_error_code(Errc::CollateralChainMalformed), "empty issuer chains"};
   }
   out.certificates_not_after = *not_after;
-  out.expires_at = std::min({out.tcb_info_next_update, out.qe_identity_next_update,
-                             out.pck_crl_next_update, out.root_ca_crl_next_update,
-                             out.certificates_not_after});
+  out.expires_at =
+      std::min({out.tcb_info_next_update, out.qe_identity_next_update, out.pck_crl_next_update,
+                out.root_ca_crl_next_update, out.certificates_not_after});
   return out;
 }
 

@@ -45,7 +45,7 @@ bool is_intel_pcs(std::string_view base);
 struct PcsUrls {
   std::string tcb_info;     ///< {base}/tdx/certification/v4/tcb?fmspc=<12 upper-case hex>
   std::string qe_identity;  ///< {base}/tdx/certification/v4/qe/identity?update=standard
-  std::string pck_crl;      ///< {base}/sgx/certification/v4/pckcrl?ca=<platform|processor>&encoding=der
+  std::string pck_crl;  ///< {base}/sgx/certification/v4/pckcrl?ca=<platform|processor>&encoding=der
   /// {base}/sgx/certification/v4/rootcacrl (hex-encoded DER) for a PCCS; nullopt for Intel PCS,
   /// where the root's CRL distribution point is used.
   std::optional<std::string> root_ca_crl;

@@ -3,10 +3,10 @@
 #include "attest/collateral/cache_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
 
 #include "attest/collateral/errors.h"
 #include "support/process.h"
@@ -70,25 +70,34 @@ TEST(CollateralCacheFile, RejectsBadMetadata) {
   };
   const std::string digest =
       "148de9c5a7a44d19e56cd9ae1a554bf67847afb0c58f6e12fa29ac7ddfca9940";  // SHA-256("p")
-  const std::string good = "{\"key\":\"tdx-k\",\"fetched_at\":1,\"payload_size\":1,"
-                           "\"payload_sha256\":\"" + digest + "\"}";
+  const std::string good =
+      "{\"key\":\"tdx-k\",\"fetched_at\":1,\"payload_size\":1,"
+      "\"payload_sha256\":\"" +
+      digest + "\"}";
   ASSERT_TRUE(parse_cache_file(with_metadata(good)));
   for (const std::string& bad : {
            std::string("{\"key\":\"tdx-k\",\"fetched_at\":1,\"payload_size\":1}"),
            std::string("{\"key\":\"TDX-K\",\"fetched_at\":1,\"payload_size\":1,"
-                       "\"payload_sha256\":\"" + digest + "\"}"),
+                       "\"payload_sha256\":\"" +
+                       digest + "\"}"),
            std::string("{\"key\":\"../x\",\"fetched_at\":1,\"payload_size\":1,"
-                       "\"payload_sha256\":\"" + digest + "\"}"),
+                       "\"payload_sha256\":\"" +
+                       digest + "\"}"),
            std::string("{\"key\":\"tdx-k\",\"fetched_at\":-1,\"payload_size\":1,"
-                       "\"payload_sha256\":\"" + digest + "\"}"),
+                       "\"payload_sha256\":\"" +
+                       digest + "\"}"),
            std::string("{\"key\":\"tdx-k\",\"fetched_at\":\"1\",\"payload_size\":1,"
-                       "\"payload_sha256\":\"" + digest + "\"}"),
+                       "\"payload_sha256\":\"" +
+                       digest + "\"}"),
            std::string("{\"key\":\"tdx-k\",\"fetched_at\":1,\"payload_size\":2,"
-                       "\"payload_sha256\":\"" + digest + "\"}"),
+                       "\"payload_sha256\":\"" +
+                       digest + "\"}"),
            std::string("{\"key\":\"tdx-k\",\"fetched_at\":1,\"payload_size\":1,"
-                       "\"payload_sha256\":\"" + digest + "\",\"extra\":1}"),
+                       "\"payload_sha256\":\"" +
+                       digest + "\",\"extra\":1}"),
            std::string("{\"key\":\"tdx-k\",\"key\":\"tdx-k\",\"fetched_at\":1,\"payload_size\":1,"
-                       "\"payload_sha256\":\"" + digest + "\"}"),
+                       "\"payload_sha256\":\"" +
+                       digest + "\"}"),
            std::string("[1]"),
            std::string(5000, ' '),
        }) {

@@ -3,8 +3,6 @@
 // PCS down, refresh before nextUpdate, serve-stale-until-expiry, circuit breaker, Retry-After,
 // disk persistence, single flight, and vetting (tampered, foreign, older documents). Time is a
 // ManualClock; the refresh thread is driven by poll() except where the thread itself is tested.
-#include "attest/collateral/tdx_pcs.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/post.hpp>
@@ -15,6 +13,7 @@
 
 #include "attest/collateral/cache_file.h"
 #include "attest/collateral/errors.h"
+#include "attest/collateral/tdx_pcs.h"
 #include "attest/mock/tdx_mock.h"
 #include "attest/tdx/errors.h"
 #include "attest/tdx/tdx_verifier.h"
@@ -410,9 +409,8 @@ TEST_F(TdxCollateralServiceTest, CorruptOrForeignCacheFilesAreIgnored) {
 
 TEST_F(TdxCollateralServiceTest, SingleFlightFetchesEachDocumentOnce) {
   boost::asio::thread_pool pool(4);
-  auto service = make_service(options(), [&pool](std::function<void()> job) {
-    boost::asio::post(pool, std::move(job));
-  });
+  auto service = make_service(
+      options(), [&pool](std::function<void()> job) { boost::asio::post(pool, std::move(job)); });
   pcs_.hold(true);
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
@@ -625,8 +623,8 @@ TEST_F(TdxCollateralServiceTest, WarmUpRefreshesRestoredAndRequestedKeys) {
 
 TEST_F(TdxCollateralServiceTest, RealIntelCollateralThroughTheFakePcs) {
   ATLS_REQUIRE_TESTDATA();
-  const auto text = atls::testing::read_text(
-      atls::testing::testdata_path("dcap-qvl/tdx_quote_collateral.json"));
+  const auto text =
+      atls::testing::read_text(atls::testing::testdata_path("dcap-qvl/tdx_quote_collateral.json"));
   auto documents = tdx::collateral_from_json(text);
   ASSERT_TRUE(documents);
   const tdx::Fmspc fmspc{0xb0, 0xc0, 0x6f, 0x00, 0x00, 0x00};

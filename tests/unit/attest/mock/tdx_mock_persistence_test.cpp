@@ -65,8 +65,7 @@ TEST(TdxMockPersistence, SavedPkiLoadsAndMintsVerifiableQuotes) {
   EXPECT_EQ(verify_with(*pki->make_verifier(), *attester), "UpToDate");
   auto from_files = load_mock_tdx_verifier(dir.path());
   ASSERT_TRUE(from_files) << from_files.error().describe();
-  EXPECT_EQ(verify_with(*from_files->verifier, *MockTdxAttester::create(pki).value()),
-            "UpToDate");
+  EXPECT_EQ(verify_with(*from_files->verifier, *MockTdxAttester::create(pki).value()), "UpToDate");
   EXPECT_TRUE(from_files->anchors->insecure());
 }
 
@@ -115,8 +114,8 @@ TEST(TdxMockPersistence, MeasurementsFromJson) {
   MockTdxQuoteOptions options;
   const std::string mrtd(96, 'a');
   const std::string rtmr3(96, 'B');
-  ASSERT_TRUE(apply_mock_tdx_measurements(
-      "{\"mrtd\":\"" + mrtd + "\",\"rtmr3\":\"" + rtmr3 + "\"}", options));
+  ASSERT_TRUE(apply_mock_tdx_measurements("{\"mrtd\":\"" + mrtd + "\",\"rtmr3\":\"" + rtmr3 + "\"}",
+                                          options));
   EXPECT_EQ(options.mr_td[0], 0xaa);
   EXPECT_EQ(options.rtmr[3][47], 0xbb);
   EXPECT_EQ(options.rtmr[0][0], 0x00);
@@ -140,8 +139,8 @@ TEST(TdxMockPersistence, MeasurementsFromJson) {
 TEST(TdxMockPersistence, MockTeeDirectoryMintsAndVerifiesTdx) {
   atls::testing::TempDir dir;
   ASSERT_TRUE(init_mock_tee(dir.path()));
-  for (const char* file : {"snp-ark.crt", "tdx-root.crt", "tdx-pck.key", "tdx-collateral.json",
-                           "tdx-pki.json"}) {
+  for (const char* file :
+       {"snp-ark.crt", "tdx-root.crt", "tdx-pck.key", "tdx-collateral.json", "tdx-pki.json"}) {
     EXPECT_TRUE(fs::exists(fs::path(dir.path()) / file)) << file;
   }
   auto verifiers = make_mock_verifiers(dir.path());
@@ -176,9 +175,8 @@ TEST(TdxMockPersistence, MockTeeDirectoryMintsAndVerifiesTdx) {
       << "{\"mrtd\":\"" << std::string(96, '1') << "\",\"rtmr2\":\"" << std::string(96, '2')
       << "\"}";
   auto attester = make_mock_attester(dir.path(), AttestationType::DcapTdx).value();
-  auto claims = tdx_verifier->verify(AttestationType::DcapTdx,
-                                     attester->generate(report_data(5)).value(), report_data(5),
-                                     now);
+  auto claims = tdx_verifier->verify(
+      AttestationType::DcapTdx, attester->generate(report_data(5)).value(), report_data(5), now);
   ASSERT_TRUE(claims);
   EXPECT_EQ(claims->measurements.at(0), Bytes(48, 0x11));
   EXPECT_EQ(claims->measurements.at(3), Bytes(48, 0x22));

@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tdx_test_util.h"
 #include "attest/tdx/trust.h"
+#include "tdx_test_util.h"
 #include "tls/credentials.h"
 
 namespace atls::attest::tdx {
@@ -19,8 +19,7 @@ TEST(TdxPcs, NormalisesTheBaseUrlLikeInterop) {
   EXPECT_EQ(normalize_pcs_base_url("  "), "https://api.trustedservices.intel.com");
   EXPECT_EQ(normalize_pcs_base_url("https://pccs:8081/"), "https://pccs:8081");
   EXPECT_EQ(normalize_pcs_base_url("https://pccs:8081/sgx/certification/v4"), "https://pccs:8081");
-  EXPECT_EQ(normalize_pcs_base_url("https://pccs:8081/sgx/certification/v4/"),
-            "https://pccs:8081");
+  EXPECT_EQ(normalize_pcs_base_url("https://pccs:8081/sgx/certification/v4/"), "https://pccs:8081");
   EXPECT_EQ(normalize_pcs_base_url("https://pccs:8081/tdx/certification/v4"), "https://pccs:8081");
   EXPECT_EQ(normalize_pcs_base_url("https://h/prefix/tdx/certification/v4"), "https://h/prefix");
   EXPECT_EQ(normalize_pcs_base_url("https://h/sgx/certification/v3"),
@@ -31,8 +30,9 @@ TEST(TdxPcs, BuildsTheV4Requests) {
   const auto pcs = pcs_urls(normalize_pcs_base_url(""), kFmspc, PckCaType::Platform);
   EXPECT_EQ(pcs.tcb_info,
             "https://api.trustedservices.intel.com/tdx/certification/v4/tcb?fmspc=B0C06F000000");
-  EXPECT_EQ(pcs.qe_identity,
-            "https://api.trustedservices.intel.com/tdx/certification/v4/qe/identity?update=standard");
+  EXPECT_EQ(
+      pcs.qe_identity,
+      "https://api.trustedservices.intel.com/tdx/certification/v4/qe/identity?update=standard");
   EXPECT_EQ(pcs.pck_crl,
             "https://api.trustedservices.intel.com/sgx/certification/v4/pckcrl?ca=platform"
             "&encoding=der");
@@ -42,7 +42,8 @@ TEST(TdxPcs, BuildsTheV4Requests) {
   EXPECT_FALSE(is_intel_pcs("https://api.trustedservices.intel.com.evil"));
 
   const auto pccs = pcs_urls("https://pccs:8081", kFmspc, PckCaType::Processor);
-  EXPECT_EQ(pccs.pck_crl, "https://pccs:8081/sgx/certification/v4/pckcrl?ca=processor&encoding=der");
+  EXPECT_EQ(pccs.pck_crl,
+            "https://pccs:8081/sgx/certification/v4/pckcrl?ca=processor&encoding=der");
   EXPECT_EQ(pccs.root_ca_crl, "https://pccs:8081/sgx/certification/v4/rootcacrl");
 }
 
