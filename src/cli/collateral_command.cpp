@@ -7,8 +7,8 @@
 //
 // fetch downloads one bundle from Intel PCS (default) or the PCCS of --pccs-url, vets it like a
 // verification would (chains to the pinned Intel root, signatures, CRLs, freshness) and stores
-// it; exit 0 when stored, 3 when the service could not be reached or refused, 4 when the
-// documents failed vetting, 2 for usage errors. show lists the cached bundles with their dates,
+// it; exit 0 when stored, 3 when the service could not be reached, failed, refused or has no
+// such document, 4 when the documents failed vetting, 2 for usage errors. show lists the cached bundles with their dates,
 // age, time to expiry and whether they still verify now (exit 0; 2 if the directory cannot be
 // read). With --insecure-trust-mock-tee DIR both trust only the mock root of DIR (tests).
 #include <spdlog/spdlog.h>
@@ -143,17 +143,19 @@ int run_fetch(const GlobalOptions& global, const CollateralOptions& options) {
     fmspc = *parsed_fmspc;
     ca = *parsed_ca;
   }
+  const auto timeout = std::chrono::milliseconds(
+      static_cast<std::int64_t>(std::max(options.timeout_seconds, 0.0) * 1000));
   collateral::TdxCollateralServiceOptions service_options;
   service_options.pccs_url = global.pccs_url.value_or("");
   service_options.cache.directory = *directory;
   service_options.trust_anchors = *anchors;
+  // The fetch runs on this thread (no executor), so the per-request timeout is what bounds it.
+  service_options.http.timeout = timeout;
   auto service = collateral::TdxCollateralService::create(std::move(service_options));
   if (!service) {
     spdlog::error("{}", service.error().describe());
     return kExitUsage;
   }
-  const auto timeout = std::chrono::milliseconds(
-      static_cast<std::int64_t>(std::max(options.timeout_seconds, 0.0) * 1000));
   const std::string key = collateral::tdx_cache_key(fmspc, ca);
   auto fetched = (*service)->prefetch(fmspc, ca, timeout);
   json out{{"key", key},
@@ -289,7 +291,7 @@ void add_collateral_command(CLI::App& app, GlobalOptions& global, std::function<
   auto* quote = fetch->add_option("--quote", options->quote,
                                   "Take FMSPC and CA from this TDX quote (raw, hex or base64)");
   fmspc->excludes(quote);
-  fetch->add_option("--timeout", options->timeout_seconds, "Seconds to wait for the fetch")
+  fetch->add_option("--timeout", options->timeout_seconds, "Seconds allowed for each request")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   auto* show = command->add_subcommand("show", "List the cached collateral bundles");

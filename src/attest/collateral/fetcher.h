@@ -14,8 +14,9 @@
 namespace atls::attest::collateral {
 
 /// Runs a job somewhere else. Fetch jobs block (network, disk), so an executor must never run
-/// them on an I/O thread: production passes the attestation pool or a dedicated thread; an empty
-/// Executor runs the job on the calling thread (the cache's own refresh thread, a CLI, a test).
+/// them on an I/O thread, and must run every job it accepts (a dropped job leaves its key "in
+/// flight"). An empty Executor runs the job on the calling thread: the cache's own refresh
+/// thread in production (so a slow PCS never occupies the attestation pool), a CLI, a test.
 using Executor = std::function<void(std::function<void()>)>;
 
 class Fetcher {

@@ -31,6 +31,15 @@ Outcome<std::string> chain_header(const net::HttpResponse& response,
                                             std::string(*names.begin()) + " header");
 }
 
+/// PEM is ASCII (RFC 7468). Checked on decoded issuer-chain headers so that nothing else reaches
+/// the JSON payload (whose serialiser only accepts UTF-8).
+bool is_ascii_text(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x80 && (u >= 0x20 || c == '\n' || c == '\r' || c == '\t');
+  });
+}
+
 Bytes body_bytes(const std::string& body) {
   return Bytes(body.begin(), body.end());
 }
@@ -187,6 +196,11 @@ Outcome<Loaded> TdxPcsLoader::fetch(const std::string& key, Upstream& upstream,
   auto documents = tdx::collateral_from_pcs(responses);
   if (!documents) {
     return failure(Errc::InvalidResponse, documents.error().describe());
+  }
+  if (!is_ascii_text(documents->tcb_info_issuer_chain) ||
+      !is_ascii_text(documents->qe_identity_issuer_chain) ||
+      !is_ascii_text(documents->pck_crl_issuer_chain)) {
+    return failure(Errc::InvalidResponse, "an issuer-chain header is not ASCII PEM text");
   }
   return vet(key, std::move(*documents), current, now, Errc::InvalidResponse);
 }
