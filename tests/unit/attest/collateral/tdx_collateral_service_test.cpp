@@ -514,6 +514,21 @@ TEST_F(TdxCollateralServiceTest, BadBundlesAreNeverCached) {
     EXPECT_EQ(id_of(fetched.error()), "collateral.validation_failed");
   }
   {
+    // An issuer-chain header that decodes to non-ASCII bytes.
+    const auto& documents = pki_->collateral_documents();
+    pcs_.serve_collateral(documents, kFmspc, kCa);
+    pcs_.set_route(FakePcs::tcb_target(kFmspc),
+                   {200,
+                    {{"TCB-Info-Issuer-Chain",
+                      "%FF" + atls::testing::url_encode(documents.tcb_info_issuer_chain)}},
+                    "{\"tcbInfo\":" + documents.tcb_info + ",\"signature\":\"" +
+                        to_hex(documents.tcb_info_signature) + "\"}"});
+    auto service = make_service(service_options);
+    auto fetched = service->prefetch(kFmspc, kCa, 10s);
+    ASSERT_FALSE(fetched);
+    EXPECT_EQ(id_of(fetched.error()), "collateral.invalid_response");
+  }
+  {
     // A response without its issuer-chain header.
     pcs_.serve_collateral(pki_->collateral_documents(), kFmspc, kCa);
     pcs_.set_route(FakePcs::qe_target(), {200, {}, "{}"});
