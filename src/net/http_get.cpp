@@ -1,5 +1,6 @@
 #include "net/http_get.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -8,7 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <cctype>
+#include <limits>
 #include <optional>
 
 #include "net/errors.h"
@@ -42,6 +43,8 @@ asio::awaitable<Outcome<HttpResponse>> request(Stream& stream, const Url& url,
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(options.max_body_bytes);
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
   auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, kUseTuple);
   if (read_ec == http::error::body_limit) {
     co_return fail(Errc::BodyTooLarge, std::to_string(options.max_body_bytes) + " bytes max");
@@ -54,11 +57,7 @@ asio::awaitable<Outcome<HttpResponse>> request(Stream& stream, const Url& url,
   HttpResponse out;
   out.status = response.result_int();
   for (const auto& field : response) {
-    std::string name(field.name_string());
-    for (char& c : name) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    out.headers[std::move(name)] = std::string(field.value());
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   out.body = std::move(response.body());
   co_return out;
@@ -107,7 +106,27 @@ asio::awaitable<Outcome<HttpResponse>> fetch(const Url& url, const HttpGetOption
 
 }  // namespace
 
-Outcome<HttpResponse> http_get_response(const Url& url, const HttpGetOptions& options) {
+std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
+  for (const auto& [field, value] : headers) {
+    if (beast::iequals(field, name)) {
+      return std::string_view(value);
+    }
+  }
+  return std::nullopt;
+}
+
+Outcome<std::string> http_get(const Url& url, const HttpGetOptions& options) {
+  auto response = http_request(url, options);
+  if (!response) {
+    return response.error();
+  }
+  if (response->status < 200 || response->status > 299) {
+    return fail(Errc::HttpStatus, std::to_string(response->status));
+  }
+  return std::move(response->body);
+}
+
+Outcome<HttpResponse> http_request(const Url& url, const HttpGetOptions& options) {
   asio::io_context io;
   std::optional<Outcome<HttpResponse>> result;
   asio::co_spawn(io, fetch(url, options),
@@ -120,17 +139,6 @@ Outcome<HttpResponse> http_get_response(const Url& url, const HttpGetOptions& op
                  });
   io.run();
   return std::move(*result);
-}
-
-Outcome<std::string> http_get(const Url& url, const HttpGetOptions& options) {
-  auto response = http_get_response(url, options);
-  if (!response) {
-    return response.error();
-  }
-  if (response->status < 200 || response->status > 299) {
-    return fail(Errc::HttpStatus, std::to_string(response->status));
-  }
-  return std::move(response->body);
 }
 
 }  // namespace atls::net

@@ -95,15 +95,15 @@ class HttpKdsTransport final : public KdsTransport {
     options.timeout = timeout_;
     options.max_body_bytes = max_body_;
     options.accept = "*/*";  // DER certificates, PEM chains, DER CRLs
-    auto response = net::http_get_response(*parsed, options);
+    auto response = net::http_request(*parsed, options);
     if (!response) {
       return response.error();
     }
     KdsHttpResponse out;
     out.status = response->status;
     out.body = std::move(response->body);
-    if (const std::string* retry_after = response->header("retry-after")) {
-      out.retry_after = *retry_after;
+    if (const auto retry_after = response->header("retry-after")) {
+      out.retry_after = std::string(*retry_after);
     }
     return out;
   }

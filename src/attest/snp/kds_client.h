@@ -80,7 +80,7 @@ class KdsTransport {
   virtual Outcome<KdsHttpResponse> get(const std::string& url) const = 0;
 };
 
-/// A transport over net::http_get_response (system trust store for https).
+/// A transport over net::http_request (system trust store for https).
 std::shared_ptr<const KdsTransport> make_http_kds_transport(
     std::chrono::milliseconds timeout = std::chrono::milliseconds(10000),
     std::size_t max_body_bytes = 1024 * 1024);
