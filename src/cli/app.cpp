@@ -1,13 +1,17 @@
 #include "cli/app.h"
 
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include <functional>
 #include <iostream>
+#include <utility>
 
 #include "cli/common.h"
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "core/log.h"
 
 #ifndef ATLS_VERSION
@@ -99,6 +103,10 @@ int run(int argc, char** argv) {
 
   GlobalOptions global;
   add_global_options(app, global);
+  // --config FILE (YAML, cli/config_file.h): flags > environment > file.
+  app.config_formatter(std::make_shared<YamlConfig>(&app));
+  app.set_config("--config", "", "YAML configuration file (docs/configuration.md)")
+      ->envname("ATLS_CONFIG");
 
   std::function<int()> action;
 
@@ -111,9 +119,39 @@ int run(int argc, char** argv) {
   add_mock_tee_command(app, global, action);
   add_collateral_command(app, global, action);
   add_audit_command(app, global, action);
+  add_config_command(app, global, action);
+
+  // `atls-proxy --config proxy.yaml` without a subcommand: the file's `mode` names it.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed
+  for (std::size_t i = 0; i + 1 < static_cast<std::size_t>(argc); ++i) {
+    const std::string arg = argv[i];
+    std::string path;
+    if (arg == "--config" && i + 1 < static_cast<std::size_t>(argc)) {
+      path = argv[i + 1];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      path = arg.substr(9);
+    }
+    if (path.empty()) {
+      continue;
+    }
+    bool has_subcommand = false;
+    for (int j = 1; j < argc; ++j) {
+      for (const auto* sub : std::as_const(app).get_subcommands(
+               std::function<bool(const CLI::App*)>{})) {
+        has_subcommand = has_subcommand || sub->get_name() == argv[j];
+      }
+    }
+    if (!has_subcommand) {
+      if (const auto mode = config_mode(path)) {
+        args.insert(args.begin(), *mode);
+      }
+    }
+    break;
+  }
 
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -107,8 +107,6 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
     spdlog::info("health check listening on {}:{}", health_bound->address().to_string(),
                  health_bound->port());
   }
-  spdlog::info("proxy-client listening on {}:{}, proxy-server {}", bound->address().to_string(),
-               bound->port(), server->to_string());
 
   int exit_code = kExitOk;
   asio::co_spawn(runtime.main_io(), proxy.connect(),
@@ -135,6 +133,9 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
         (*operations)->readiness->set("draining", false, "shutting down");
       },
       global.drain_timeout(), [&proxy] { return proxy.drained(); });
+  // Logged once signals are handled: whoever waits for this line may stop us right away.
+  spdlog::info("proxy-client listening on {}:{}, proxy-server {}", bound->address().to_string(),
+               bound->port(), server->to_string());
   runtime.run();
   return exit_code;
 }

@@ -18,6 +18,7 @@ void add_file_server_command(CLI::App& app, GlobalOptions& global, std::function
 void add_verify_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 void add_mock_tee_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 void add_collateral_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
+void add_config_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 void add_audit_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 
 /// Client TLS flags shared by client-like subcommands (§8.2, §8.4, §8.6).

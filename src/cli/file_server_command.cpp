@@ -61,9 +61,10 @@ int run_file_server(const GlobalOptions& global, const FileServerOptions& option
     spdlog::error("{}", bound.error().describe());
     return kExitUsage;
   }
+  stop_on_signals(runtime, [&server] { server.stop_accepting(); });
+  // Logged once signals are handled: whoever waits for this line may stop us right away.
   spdlog::info("attested-file-server listening on {}:{} serving {}",
                bound->address().to_string(), bound->port(), options.root);
-  stop_on_signals(runtime, [&server] { server.stop_accepting(); });
   runtime.run();
   return kExitOk;
 }

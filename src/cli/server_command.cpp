@@ -107,9 +107,6 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
     spdlog::info("health check listening on {}:{}", health_bound->address().to_string(),
                  health_bound->port());
   }
-  spdlog::info("proxy-server listening on {}:{} (attesting as {}), forwarding to {}",
-               bound->address().to_string(), bound->port(),
-               attest::to_string((*attester)->type()), target->to_string());
   stop_on_signals(
       runtime,
       [&server, &health, &operations] {
@@ -120,6 +117,10 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
         (*operations)->readiness->set("draining", false, "shutting down");
       },
       global.drain_timeout(), [&server] { return server.open_channels() == 0; });
+  // Logged once signals are handled: whoever waits for this line may stop us right away.
+  spdlog::info("proxy-server listening on {}:{} (attesting as {}), forwarding to {}",
+               bound->address().to_string(), bound->port(),
+               attest::to_string((*attester)->type()), target->to_string());
   runtime.run();
   return kExitOk;
 }
