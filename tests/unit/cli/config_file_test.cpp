@@ -1,0 +1,119 @@
+#include "cli/config_file.h"
+
+#include <gtest/gtest.h>
+
+namespace atls::cli {
+namespace {
+
+// A small application shaped like the real one: a global option with an environment variable,
+// and a `server` subcommand with a positional and a flag.
+struct TestApp {
+  TestApp() {
+    app.add_option("--measurements-file", measurements);
+    app.add_option("--max-attestation-age", age);
+    app.add_flag("--log-json", log_json);
+    auto* server = app.add_subcommand("server");
+    server->add_option("target_addr", target);
+    server->add_option("--listen-addr", listen)->envname("ATLS_TEST_LISTEN_ADDR");
+    server->add_option("--server-attestation-type", type);
+  }
+  CLI::App app;
+  std::string measurements, target, listen, type;
+  double age = 0;
+  bool log_json = false;
+};
+
+std::string render(const std::vector<CLI::ConfigItem>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    out += item.fullname() + "=" + CLI::detail::join(item.inputs, ",") + ";";
+  }
+  return out;
+}
+
+TEST(ConfigFile, SeedSchemaMapsOntoOptions) {
+  TestApp t;
+  YamlConfig reader(&t.app);
+  const auto items = reader.translate(R"(
+mode: server
+proxy:
+  listen: "0.0.0.0:26257"
+  backend: {host: db.internal, port: 26257}
+attestation:
+  provider: gcp
+  policy: {measurements_file: m.json}
+policy: {max_attestation_age: 5m}
+logging: {format: json}
+)", "server");
+  EXPECT_EQ(render(items),
+            "server.listen-addr=0.0.0.0:26257;server.target_addr=db.internal:26257;"
+            "server.server-attestation-type=auto;measurements-file=m.json;"
+            "max-attestation-age=300;log-json=true;");
+}
+
+TEST(ConfigFile, FullParseAppliesTheFile) {
+  TestApp t;
+  t.app.config_formatter(std::make_shared<YamlConfig>(&t.app));
+  t.app.set_config("--config");
+  const auto path = std::filesystem::temp_directory_path() / "atls-config-test.yaml";
+  {
+    std::ofstream out(path);
+    out << "proxy: {listen: '127.0.0.1:1', backend: 'a:2'}\nmeasurements-file: m.json\n";
+  }
+  t.app.parse(std::vector<std::string>{"server", "--listen-addr", "127.0.0.1:9", path.string(),
+                                       "--config"});  // reversed argv
+  EXPECT_EQ(t.listen, "127.0.0.1:9");  // the flag wins
+  EXPECT_EQ(t.target, "a:2");
+  EXPECT_EQ(t.measurements, "m.json");
+  std::filesystem::remove(path);
+}
+
+TEST(ConfigFile, EnvironmentBeatsTheFile) {
+  TestApp t;
+  ::setenv("ATLS_TEST_LISTEN_ADDR", "127.0.0.1:7", 1);
+  YamlConfig reader(&t.app);
+  const auto items = reader.translate("proxy: {listen: '127.0.0.1:1'}\n", "server");
+  ::unsetenv("ATLS_TEST_LISTEN_ADDR");
+  EXPECT_TRUE(items.empty()) << render(items);
+}
+
+TEST(ConfigFile, ErrorsNameTheLine) {
+  TestApp t;
+  YamlConfig reader(&t.app);
+  const std::pair<const char*, const char*> cases[] = {
+      {"proxy:\n  listen: a\n  nope: b\n", "config line 3: unknown key 'proxy.nope'"},
+      {"a: [1,\n", "config line 2"},
+      {"- 1\n- 2\n", "top level must be a mapping"},
+      {"proxy: 5\n", "proxy must be a mapping"},
+      {"proxy: {listen: [a, b]}\n", "listen must be a single value"},
+      {"mode: client\n", "mode is 'client' but the command is 'server'"},
+      {"server: {bogus: 1}\n", "unknown option 'bogus' of 'server'"},
+      {"policy: {require_fresh_attestation: maybe}\n", "must be true or false"},
+      {"attestation: {provider: tpm9}\n", "unknown provider or type 'tpm9'"},
+  };
+  for (const auto& [text, expected] : cases) {
+    try {
+      reader.translate(text, "server");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const CLI::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos)
+          << text << " -> " << e.what();
+    }
+  }
+}
+
+TEST(ConfigFile, Durations) {
+  EXPECT_EQ(parse_duration_seconds("60s"), 60.0);
+  EXPECT_EQ(parse_duration_seconds("5m"), 300.0);
+  EXPECT_EQ(parse_duration_seconds("1h"), 3600.0);
+  EXPECT_EQ(parse_duration_seconds("250ms"), 0.25);
+  EXPECT_EQ(parse_duration_seconds("7"), 7.0);
+  EXPECT_FALSE(parse_duration_seconds("soon"));
+  EXPECT_FALSE(parse_duration_seconds("-1s"));
+  EXPECT_FALSE(parse_duration_seconds("5 days"));
+  EXPECT_FALSE(parse_duration_seconds("nan"));
+  EXPECT_FALSE(parse_duration_seconds(""));
+}
+
+}  // namespace
+}  // namespace atls::cli
