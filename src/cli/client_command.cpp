@@ -66,7 +66,7 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
   // One I/O thread: the single attested channel is one TLS stream, which is serial anyway;
   // keeping the source connections on the same thread avoids cross-thread hand-offs.
   Runtime runtime(1);
-  auto operations = start_operations(global, runtime, *attester, **appraiser);
+  auto operations = start_operations(global, runtime, *attester, *appraiser);
   if (!operations) {
     spdlog::error("{}", operations.error().describe());
     return kExitUsage;
@@ -78,6 +78,7 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
   proxy_options.pool.channel =
       make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global,
                           (*operations)->recorder);
+  proxy_options.pool.channel.appraiser_slot = (*operations)->appraisers;
   proxy_options.pool.max_attestation_age = std::chrono::milliseconds(
       static_cast<long long>(global.max_attestation_age_seconds * 1000.0));
   proxy_options.pool.acquire_timeout =
@@ -123,6 +124,7 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
                      runtime.stop();
                    }
                  });
+  reload_policy_on_sighup(runtime, global, **operations);
   stop_on_signals(
       runtime,
       [&proxy, &health, &operations] {

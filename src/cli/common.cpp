@@ -228,8 +228,10 @@ std::chrono::milliseconds GlobalOptions::drain_timeout() const {
 Outcome<std::unique_ptr<Operations>> start_operations(const GlobalOptions& global,
                                                       Runtime& runtime,
                                                       const attest::AttesterPtr& attester,
-                                                      const ratls::Appraiser& appraiser) {
+                                                      std::shared_ptr<const ratls::Appraiser> initial) {
+  const ratls::Appraiser& appraiser = *initial;
   auto ops_state = std::make_unique<Operations>();
+  ops_state->appraisers = std::make_shared<ratls::AppraiserSlot>(initial);
   ops_state->registry = std::make_shared<ops::Registry>();
   ops_state->metrics = std::make_shared<ops::ProxyMetrics>(*ops_state->registry);
   ops_state->readiness = std::make_shared<ops::Readiness>();
@@ -304,6 +306,49 @@ Outcome<std::unique_ptr<Operations>> start_operations(const GlobalOptions& globa
                  bound->address().to_string(), bound->port());
   }
   return ops_state;
+}
+
+namespace {
+
+void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& runtime,
+                  const GlobalOptions& global, Operations& operations) {
+  signals->async_wait([signals, &runtime, &global, &operations](
+                          const boost::system::error_code& ec, int /*signal*/) {
+    if (ec) {
+      return;
+    }
+    spdlog::info("SIGHUP: reloading the policy");
+    // File and URL reads block: build the new appraiser on the attestation pool.
+    // Shared pointers, not the Operations: the task may outlive it at shutdown.
+    boost::asio::post(runtime.attestation_executor(), [&global, metrics = operations.metrics,
+                                                       readiness = operations.readiness,
+                                                       appraisers = operations.appraisers] {
+      auto next = make_appraiser(global);
+      if (!next) {
+        metrics->reloads.with({"failure"}).inc();
+        spdlog::error("policy reload rejected, the previous policy stays in force: {}",
+                      next.error().describe());
+        return;
+      }
+      const auto& policy = (*next)->policy();
+      readiness->set(
+          "policy", true,
+          fmt::format("{} record(s) from {} (reloaded)", policy.records().size(),
+                      policy.source().empty() ? std::string("flags") : policy.source()));
+      appraisers->set(std::move(*next));
+      metrics->reloads.with({"success"}).inc();
+      spdlog::info("policy reloaded: {} record(s); new channels use it", policy.records().size());
+    });
+    await_sighup(signals, runtime, global, operations);
+  });
+}
+
+}  // namespace
+
+void reload_policy_on_sighup(Runtime& runtime, const GlobalOptions& global,
+                             Operations& operations) {
+  auto signals = std::make_shared<boost::asio::signal_set>(runtime.main_io(), SIGHUP);
+  await_sighup(std::move(signals), runtime, global, operations);
 }
 
 Outcome<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& text,

@@ -112,6 +112,8 @@ struct Operations {
   std::shared_ptr<ops::AuditLog> audit;
   std::shared_ptr<ops::ChannelRecorder> recorder;
   std::unique_ptr<proxy::PlainHttpServer> admin;
+  /// The appraiser in force; SIGHUP replaces it (reload_policy_on_sighup).
+  std::shared_ptr<ratls::AppraiserSlot> appraisers;
 };
 
 /// Opens the audit log and starts the admin listener (when configured) on `runtime`'s main
@@ -120,7 +122,15 @@ struct Operations {
 Outcome<std::unique_ptr<Operations>> start_operations(const GlobalOptions& global,
                                                       Runtime& runtime,
                                                       const attest::AttesterPtr& attester,
-                                                      const ratls::Appraiser& appraiser);
+                                                      std::shared_ptr<const ratls::Appraiser> appraiser);
+
+/// SIGHUP re-reads everything the policy is made of (measurements file or URL, accepted type,
+/// TDX collateral files, TCB statuses) off the I/O threads. A valid result replaces the
+/// appraiser for new channels; an invalid one is logged and counted, and the old policy stays
+/// in force (atls_config_reloads_total{result}). Channels already open keep the appraisal they
+/// were established with.
+void reload_policy_on_sighup(Runtime& runtime, const GlobalOptions& global,
+                             Operations& operations);
 
 /// Channel configuration from the parts every subcommand assembles.
 ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,

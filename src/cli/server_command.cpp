@@ -58,7 +58,7 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
   }
 
   Runtime runtime(options.io_threads);
-  auto operations = start_operations(global, runtime, *attester, **appraiser);
+  auto operations = start_operations(global, runtime, *attester, *appraiser);
   if (!operations) {
     spdlog::error("{}", operations.error().describe());
     return kExitUsage;
@@ -81,6 +81,7 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
   server_options.channel =
       make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global,
                           (*operations)->recorder);
+  server_options.channel.appraiser_slot = (*operations)->appraisers;
   proxy::AttestedServer server(runtime, server_options,
                                [forwarder](const proxy::ChannelContext& context) {
                                  return forwarder->handler_for(context);
@@ -107,6 +108,7 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
     spdlog::info("health check listening on {}:{}", health_bound->address().to_string(),
                  health_bound->port());
   }
+  reload_policy_on_sighup(runtime, global, **operations);
   stop_on_signals(
       runtime,
       [&server, &health, &operations] {

@@ -65,7 +65,10 @@ ProxyMetrics::ProxyMetrics(Registry& r)
       audit_records(r.counter("atls_audit_records_total", "Audit records written")),
       audit_write_failures(r.counter("atls_audit_write_failures_total",
                                      "Audit records that could not be written")),
-      build_info(r.gauge("atls_build_info", "Build information (value 1)", {"version"})) {
+      build_info(r.gauge("atls_build_info", "Build information (value 1)", {"version"})),
+      reloads(r.counter("atls_config_reloads_total",
+                        "Policy reloads on SIGHUP (failure: rejected, the old policy stays)",
+                        {"result"})) {
   build_info.with({ATLS_VERSION}).set(1);
 }
 

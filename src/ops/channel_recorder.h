@@ -32,6 +32,7 @@ struct ProxyMetrics {
   CounterFamily& audit_records;           // {}
   CounterFamily& audit_write_failures;    // {}
   GaugeFamily& build_info;                // {version}
+  CounterFamily& reloads;                 // {result}
 };
 
 /// Whether `error` is a policy decision (the evidence was fine or irrelevant, the workload is

@@ -173,10 +173,11 @@ asio::awaitable<Outcome<PeerAttestation>> appraise_peer(const ChannelConfig& con
                                                         const attest::ReportData& expected) {
   const auto now = config.clock->now();
   const bool log = config.evidence_log_dir && message.type != attest::AttestationType::None;
-  if (!log && !config.appraiser->needs_verification(message.type)) {
-    co_return config.appraiser->appraise(message, expected, now);
+  // One appraiser for the whole attempt, even if a reload swaps the slot meanwhile.
+  auto appraiser = config.appraiser_slot ? config.appraiser_slot->get() : config.appraiser;
+  if (!log && !appraiser->needs_verification(message.type)) {
+    co_return appraiser->appraise(message, expected, now);
   }
-  auto appraiser = config.appraiser;
   auto log_dir = log ? config.evidence_log_dir : std::nullopt;
   auto appraise = [appraiser, message = std::move(message), expected, now, log_dir] {
     if (log_dir) {

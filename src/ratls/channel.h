@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -26,11 +27,32 @@ namespace atls::ratls {
 
 using TlsStream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
 
+/// The appraiser in force; replaced as a whole on reload (SIGHUP), read once per attempt.
+class AppraiserSlot {
+ public:
+  explicit AppraiserSlot(std::shared_ptr<const Appraiser> initial)
+      : current_(std::move(initial)) {}
+  std::shared_ptr<const Appraiser> get() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+  }
+  void set(std::shared_ptr<const Appraiser> next) {
+    std::lock_guard lock(mutex_);
+    current_ = std::move(next);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Appraiser> current_;
+};
+
 struct ChannelConfig {
   /// Produces the local evidence (NoneAttester when not attesting).
   attest::AttesterPtr attester;
   /// Verifies the peer's message under the local policy.
   std::shared_ptr<const Appraiser> appraiser;
+  /// When set, replaces `appraiser`: the slot's current appraiser is used (policy reload).
+  std::shared_ptr<AppraiserSlot> appraiser_slot;
   /// Executor of the pool that runs evidence generation and verification.
   boost::asio::any_io_executor attestation_executor;
   /// Deadline of each step: TLS handshake, sending our frame, receiving the peer's frame,

@@ -244,3 +244,56 @@ def test_max_attestation_age_renews_the_channel_without_failed_requests(procs, t
     assert len(re.findall(r"attested channel to .* established", client.log)) >= 3
     assert "re-attesting on a new channel" in client.log
     assert "lost" not in client.log  # the old channels were retired, not broken
+
+
+def test_sighup_reloads_the_policy_and_keeps_the_old_one_when_invalid(procs, target, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps([{"attestation_type": "none"}]))
+    server, server_port = start_server(procs, target, "--admin-listen-addr", "127.0.0.1:0",
+                                       policy=("--measurements-file", policy))
+    admin = f"http://127.0.0.1:{admin_port(server)}"
+    _, client_port = start_client(procs, server_port)
+
+    def attested_get():
+        return run([BIN, "attested-get", f"127.0.0.1:{server_port}", "--allow-self-signed",
+                    "--url-path", "/status?code=200",
+                    "--allowed-remote-attestation-type", "none"], timeout=30).returncode
+
+    # Load through the established channel while the policy changes: no request fails.
+    stop = threading.Event()
+    statuses = []
+
+    def load():
+        while not stop.is_set():
+            statuses.append(get(f"http://127.0.0.1:{client_port}/status?code=200")[0])
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        assert attested_get() == 0
+        # A stricter policy: unattested clients are refused from now on.
+        policy.write_text(json.dumps([{"attestation_type": "dcap-tdx",
+                                       "measurements": {"mrtd": {"expected": "ab" * 48}}}]))
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_for("policy reloaded")
+        assert attested_get() != 0
+        # An invalid file is rejected; the stricter policy stays in force.
+        policy.write_text("[{not json")
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_for("policy reload rejected")
+        assert attested_get() != 0
+        text = get(f"{admin}/metrics")[1]
+        assert metric_value(text, "atls_config_reloads_total", result="success") == 1
+        assert metric_value(text, "atls_config_reloads_total", result="failure") == 1
+        # Back to accepting unattested clients.
+        policy.write_text(json.dumps([{"attestation_type": "none"}]))
+        server.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while attested_get() != 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        loader.join(30)
+    assert statuses and set(statuses) == {200}, statuses
