@@ -88,6 +88,7 @@ int run(int argc, char** argv) {
   add_file_server_command(app, global, action);
   add_verify_command(app, global, action);
   add_mock_tee_command(app, global, action);
+  add_collateral_command(app, global, action);
   add_pg_server_command(app, global, action);
   add_pg_client_command(app, global, action);
 

@@ -1,5 +1,6 @@
 #include "net/http_get.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -8,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
 #include <optional>
 
 #include "net/errors.h"
@@ -26,12 +28,12 @@ Failure fail(Errc code, const std::string& detail) {
 }
 
 template <class Stream>
-asio::awaitable<Outcome<std::string>> request(Stream& stream, const Url& url,
-                                              const HttpGetOptions& options) {
+asio::awaitable<Outcome<HttpResponse>> request(Stream& stream, const Url& url,
+                                               const HttpGetOptions& options) {
   http::request<http::empty_body> req{http::verb::get, url.target, 11};
   req.set(http::field::host, url.authority.to_string());
   req.set(http::field::user_agent, "atls-proxy");
-  req.set(http::field::accept, "application/json");
+  req.set(http::field::accept, options.accept);
   req.set(http::field::connection, "close");
   auto [write_ec, written] = co_await http::async_write(stream, req, kUseTuple);
   if (write_ec) {
@@ -41,6 +43,8 @@ asio::awaitable<Outcome<std::string>> request(Stream& stream, const Url& url,
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(options.max_body_bytes);
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
   auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, kUseTuple);
   if (read_ec == http::error::body_limit) {
     co_return fail(Errc::BodyTooLarge, std::to_string(options.max_body_bytes) + " bytes max");
@@ -50,13 +54,16 @@ asio::awaitable<Outcome<std::string>> request(Stream& stream, const Url& url,
                    read_ec.message());
   }
   auto response = parser.release();
-  if (response.result_int() < 200 || response.result_int() > 299) {
-    co_return fail(Errc::HttpStatus, std::to_string(response.result_int()));
+  HttpResponse out;
+  out.status = response.result_int();
+  for (const auto& field : response) {
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
-  co_return std::move(response.body());
+  out.body = std::move(response.body());
+  co_return out;
 }
 
-asio::awaitable<Outcome<std::string>> fetch(const Url& url, const HttpGetOptions& options) {
+asio::awaitable<Outcome<HttpResponse>> fetch(const Url& url, const HttpGetOptions& options) {
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::resolver resolver(executor);
   auto [resolve_ec, endpoints] = co_await resolver.async_resolve(
@@ -99,16 +106,37 @@ asio::awaitable<Outcome<std::string>> fetch(const Url& url, const HttpGetOptions
 
 }  // namespace
 
-Outcome<std::string> http_get(const Url& url, const HttpGetOptions& options) {
-  asio::io_context io;
-  std::optional<Outcome<std::string>> result;
-  asio::co_spawn(io, fetch(url, options), [&result](std::exception_ptr error, Outcome<std::string> r) {
-    if (error) {
-      result = fail(Errc::ProtocolError, "unexpected exception");
-    } else {
-      result = std::move(r);
+std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
+  for (const auto& [field, value] : headers) {
+    if (beast::iequals(field, name)) {
+      return std::string_view(value);
     }
-  });
+  }
+  return std::nullopt;
+}
+
+Outcome<std::string> http_get(const Url& url, const HttpGetOptions& options) {
+  auto response = http_request(url, options);
+  if (!response) {
+    return response.error();
+  }
+  if (response->status < 200 || response->status > 299) {
+    return fail(Errc::HttpStatus, std::to_string(response->status));
+  }
+  return std::move(response->body);
+}
+
+Outcome<HttpResponse> http_request(const Url& url, const HttpGetOptions& options) {
+  asio::io_context io;
+  std::optional<Outcome<HttpResponse>> result;
+  asio::co_spawn(io, fetch(url, options),
+                 [&result](std::exception_ptr error, Outcome<HttpResponse> r) {
+                   if (error) {
+                     result = fail(Errc::ProtocolError, "unexpected exception");
+                   } else {
+                     result = std::move(r);
+                   }
+                 });
   io.run();
   return std::move(*result);
 }

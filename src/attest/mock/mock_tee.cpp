@@ -1,19 +1,68 @@
 #include "attest/mock/mock_tee.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "attest/errors.h"
 #include "attest/mock/snp_mock.h"
+#include "attest/mock/tdx_mock.h"
+#include "core/clock.h"
 #include "tls/credentials.h"
 
 namespace atls::attest::mock {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+/// The mock TDX collateral of a mock TEE directory is valid for a year from `init` (a test
+/// directory outlives a run; the refresh logic is tested against a fake PCS instead).
+constexpr auto kMockTeeTdxLifetime = std::chrono::hours(24 * 365);
+
+Outcome<AttesterPtr> make_tdx_attester(const fs::path& directory, AttestationType type) {
+  auto pki = MockTdxPki::load(directory);
+  if (!pki) {
+    return pki.error();
+  }
+  MockTdxQuoteOptions options;
+  const fs::path measurements = directory / "tdx-measurements.json";
+  std::error_code ec;
+  if (fs::exists(measurements, ec)) {
+    std::ifstream in(measurements, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      return Failure{make_error_code(TdxMockErrc::ImportFailed), measurements.string()};
+    }
+    if (auto applied = apply_mock_tdx_measurements(text.str(), options); !applied) {
+      return Failure{applied.error().code, measurements.string() + ": " + applied.error().detail};
+    }
+  }
+  auto attester = MockTdxAttester::create(std::move(*pki), options, type);
+  if (!attester) {
+    return attester.error();
+  }
+  return AttesterPtr(std::move(*attester));
+}
+
+}  // namespace
+
 Outcome<void> init_mock_tee(const fs::path& directory) {
   auto snp = MockSnpPki::generate();
   if (!snp) {
     return snp.error();
   }
-  return (*snp)->save(directory);
+  if (auto saved = (*snp)->save(directory); !saved) {
+    return saved.error();
+  }
+  MockTdxPkiOptions tdx_options;
+  tdx_options.document_lifetime = kMockTeeTdxLifetime;
+  tdx_options.crl_lifetime = kMockTeeTdxLifetime;
+  auto tdx = MockTdxPki::create(SystemClock().now(), tdx_options);
+  if (!tdx) {
+    return tdx.error();
+  }
+  return (*tdx)->save(directory);
 }
 
 Outcome<AttesterPtr> make_mock_attester(const fs::path& directory, AttestationType type) {
@@ -30,9 +79,14 @@ Outcome<AttesterPtr> make_mock_attester(const fs::path& directory, AttestationTy
     }
     return AttesterPtr(std::move(*attester));
   }
-  return Failure{make_error_code(Errc::GenerationUnavailable),
-                 std::string("the mock TEE cannot produce ") + std::string(to_string(type)) +
-                     " evidence"};
+  if (type == AttestationType::DcapTdx || type == AttestationType::GcpTdx ||
+      type == AttestationType::QemuTdx) {
+    // Raw DCAP quotes (interop §4.1); azure-tdx evidence (vTPM + HCL report) is not mocked.
+    return make_tdx_attester(directory, type);
+  }
+  return Failure{
+      make_error_code(Errc::GenerationUnavailable),
+      std::string("the mock TEE cannot produce ") + std::string(to_string(type)) + " evidence"};
 }
 
 Outcome<std::vector<VerifierPtr>> make_mock_verifiers(const fs::path& directory) {
@@ -47,6 +101,13 @@ Outcome<std::vector<VerifierPtr>> make_mock_verifiers(const fs::path& directory)
       return verifier.error();
     }
     verifiers.push_back(std::move(*verifier));
+  }
+  if (fs::exists(directory / "tdx-root.crt")) {
+    auto tdx = load_mock_tdx_verifier(directory);
+    if (!tdx) {
+      return tdx.error();
+    }
+    verifiers.push_back(std::move(tdx->verifier));
   }
   if (verifiers.empty()) {
     return Failure{make_error_code(Errc::GenerationUnavailable),

@@ -16,14 +16,19 @@
 
 namespace atls::attest::mock {
 
-/// Creates `directory` with fresh mock PKIs (SEV-SNP: snp-*.{key,crt}).
+/// Creates `directory` with fresh mock PKIs: SEV-SNP (snp-*.{key,crt}) and Intel TDX (tdx-*:
+/// keys, certificates, collateral valid for a year, tdx-pki.json; MockTdxPki::save).
 Outcome<void> init_mock_tee(const std::filesystem::path& directory);
 
-/// An attester minting mock evidence of `type` (sev-snp, gcp-snp) with the PKI in `directory`.
+/// An attester minting mock evidence of `type` with the PKI in `directory`: sev-snp, gcp-snp,
+/// or a raw TDX quote for dcap-tdx, gcp-tdx, qemu-tdx. TDX measurements come from the optional
+/// `tdx-measurements.json` ({"mrtd": hex, "rtmr0".."rtmr3": hex}, 48 bytes each, all optional,
+/// zero when absent), read when the attester is created — a test may rewrite it between runs.
 Outcome<AttesterPtr> make_mock_attester(const std::filesystem::path& directory,
                                         AttestationType type);
 
-/// Verifiers that trust only the mock roots in `directory` (one per TEE family present).
+/// Verifiers that trust only the mock roots in `directory` (one per TEE family present; TDX:
+/// a real TdxVerifier over the directory's mock collateral).
 Outcome<std::vector<VerifierPtr>> make_mock_verifiers(const std::filesystem::path& directory);
 
 }  // namespace atls::attest::mock

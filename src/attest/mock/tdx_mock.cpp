@@ -6,13 +6,19 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "attest/tdx/x509_util.h"
+#include "core/json.h"
 #include "tls/certificate_builder.h"
+#include "tls/credentials.h"
 
 namespace atls::attest::mock {
 namespace {
@@ -190,13 +196,13 @@ bool set_asn1_time(ASN1_TIME* field, SystemTime at) {
   return ASN1_TIME_set(field, static_cast<time_t>(seconds.count())) != nullptr;
 }
 
-Outcome<Bytes> make_crl(const Issued& issuer, SystemTime this_update, SystemTime next_update,
-                        X509* revoked) {
+Outcome<Bytes> make_crl(X509* issuer_cert, EVP_PKEY* issuer_key, SystemTime this_update,
+                        SystemTime next_update, X509* revoked) {
   tdx::X509CrlPtr crl(X509_CRL_new());
   std::unique_ptr<ASN1_TIME, tls::OsslDeleter<ASN1_TIME_free>> last(ASN1_TIME_new());
   std::unique_ptr<ASN1_TIME, tls::OsslDeleter<ASN1_TIME_free>> next(ASN1_TIME_new());
   if (!crl || !last || !next || X509_CRL_set_version(crl.get(), 1) != 1 ||
-      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.cert.get())) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer_cert)) != 1 ||
       !set_asn1_time(last.get(), this_update) || !set_asn1_time(next.get(), next_update) ||
       X509_CRL_set1_lastUpdate(crl.get(), last.get()) != 1 ||
       X509_CRL_set1_nextUpdate(crl.get(), next.get()) != 1) {
@@ -212,8 +218,7 @@ Outcome<Bytes> make_crl(const Issued& issuer, SystemTime this_update, SystemTime
       return mock_failure(TdxMockErrc::SigningFailed, "CRL entry");
     }
   }
-  if (X509_CRL_sort(crl.get()) != 1 ||
-      X509_CRL_sign(crl.get(), issuer.key.get(), EVP_sha256()) == 0) {
+  if (X509_CRL_sort(crl.get()) != 1 || X509_CRL_sign(crl.get(), issuer_key, EVP_sha256()) == 0) {
     return mock_failure(TdxMockErrc::SigningFailed, "CRL signature");
   }
   unsigned char* encoded = nullptr;
@@ -432,52 +437,92 @@ Outcome<std::shared_ptr<const MockTdxPki>> MockTdxPki::create(SystemTime now,
   }
 
   const SystemTime issued = now - std::chrono::hours(1);
-  auto root_crl = make_crl(*root, issued, issued + std::chrono::hours(24 * 365),
-                           options.revoke_pck_ca ? ca->cert.get() : nullptr);
-  if (!root_crl) {
-    return root_crl.error();
-  }
-  auto pck_crl = make_crl(*ca, issued, issued + options.crl_lifetime,
-                          options.revoke_pck ? pck->cert.get() : nullptr);
-  if (!pck_crl) {
-    return pck_crl.error();
-  }
-
   pki->qe_mr_signer_ = sha256_of("ATLS INSECURE MOCK TD QE signer");
   tdx::CollateralDocuments& documents = pki->documents_;
   const std::string root_pem = to_pem(root->cert.get());
   documents.pck_crl_issuer_chain = to_pem(ca->cert.get()) + root_pem;
   documents.tcb_info_issuer_chain = to_pem(signer->cert.get()) + root_pem;
   documents.qe_identity_issuer_chain = documents.tcb_info_issuer_chain;
-  documents.root_ca_crl = std::move(*root_crl);
-  documents.pck_crl = std::move(*pck_crl);
   documents.tcb_info = tcb_info_json(options, issued, issued + options.document_lifetime);
   documents.qe_identity =
       qe_identity_json(options, pki->qe_mr_signer_, issued, issued + options.document_lifetime);
-  auto tcb_signature = sign_raw(signer->key.get(), as_bytes(documents.tcb_info));
-  auto qe_signature = sign_raw(signer->key.get(), as_bytes(documents.qe_identity));
+  pki->root_ = std::move(root->cert);
+  pki->root_key_ = std::move(root->key);
+  pki->ca_ = std::move(ca->cert);
+  pki->ca_key_ = std::move(ca->key);
+  pki->pck_ = std::move(pck->cert);
+  pki->pck_key_ = std::move(pck->key);
+  pki->signer_ = std::move(signer->cert);
+  pki->signer_key_ = std::move(signer->key);
+  pki->options_ = std::move(options);
+  MockTdxCollateralDates dates;
+  dates.issued = issued;
+  dates.document_lifetime = pki->options_.document_lifetime;
+  dates.crl_lifetime = pki->options_.crl_lifetime;
+  auto signed_documents = pki->issue_collateral(dates);
+  if (!signed_documents) {
+    return signed_documents.error();
+  }
+  pki->documents_ = std::move(*signed_documents);
+  if (auto finished = pki->finish(); !finished) {
+    return finished.error();
+  }
+  return std::shared_ptr<const MockTdxPki>(std::move(pki));
+}
+
+Outcome<void> MockTdxPki::finish() {
+  pck_chain_pem_ = to_pem(pck_.get()) + to_pem(ca_.get()) + to_pem(root_.get());
+  root_der_ = tdx::certificate_der(root_.get());
+  auto collateral = tdx::Collateral::parse(documents_);
+  if (!collateral) {
+    return collateral.error();
+  }
+  collateral_ = *collateral;
+  auto anchors = tdx::TrustAnchors::insecure_test_roots_for_testing({root_der_});
+  if (!anchors) {
+    return anchors.error();
+  }
+  anchors_ = *anchors;
+  return {};
+}
+
+Outcome<tdx::CollateralDocuments> MockTdxPki::issue_collateral(
+    const MockTdxCollateralDates& dates) const {
+  tdx::CollateralDocuments documents = documents_;
+  // Re-date the signed documents (Intel PCS v4 data model: issueDate / nextUpdate, RFC 3339).
+  for (std::string* text : {&documents.tcb_info, &documents.qe_identity}) {
+    auto document = ordered_json::parse(*text, nullptr, false);
+    if (document.is_discarded() || !document.is_object()) {
+      return mock_failure(TdxMockErrc::SigningFailed, "collateral document");
+    }
+    document["issueDate"] = tdx::format_rfc3339(dates.issued);
+    document["nextUpdate"] = tdx::format_rfc3339(dates.issued + dates.document_lifetime);
+    if (dates.tcb_evaluation_data_number) {
+      document["tcbEvaluationDataNumber"] = *dates.tcb_evaluation_data_number;
+    }
+    *text = document.dump();
+  }
+  auto root_crl =
+      make_crl(root_.get(), root_key_.get(), dates.issued, dates.issued + dates.root_crl_lifetime,
+               options_.revoke_pck_ca ? ca_.get() : nullptr);
+  if (!root_crl) {
+    return root_crl.error();
+  }
+  auto pck_crl = make_crl(ca_.get(), ca_key_.get(), dates.issued, dates.issued + dates.crl_lifetime,
+                          options_.revoke_pck ? pck_.get() : nullptr);
+  if (!pck_crl) {
+    return pck_crl.error();
+  }
+  documents.root_ca_crl = std::move(*root_crl);
+  documents.pck_crl = std::move(*pck_crl);
+  auto tcb_signature = sign_raw(signer_key_.get(), as_bytes(documents.tcb_info));
+  auto qe_signature = sign_raw(signer_key_.get(), as_bytes(documents.qe_identity));
   if (!tcb_signature || !qe_signature) {
     return tcb_signature ? qe_signature.error() : tcb_signature.error();
   }
   documents.tcb_info_signature.assign(tcb_signature->begin(), tcb_signature->end());
   documents.qe_identity_signature.assign(qe_signature->begin(), qe_signature->end());
-
-  pki->pck_chain_pem_ = to_pem(pck->cert.get()) + to_pem(ca->cert.get()) + root_pem;
-  pki->root_der_ = tdx::certificate_der(root->cert.get());
-  auto collateral = tdx::Collateral::parse(documents);
-  if (!collateral) {
-    return collateral.error();
-  }
-  pki->collateral_ = *collateral;
-  auto anchors = tdx::TrustAnchors::insecure_test_roots_for_testing({pki->root_der_});
-  if (!anchors) {
-    return anchors.error();
-  }
-  pki->anchors_ = *anchors;
-  pki->root_ = std::move(root->cert);
-  pki->pck_key_ = std::move(pck->key);
-  pki->options_ = std::move(options);
-  return std::shared_ptr<const MockTdxPki>(std::move(pki));
+  return documents;
 }
 
 std::string MockTdxPki::root_pem() const {
@@ -515,29 +560,77 @@ Outcome<void> MockTdxPki::export_to(const std::filesystem::path& directory) cons
   return {};
 }
 
-Outcome<ExportedMockTdx> load_exported_mock_tdx(const std::filesystem::path& directory) {
-  const auto read = [&](const char* name, std::string& out) {
-    std::ifstream in(directory / name, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    out = text.str();
-    return static_cast<bool>(in) || !out.empty();
-  };
-  std::string root_pem;
-  std::string collateral_json;
-  if (!read("mock-root-ca.pem", root_pem) || !read("mock-collateral.json", collateral_json)) {
-    return Failure{make_error_code(TdxMockErrc::ImportFailed), directory.string()};
+namespace {
+
+Failure import_failed(const std::filesystem::path& path, std::string_view what = {}) {
+  return Failure{make_error_code(TdxMockErrc::ImportFailed),
+                 path.string() + (what.empty() ? "" : ": " + std::string(what))};
+}
+
+Failure export_failed(const std::filesystem::path& path) {
+  return Failure{make_error_code(TdxMockErrc::ExportFailed),
+                 path.string() + ": " + std::strerror(errno)};
+}
+
+Outcome<std::string> read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return import_failed(path, "cannot read");
   }
-  auto root = tdx::parse_pem_chain(root_pem, make_error_code(TdxMockErrc::ImportFailed));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// Writes a file created with its final mode (a key is never readable by others, not even
+/// briefly); an existing file is replaced.
+Outcome<void> write_mode_file(const std::filesystem::path& path, std::string_view content,
+                              mode_t mode) {
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    return export_failed(path);
+  }
+  std::size_t written = 0;
+  while (written < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      ::close(fd);
+      return export_failed(path);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    return export_failed(path);
+  }
+  return {};
+}
+
+/// A verifier from a root certificate file and a dcap-qvl collateral file.
+Outcome<ExportedMockTdx> verifier_from_files(const std::filesystem::path& root_path,
+                                             const std::filesystem::path& collateral_path) {
+  auto root_pem = read_text_file(root_path);
+  if (!root_pem) {
+    return root_pem.error();
+  }
+  auto collateral_json = read_text_file(collateral_path);
+  if (!collateral_json) {
+    return collateral_json.error();
+  }
+  auto root = tdx::parse_pem_chain(*root_pem, make_error_code(TdxMockErrc::ImportFailed));
   if (!root || root->size() != 1) {
-    return Failure{make_error_code(TdxMockErrc::ImportFailed), "mock-root-ca.pem"};
+    return import_failed(root_path, "not one PEM certificate");
   }
   auto anchors = tdx::TrustAnchors::insecure_test_roots_for_testing(
       {tdx::certificate_der(root->front().get())});
   if (!anchors) {
     return anchors.error();
   }
-  auto documents = tdx::collateral_from_json(collateral_json);
+  auto documents = tdx::collateral_from_json(*collateral_json);
   if (!documents) {
     return documents.error();
   }
@@ -555,6 +648,176 @@ Outcome<ExportedMockTdx> load_exported_mock_tdx(const std::filesystem::path& dir
   options.trust_anchors = out.anchors;
   out.verifier = std::make_shared<tdx::TdxVerifier>(out.source, options);
   return out;
+}
+
+constexpr const char* kSavedParts[] = {"tdx-root", "tdx-pck-ca", "tdx-pck", "tdx-tcb-signer"};
+
+}  // namespace
+
+Outcome<ExportedMockTdx> load_exported_mock_tdx(const std::filesystem::path& directory) {
+  return verifier_from_files(directory / "mock-root-ca.pem", directory / "mock-collateral.json");
+}
+
+Outcome<ExportedMockTdx> load_mock_tdx_verifier(const std::filesystem::path& directory) {
+  return verifier_from_files(directory / "tdx-root.crt", directory / "tdx-collateral.json");
+}
+
+Outcome<void> MockTdxPki::save(const std::filesystem::path& directory) const {
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);
+  if (ec) {
+    return Failure{make_error_code(TdxMockErrc::ExportFailed),
+                   directory.string() + ": " + ec.message()};
+  }
+  const std::pair<EVP_PKEY*, X509*> parts[] = {{root_key_.get(), root_.get()},
+                                               {ca_key_.get(), ca_.get()},
+                                               {pck_key_.get(), pck_.get()},
+                                               {signer_key_.get(), signer_.get()}};
+  for (std::size_t i = 0; i < std::size(parts); ++i) {
+    const std::string name = kSavedParts[i];
+    if (auto r = write_mode_file(directory / (name + ".key"),
+                                 tls::private_key_to_pem(parts[i].first), 0600);
+        !r) {
+      return r.error();
+    }
+    if (auto r = write_mode_file(directory / (name + ".crt"), to_pem(parts[i].second), 0644); !r) {
+      return r.error();
+    }
+  }
+  ordered_json pki;
+  pki["fmspc"] = to_hex(options_.fmspc);
+  pki["ca_type"] = std::string(tdx::to_string(options_.ca_type));
+  pki["pce_id"] = to_hex(options_.pce_id);
+  pki["sgx_tcb_components"] = to_hex(options_.sgx_tcb_components);
+  pki["pce_svn"] = options_.pce_svn;
+  pki["qe_isv_prod_id"] = options_.qe_isv_prod_id;
+  pki["qe_mr_signer"] = to_hex(qe_mr_signer_);
+  pki["revoke_pck"] = options_.revoke_pck;
+  pki["revoke_pck_ca"] = options_.revoke_pck_ca;
+  if (auto r = write_mode_file(directory / "tdx-pki.json", pki.dump(2) + "\n", 0644); !r) {
+    return r.error();
+  }
+  return write_mode_file(directory / "tdx-collateral.json",
+                         tdx::collateral_to_json(documents_) + "\n", 0644);
+}
+
+Outcome<std::shared_ptr<const MockTdxPki>> MockTdxPki::load(
+    const std::filesystem::path& directory) {
+  std::shared_ptr<MockTdxPki> pki(new MockTdxPki());
+  const std::pair<tls::EvpPkeyPtr*, tls::X509Ptr*> parts[] = {{&pki->root_key_, &pki->root_},
+                                                              {&pki->ca_key_, &pki->ca_},
+                                                              {&pki->pck_key_, &pki->pck_},
+                                                              {&pki->signer_key_, &pki->signer_}};
+  for (std::size_t i = 0; i < std::size(parts); ++i) {
+    const std::string name = kSavedParts[i];
+    auto key = tls::load_private_key(directory / (name + ".key"));
+    if (!key) {
+      return import_failed(directory / (name + ".key"), key.error().describe());
+    }
+    auto certs = tls::load_certificates(directory / (name + ".crt"));
+    if (!certs || certs->size() != 1) {
+      return import_failed(directory / (name + ".crt"), "not one PEM certificate");
+    }
+    *parts[i].first = std::move(*key);
+    *parts[i].second = std::move(certs->front());
+  }
+  const auto pki_path = directory / "tdx-pki.json";
+  auto pki_text = read_text_file(pki_path);
+  if (!pki_text) {
+    return pki_text.error();
+  }
+  auto pki_json = parse_json_strict(*pki_text, 4);
+  if (!pki_json || !pki_json->is_object()) {
+    return import_failed(pki_path, pki_json ? "not a JSON object" : pki_json.error().describe());
+  }
+  const auto hex_field = [&](const char* name, auto& out) -> bool {
+    const auto it = pki_json->find(name);
+    if (it == pki_json->end() || !it->is_string()) {
+      return false;
+    }
+    auto bytes = from_hex(it->template get<std::string>());
+    if (!bytes || bytes->size() != out.size()) {
+      return false;
+    }
+    std::copy(bytes->begin(), bytes->end(), out.begin());
+    return true;
+  };
+  const auto uint_field = [&](const char* name, std::uint16_t& out) -> bool {
+    const auto it = pki_json->find(name);
+    if (it == pki_json->end() || !it->is_number_unsigned() ||
+        it->template get<std::uint64_t>() > 0xffff) {
+      return false;
+    }
+    out = static_cast<std::uint16_t>(it->template get<std::uint64_t>());
+    return true;
+  };
+  const auto bool_field = [&](const char* name, bool& out) -> bool {
+    const auto it = pki_json->find(name);
+    if (it == pki_json->end() || !it->is_boolean()) {
+      return false;
+    }
+    out = it->template get<bool>();
+    return true;
+  };
+  MockTdxPkiOptions& options = pki->options_;
+  const auto ca_it = pki_json->find("ca_type");
+  const bool ca_ok = ca_it != pki_json->end() && ca_it->is_string() &&
+                     (*ca_it == "platform" || *ca_it == "processor");
+  if (!ca_ok || !hex_field("fmspc", options.fmspc) || !hex_field("pce_id", options.pce_id) ||
+      !hex_field("sgx_tcb_components", options.sgx_tcb_components) ||
+      !hex_field("qe_mr_signer", pki->qe_mr_signer_) || !uint_field("pce_svn", options.pce_svn) ||
+      !uint_field("qe_isv_prod_id", options.qe_isv_prod_id) ||
+      !bool_field("revoke_pck", options.revoke_pck) ||
+      !bool_field("revoke_pck_ca", options.revoke_pck_ca)) {
+    return import_failed(pki_path, "missing or malformed field");
+  }
+  options.ca_type = *ca_it == "platform" ? tdx::PckCaType::Platform : tdx::PckCaType::Processor;
+  const auto collateral_path = directory / "tdx-collateral.json";
+  auto collateral_text = read_text_file(collateral_path);
+  if (!collateral_text) {
+    return collateral_text.error();
+  }
+  auto documents = tdx::collateral_from_json(*collateral_text);
+  if (!documents) {
+    return documents.error();
+  }
+  pki->documents_ = std::move(*documents);
+  if (auto finished = pki->finish(); !finished) {
+    return finished.error();
+  }
+  return std::shared_ptr<const MockTdxPki>(std::move(pki));
+}
+
+Outcome<void> apply_mock_tdx_measurements(std::string_view json_text,
+                                          MockTdxQuoteOptions& options) {
+  const auto invalid = [](std::string detail) {
+    return Failure{make_error_code(TdxMockErrc::InvalidOptions), std::move(detail)};
+  };
+  auto document = parse_json_strict(json_text, 4);
+  if (!document) {
+    return invalid(document.error().describe());
+  }
+  if (!document->is_object()) {
+    return invalid("measurements are not a JSON object");
+  }
+  MockTdxQuoteOptions updated = options;
+  for (const auto& [name, value] : document->items()) {
+    tdx::Measurement* target = nullptr;
+    if (name == "mrtd") {
+      target = &updated.mr_td;
+    } else if (name.size() == 5 && name.rfind("rtmr", 0) == 0 && name[4] >= '0' && name[4] <= '3') {
+      target = &updated.rtmr[static_cast<std::size_t>(name[4] - '0')];
+    } else {
+      return invalid("unknown member \"" + name + "\" (expected mrtd, rtmr0..rtmr3)");
+    }
+    auto bytes = value.is_string() ? from_hex(value.get<std::string>()) : std::nullopt;
+    if (!bytes || bytes->size() != target->size()) {
+      return invalid("\"" + name + "\" is not 48 bytes of hex");
+    }
+    std::copy(bytes->begin(), bytes->end(), target->begin());
+  }
+  options = updated;
+  return {};
 }
 
 Outcome<std::shared_ptr<MockTdxAttester>> MockTdxAttester::create(MockTdxPkiPtr pki,

@@ -12,10 +12,12 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attest/attester.h"
@@ -91,6 +93,18 @@ struct MockTdxPkiOptions {
   bool revoke_pck_ca = false;
 };
 
+/// Dates of a (re-)issued collateral bundle (MockTdxPki::issue_collateral).
+struct MockTdxCollateralDates {
+  /// issueDate of TCB info and QE identity, thisUpdate of both CRLs.
+  SystemTime issued;
+  /// nextUpdate = issued + lifetime.
+  std::chrono::seconds document_lifetime = std::chrono::hours(24 * 30);
+  std::chrono::seconds crl_lifetime = std::chrono::hours(24 * 30);
+  std::chrono::seconds root_crl_lifetime = std::chrono::hours(24 * 365);
+  /// Replaces tcbEvaluationDataNumber in both documents when set.
+  std::optional<std::uint32_t> tcb_evaluation_data_number;
+};
+
 /// A mock DCAP PKI with its collateral. Immutable after creation; shareable across threads.
 class MockTdxPki final {
  public:
@@ -125,11 +139,36 @@ class MockTdxPki final {
   /// Signs `message` with the PCK key (raw r||s), as the provisioning enclave would.
   Outcome<std::array<std::uint8_t, 64>> sign_with_pck(ByteView message) const;
 
+  /// The same collateral re-issued under this PKI with other dates (what Intel PCS does about
+  /// daily): TCB info and QE identity re-dated and re-signed, both CRLs re-issued. For tests of
+  /// collateral refresh (a fake PCS serving newer, older or expired bundles).
+  /// @return the documents or tdx_mock.signing_failed.
+  Outcome<tdx::CollateralDocuments> issue_collateral(const MockTdxCollateralDates& dates) const;
+
+  /// Writes the whole PKI into `directory` (created if needed), every file prefixed "tdx-":
+  /// tdx-{root,pck-ca,pck,tcb-signer}.key (mode 0600) and .crt, tdx-collateral.json (dcap-qvl
+  /// form) and tdx-pki.json (the PCK's TCB, QE identity values and revocation flags), so that
+  /// another process can mint quotes (load) or verify them (load_mock_tdx_verifier).
+  /// tdx_mock.export_failed with the file name otherwise.
+  Outcome<void> save(const std::filesystem::path& directory) const;
+  /// Loads a PKI written by save(). tdx_mock.import_failed naming the missing or malformed file
+  /// (or a tdx.* collateral error).
+  static Outcome<std::shared_ptr<const MockTdxPki>> load(const std::filesystem::path& directory);
+
  private:
   MockTdxPki() = default;
+  /// Derives the PCK chain, root DER, parsed collateral and anchors from the keys, certificates
+  /// and documents.
+  Outcome<void> finish();
 
   MockTdxPkiOptions options_;
   tls::EvpPkeyPtr pck_key_;
+  tls::X509Ptr pck_;
+  tls::EvpPkeyPtr root_key_;
+  tls::EvpPkeyPtr ca_key_;
+  tls::X509Ptr ca_;
+  tls::EvpPkeyPtr signer_key_;
+  tls::X509Ptr signer_;
   Bytes root_der_;
   tls::X509Ptr root_;
   std::string pck_chain_pem_;
@@ -204,5 +243,14 @@ struct ExportedMockTdx {
 /// Reads a directory written by MockTdxPki::export_to. tdx_mock.import_failed (or a tdx.*
 /// collateral error) otherwise.
 Outcome<ExportedMockTdx> load_exported_mock_tdx(const std::filesystem::path& directory);
+
+/// A verifier for quotes of a PKI written by MockTdxPki::save (reads only tdx-root.crt and
+/// tdx-collateral.json: a verifying process needs no key). Trusts ONLY that mock root.
+Outcome<ExportedMockTdx> load_mock_tdx_verifier(const std::filesystem::path& directory);
+
+/// Quote measurements from a JSON object with optional hex members "mrtd", "rtmr0".."rtmr3"
+/// (48 bytes each), applied to `options`. Unknown members are rejected so that a typo does not
+/// silently leave a register zero. tdx_mock.invalid_options with the member otherwise.
+Outcome<void> apply_mock_tdx_measurements(std::string_view json_text, MockTdxQuoteOptions& options);
 
 }  // namespace atls::attest::mock

@@ -64,6 +64,29 @@ enum class Errc {
   // Misuse.
   UnsupportedAttestationType,
   InternalError,
+  // Evidence generation (snp_attester.h; verification.md §5.1–5.2). Configfs-tsm failures keep
+  // their own "tsm.*" codes.
+  GenerationUnavailable,
+  DeviceOpenFailed,
+  DeviceRequestFailed,
+  DeviceBusy,
+  DeviceCertBufferTooLarge,
+  FirmwareError,
+  GeneratedReportInvalid,
+  GeneratedReportDataMismatch,
+  GeneratedVmplMismatch,
+  GeneratedCertTableInvalid,
+  // AMD KDS certificate service (kds_client.h, certificate_cache.h; verification.md §2.4).
+  KdsInvalidBaseUrl,
+  KdsUnreachable,
+  KdsRateLimited,
+  KdsBackoff,
+  KdsCircuitOpen,
+  KdsNotFound,
+  KdsRequestRejected,
+  KdsHttpStatus,
+  KdsResponseInvalid,
+  CertificateCacheUnavailable,
 };
 
 ATLS_DECLARE_ERRC(Errc, snp_category)

@@ -40,6 +40,13 @@ Outcome<TdxVerification> TdxVerifier::verify_detailed(AttestationType type, Byte
   if (!prepared) {
     return prepared.error();
   }
+  // A PCK chain that does not lead to a trusted root is rejected before the collateral lookup:
+  // its FMSPC is then attacker-chosen, and a fetching source must not be made to fetch (and
+  // hold a cache slot) for it. This reports step 5's failure ahead of steps 0-4 only for quotes
+  // whose chain is untrusted anyway.
+  if (prepared->pck->validation_error) {
+    return *prepared->pck->validation_error;
+  }
   auto collateral = source_->collateral(prepared->fmspc(), prepared->ca_type());
   if (!collateral) {
     return collateral.error();
