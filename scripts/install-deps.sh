@@ -14,6 +14,8 @@ packages=(
   # real peers and tools used by the tests, the demo and the benchmarks
   openssl curl python3 python3-pytest ca-certificates procps
   nghttp2-client nghttp2-proxy haproxy wrk nginx-light
+  # database mode: a real PostgreSQL 15 (tests, benchmarks) and stunnel4 (benchmark baseline)
+  postgresql postgresql-client stunnel4
 )
 
 missing=()

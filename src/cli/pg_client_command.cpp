@@ -1,7 +1,8 @@
-// `pg-client` (docs/cli.md, docs/pg.md): the proxy-client in database mode. A local pgwire
+// `pg-client` (docs/cli.md, docs/database.md): the proxy-client in database mode. A local pgwire
 // listener whose connections each become a CONNECT stream of the one attested channel.
-#include <boost/asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
 
 #include "cli/commands.h"
 #include "net/address.h"
@@ -46,8 +47,8 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
   }
-  auto attester = make_local_attester(options.attestation_type, options.dev_dummy_dcap,
-                                      options.mock_tee);
+  auto attester =
+      make_local_attester(options.attestation_type, options.dev_dummy_dcap, options.mock_tee);
   if (!attester) {
     spdlog::error("{}", attester.error().describe());
     return kExitUsage;
@@ -76,9 +77,10 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
     local_tls = *made;
   }
   if (!local_tls && !listen->address().is_loopback()) {
-    spdlog::warn("the local listener {} is not a loopback address and local TLS is off: "
-                 "database traffic to it travels in plaintext",
-                 listen->address().to_string());
+    spdlog::warn(
+        "the local listener {} is not a loopback address and local TLS is off: "
+        "database traffic to it travels in plaintext",
+        listen->address().to_string());
   }
 
   Runtime runtime(1);
@@ -100,24 +102,23 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
     spdlog::error("{}", bound.error().describe());
     return kExitUsage;
   }
-  spdlog::info("pg-client listening on {}:{} ({}), proxy-server {}",
-               bound->address().to_string(), bound->port(),
-               local_tls ? "local TLS" : "plaintext, SSLRequest answered N", server->to_string());
+  spdlog::info("pg-client listening on {}:{} ({}), proxy-server {}", bound->address().to_string(),
+               bound->port(), local_tls ? "local TLS" : "plaintext, SSLRequest answered N",
+               server->to_string());
   int exit_code = kExitOk;
-  asio::co_spawn(runtime.main_io(), proxy.connect(),
-                 [&](std::exception_ptr error, Outcome<void> connected) {
-                   if (error || !connected) {
-                     const Failure failure =
-                         error ? Failure{make_error_code(boost::system::errc::io_error),
-                                         "unexpected exception"}
-                               : connected.error();
-                     spdlog::error("cannot establish the attested channel to {}: {}",
-                                   server->to_string(), failure.describe());
-                     exit_code = exit_code_for_channel_failure(failure);
-                     proxy.shutdown();
-                     runtime.stop();
-                   }
-                 });
+  asio::co_spawn(
+      runtime.main_io(), proxy.connect(), [&](std::exception_ptr error, Outcome<void> connected) {
+        if (error || !connected) {
+          const Failure failure = error ? Failure{make_error_code(boost::system::errc::io_error),
+                                                  "unexpected exception"}
+                                        : connected.error();
+          spdlog::error("cannot establish the attested channel to {}: {}", server->to_string(),
+                        failure.describe());
+          exit_code = exit_code_for_channel_failure(failure);
+          proxy.shutdown();
+          runtime.stop();
+        }
+      });
   stop_on_signals(runtime, [&proxy] { proxy.shutdown(); });
   runtime.run();
   return exit_code;
@@ -131,16 +132,17 @@ void add_pg_client_command(CLI::App& app, GlobalOptions& global, std::function<i
       "pg-client",
       "Database mode: a local pgwire listener whose connections travel as streams of one "
       "attested channel to a pg-server");
-  command->add_option("target_addr", options->server,
-                      "pg-server host[:port] (port 443 default; https:// is ignored)")
+  command
+      ->add_option("target_addr", options->server,
+                   "pg-server host[:port] (port 443 default; https:// is ignored)")
       ->required();
-  command->add_option("-l,--listen-addr", options->listen,
-                      "Address of the local database listener")
+  command->add_option("-l,--listen-addr", options->listen, "Address of the local database listener")
       ->envname("LISTEN_ADDR")
       ->capture_default_str();
-  command->add_option("--client-attestation-type", options->attestation_type,
-                      "Local attestation type: auto, none, dcap-tdx, gcp-tdx, qemu-tdx, "
-                      "azure-tdx, sev-snp, gcp-snp")
+  command
+      ->add_option("--client-attestation-type", options->attestation_type,
+                   "Local attestation type: auto, none, dcap-tdx, gcp-tdx, qemu-tdx, "
+                   "azure-tdx, sev-snp, gcp-snp")
       ->envname("CLIENT_ATTESTATION_TYPE")
       ->capture_default_str();
   add_client_tls_flags(*command, options->tls, /*with_client_certificate=*/true);
@@ -152,15 +154,17 @@ void add_pg_client_command(CLI::App& app, GlobalOptions& global, std::function<i
                       "directory (made by `mock-tee init`)");
   command->add_option("--local-tls-cert", options->local_tls_cert,
                       "Answer SSLRequest from local clients with TLS using this PEM certificate "
-                      "chain (clients then need channel_binding=disable, docs/pg.md)");
+                      "chain (clients then need channel_binding=disable, docs/database.md)");
   command->add_option("--local-tls-key", options->local_tls_key,
                       "PEM private key of --local-tls-cert");
-  command->add_option("--request-wait", options->request_wait_seconds,
-                      "Seconds a new database connection waits for the attested channel")
+  command
+      ->add_option("--request-wait", options->request_wait_seconds,
+                   "Seconds a new database connection waits for the attested channel")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  command->add_option("--startup-timeout", options->startup_timeout,
-                      "Seconds a local client may take to send its start-up packet")
+  command
+      ->add_option("--startup-timeout", options->startup_timeout,
+                   "Seconds a local client may take to send its start-up packet")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->callback([&global, &action, options] {

@@ -1,10 +1,10 @@
-// `pg-server` (docs/cli.md, docs/pg.md): the proxy-server in database mode. Accepts attested
+// `pg-server` (docs/cli.md, docs/database.md): the proxy-server in database mode. Accepts attested
 // channels whose streams are database tunnels, and optionally pgwire clients directly over TLS
 // (direct mode), and connects each one to the database backend.
+#include <spdlog/spdlog.h>
+
 #include <fstream>
 #include <sstream>
-
-#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "net/address.h"
@@ -15,6 +15,7 @@
 #include "proxy/pg/frontend.h"
 #include "ratls/alpn.h"
 #include "tls/certificate_builder.h"
+#include "tls/errors.h"
 
 namespace atls::cli {
 namespace {
@@ -127,8 +128,8 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
   }
-  auto attester = make_local_attester(options.attestation_type, options.dev_dummy_dcap,
-                                      options.mock_tee);
+  auto attester =
+      make_local_attester(options.attestation_type, options.dev_dummy_dcap, options.mock_tee);
   if (!attester) {
     spdlog::error("{}", attester.error().describe());
     return kExitUsage;
@@ -217,9 +218,8 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
                  direct_bound->address().to_string(), direct_bound->port());
   }
   spdlog::info("pg-server listening on {}:{} (attesting as {}), database backend {} ({}{})",
-               bound->address().to_string(), bound->port(),
-               attest::to_string((*attester)->type()), backend_address->to_string(),
-               options.backend_sslmode,
+               bound->address().to_string(), bound->port(), attest::to_string((*attester)->type()),
+               backend_address->to_string(), options.backend_sslmode,
                options.backend_sslmode == "disable"
                    ? ""
                    : ", negotiation " + options.backend_sslnegotiation);
@@ -241,8 +241,9 @@ void add_pg_server_command(CLI::App& app, GlobalOptions& global, std::function<i
       "pg-server",
       "Database mode: accept attested channels (and optionally direct TLS clients) and connect "
       "their pgwire sessions to a PostgreSQL/CockroachDB backend");
-  command->add_option("backend_addr", options->backend,
-                      "Database backend host[:port] (port 26257 by default)")
+  command
+      ->add_option("backend_addr", options->backend,
+                   "Database backend host[:port] (port 26257 by default)")
       ->required();
   command->add_option("-l,--listen-addr", options->listen, "Address of the attested listener")
       ->envname("LISTEN_ADDR")
@@ -250,17 +251,20 @@ void add_pg_server_command(CLI::App& app, GlobalOptions& global, std::function<i
   command->add_option("--direct-listen-addr", options->direct_listen,
                       "Direct mode: also accept pgwire clients over TLS (SSLRequest or "
                       "PostgreSQL 17 direct TLS) on this address");
-  command->add_option("--server-attestation-type", options->attestation_type,
-                      "Local attestation type: auto, none, dcap-tdx, gcp-tdx, qemu-tdx, "
-                      "azure-tdx, sev-snp, gcp-snp")
+  command
+      ->add_option("--server-attestation-type", options->attestation_type,
+                   "Local attestation type: auto, none, dcap-tdx, gcp-tdx, qemu-tdx, "
+                   "azure-tdx, sev-snp, gcp-snp")
       ->envname("SERVER_ATTESTATION_TYPE")
       ->capture_default_str();
-  command->add_option("--tls-private-key-path", options->tls.private_key_path,
-                      "PEM private key; without key and certificate an ephemeral self-signed "
-                      "certificate is used (for both listeners)")
+  command
+      ->add_option("--tls-private-key-path", options->tls.private_key_path,
+                   "PEM private key; without key and certificate an ephemeral self-signed "
+                   "certificate is used (for both listeners)")
       ->envname("TLS_PRIVATE_KEY_PATH");
-  command->add_option("--tls-certificate-path", options->tls.certificate_path,
-                      "PEM certificate chain, leaf first (both listeners)")
+  command
+      ->add_option("--tls-certificate-path", options->tls.certificate_path,
+                   "PEM certificate chain, leaf first (both listeners)")
       ->envname("TLS_CERTIFICATE_PATH");
   command->add_flag("--client-auth", options->tls.client_auth,
                     "Require a client certificate on the attested listener");
@@ -273,14 +277,16 @@ void add_pg_server_command(CLI::App& app, GlobalOptions& global, std::function<i
                       "INSECURE, tests and demos only: attest with mock TEE evidence from this "
                       "directory (made by `mock-tee init`)");
   command->add_option("--io-threads", options->io_threads, "I/O threads (default: one per CPU)");
-  command->add_option("--backend-sslmode", options->backend_sslmode,
-                      "TLS to the backend: verify-full (chain against --backend-ca only, and the "
-                      "name) or disable (plaintext; only for a backend on the same host)")
+  command
+      ->add_option("--backend-sslmode", options->backend_sslmode,
+                   "TLS to the backend: verify-full (chain against --backend-ca only, and the "
+                   "name) or disable (plaintext; only for a backend on the same host)")
       ->check(CLI::IsMember({"verify-full", "disable"}))
       ->capture_default_str();
-  command->add_option("--backend-sslnegotiation", options->backend_sslnegotiation,
-                      "postgres: SSLRequest then TLS; direct: TLS at once with ALPN postgresql "
-                      "(PostgreSQL 17+)")
+  command
+      ->add_option("--backend-sslnegotiation", options->backend_sslnegotiation,
+                   "postgres: SSLRequest then TLS; direct: TLS at once with ALPN postgresql "
+                   "(PostgreSQL 17+)")
       ->check(CLI::IsMember({"postgres", "direct"}))
       ->capture_default_str();
   command->add_option("--backend-ca", options->backend_ca,
@@ -290,21 +296,23 @@ void add_pg_server_command(CLI::App& app, GlobalOptions& global, std::function<i
                       "Name the backend certificate must carry (default: the backend host)");
   command->add_option("--backend-cert", options->backend_cert,
                       "PEM client certificate for certificate authentication to the backend");
-  command->add_option("--backend-key", options->backend_key,
-                      "PEM private key of --backend-cert");
-  command->add_option("--backend-connect-timeout", options->backend_connect_timeout,
-                      "Seconds allowed to connect to the backend (TCP and TLS)")
+  command->add_option("--backend-key", options->backend_key, "PEM private key of --backend-cert");
+  command
+      ->add_option("--backend-connect-timeout", options->backend_connect_timeout,
+                   "Seconds allowed to connect to the backend (TCP and TLS)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->add_option("--hba-file", options->hba_file,
-                      "Host-based rules (pg_hba.conf-like, docs/pg.md); without it every "
+                      "Host-based rules (pg_hba.conf-like, docs/database.md); without it every "
                       "client that reaches the proxy-server may try to log in");
-  command->add_option("--ip-allowlist", options->allowlist,
-                      "Client addresses allowed (CIDR or address; repeatable or "
-                      "comma-separated); without it every address is allowed")
+  command
+      ->add_option("--ip-allowlist", options->allowlist,
+                   "Client addresses allowed (CIDR or address; repeatable or "
+                   "comma-separated); without it every address is allowed")
       ->delimiter(',');
-  command->add_option("--startup-timeout", options->startup_timeout,
-                      "Seconds a client may take to send its start-up packet")
+  command
+      ->add_option("--startup-timeout", options->startup_timeout,
+                   "Seconds a client may take to send its start-up packet")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->callback([&global, &action, options] {

@@ -1,12 +1,12 @@
 #include "proxy/pg/backend.h"
 
+#include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
 #include "net/connect.h"
 #include "proxy/pg/errors.h"
@@ -66,7 +66,8 @@ Outcome<std::shared_ptr<const BackendConnector>> BackendConnector::create(Backen
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   // libpq 17 offers ALPN "postgresql" on both negotiation paths; PostgreSQL 15 ignores it and
   // a PostgreSQL 17 server requires it for direct TLS (standards.md §5.2).
-  static constexpr unsigned char kAlpnWire[] = {10, 'p', 'o', 's', 't', 'g', 'r', 'e', 's', 'q', 'l'};
+  static constexpr unsigned char kAlpnWire[] = {10,  'p', 'o', 's', 't', 'g',
+                                                'r', 'e', 's', 'q', 'l'};
   if (SSL_CTX_set_alpn_protos(ctx.get(), kAlpnWire, sizeof(kAlpnWire)) != 0) {
     return config_error("ALPN: " + tls::drain_openssl_errors());
   }
@@ -111,8 +112,7 @@ asio::awaitable<Outcome<DuplexPtr>> BackendConnector::connect() const {
                         fmt::format("{}: sending SSLRequest: {}", target, write_ec.message())};
     }
     std::uint8_t answer = 0;
-    auto [read_ec, n] =
-        co_await asio::async_read(plain, asio::buffer(&answer, 1), http::kUseTuple);
+    auto [read_ec, n] = co_await asio::async_read(plain, asio::buffer(&answer, 1), http::kUseTuple);
     if (read_ec || n != 1) {
       co_return Failure{make_error_code(Errc::BackendClosed),
                         fmt::format("{}: no answer to SSLRequest ({})", target,
@@ -128,13 +128,13 @@ asio::awaitable<Outcome<DuplexPtr>> BackendConnector::connect() const {
                         fmt::format("{} answered SSLRequest with byte 0x{:02x}", target, answer)};
     }
   }
-  auto stream = std::make_unique<SocketDuplex<http::TlsStream>>(
-      http::TlsStream(std::move(plain), *tls_));
+  auto stream =
+      std::make_unique<SocketDuplex<http::TlsStream>>(http::TlsStream(std::move(plain), *tls_));
   SSL* ssl = stream->stream().native_handle();
   if (auto prepared = tls::prepare_client_connection(ssl, options_.server_name); !prepared) {
-    co_return Failure{make_error_code(Errc::BackendTlsConfig),
-                      fmt::format("server name \"{}\": {}", options_.server_name,
-                                  describe(prepared.error()))};
+    co_return Failure{
+        make_error_code(Errc::BackendTlsConfig),
+        fmt::format("server name \"{}\": {}", options_.server_name, describe(prepared.error()))};
   }
   auto [hs_ec] =
       co_await stream->stream().async_handshake(asio::ssl::stream_base::client, http::kUseTuple);
@@ -142,8 +142,8 @@ asio::awaitable<Outcome<DuplexPtr>> BackendConnector::connect() const {
     const long verify = SSL_get_verify_result(ssl);
     std::string why = hs_ec.message();
     if (verify != X509_V_OK) {
-      why = fmt::format("certificate verification failed: {}",
-                        X509_verify_cert_error_string(verify));
+      why =
+          fmt::format("certificate verification failed: {}", X509_verify_cert_error_string(verify));
     }
     co_return Failure{make_error_code(Errc::BackendTlsFailed), fmt::format("{}: {}", target, why)};
   }

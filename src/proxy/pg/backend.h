@@ -6,12 +6,11 @@
 // ONLY (not the system roots) and its name (DNS or IP SAN) against the configured server name:
 // libpq's sslmode=verify-full, which CockroachDB's secure mode expects.
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "net/address.h"
 #include "proxy/pg/duplex.h"

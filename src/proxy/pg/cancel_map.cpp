@@ -23,10 +23,10 @@ Bytes random_bytes(std::size_t n) {
 std::uint32_t random_pid() {
   const Bytes b = random_bytes(4);
   // Positive 31-bit values, never 0: clients print and compare pids as signed Int32.
-  std::uint32_t pid = ((static_cast<std::uint32_t>(b[0]) << 24) |
-                       (static_cast<std::uint32_t>(b[1]) << 16) |
-                       (static_cast<std::uint32_t>(b[2]) << 8) | b[3]) &
-                      0x7fffffffU;
+  std::uint32_t pid =
+      ((static_cast<std::uint32_t>(b[0]) << 24) | (static_cast<std::uint32_t>(b[1]) << 16) |
+       (static_cast<std::uint32_t>(b[2]) << 8) | b[3]) &
+      0x7fffffffU;
   return pid == 0 ? 1 : pid;
 }
 

@@ -1,8 +1,9 @@
 #include "proxy/pg/channel_handler.h"
 
-#include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/this_coro.hpp>
 
 #include "http/h1_server.h"
 #include "proxy/pg/errors.h"

@@ -1,11 +1,12 @@
 #include "proxy/pg/client_proxy.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "proxy/http/attested_server.h"
 #include "proxy/pg/errors.h"
@@ -20,7 +21,9 @@ using asio::ip::tcp;
 PgClientProxy::PgClientProxy(asio::io_context& io, PgClientOptions options)
     : io_(io), options_(std::move(options)), pool_(io.get_executor(), options_.pool) {}
 
-asio::awaitable<Outcome<void>> PgClientProxy::connect() { co_return co_await pool_.start(); }
+asio::awaitable<Outcome<void>> PgClientProxy::connect() {
+  co_return co_await pool_.start();
+}
 
 Outcome<tcp::endpoint> PgClientProxy::listen() {
   auto acceptor = listen_on(io_, options_.listen);
@@ -74,8 +77,8 @@ asio::awaitable<Outcome<DuplexPtr>> PgClientProxy::open_tunnel(tcp::endpoint sou
   // Named and moved: see the GCC 12 note in core/offload.h.
   http::InformationalHandler no_interim;
   http::BodyPipePtr body = to_server;
-  auto response = co_await channel->session->send(std::move(request), std::move(body),
-                                                  std::move(no_interim));
+  auto response =
+      co_await channel->session->send(std::move(request), std::move(body), std::move(no_interim));
   if (!response) {
     co_return Failure{make_error_code(Errc::TunnelRefused), response.error().describe()};
   }
@@ -98,8 +101,8 @@ asio::awaitable<void> refuse_packet(Duplex& local, const tcp::endpoint& source, 
   if (ec.category() != pg_category() || ec == make_error_code(Errc::ClientClosed)) {
     co_return;
   }
-  spdlog::info("pg: invalid start-up packet from local client {}: {}",
-               source.address().to_string(), describe(ec));
+  spdlog::info("pg: invalid start-up packet from local client {}: {}", source.address().to_string(),
+               describe(ec));
   // Named, not temporaries: see the GCC 12 note in core/offload.h.
   const std::string message = fmt::format("invalid startup packet ({})", error_id(ec));
   co_await send_fatal(local, kSqlstateProtocolViolation, message);
@@ -232,9 +235,12 @@ asio::awaitable<void> PgClientProxy::run_session(Duplex& local, tcp::endpoint so
     co_return;
   }
   Duplex& remote = **tunnel;
-  if (!co_await remote.write_all(packet)) {
+  const auto sent = co_await remote.write_all(packet);
+  if (!sent && cancel) {
     co_return;
   }
+  // Even if the proxy-server stopped reading (it refused the session), its answer — a FATAL
+  // ErrorResponse — is on its way back: the splice below relays it.
   if (cancel) {
     // The proxy-server never answers a cancel; it ends the stream once it has forwarded it.
     co_await remote.shutdown_write();

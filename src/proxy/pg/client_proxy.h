@@ -10,13 +10,12 @@
 //   CancelRequest  -> a stream carrying just that packet (the proxy-server maps the key)
 //   StartupMessage -> checked strictly, then forwarded unchanged, then bytes are spliced; the
 //                     authentication exchange passes through untouched (password, MD5, SCRAM
-//                     without channel binding: see docs/pg.md "SCRAM channel binding")
+//                     without channel binding: see docs/database.md "SCRAM channel binding")
 // A malformed packet gets FATAL 08P01 with the pg.* error id; a missing channel FATAL 08006.
-
-#include <memory>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <memory>
 
 #include "proxy/http/channel_pool.h"
 #include "proxy/pg/duplex.h"

@@ -1,11 +1,12 @@
 #include "proxy/pg/direct_listener.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "proxy/http/attested_server.h"
 #include "proxy/pg/errors.h"

@@ -1,5 +1,5 @@
 #pragma once
-// Direct mode (docs/pg.md "Direct mode"): the proxy-server accepts pgwire itself, for clients
+// Direct mode (docs/database.md "Direct mode"): the proxy-server accepts pgwire itself, for clients
 // without a proxy-client. TLS is mandatory and uses the proxy-server's own certificate — the
 // one `atls-proxy get-tls-cert` prints after verifying the attestation — so a client that
 // pinned it connects with sslmode=verify-full.
@@ -12,9 +12,8 @@
 //   inside TLS -> the common frontend (frontend.h)
 
 #include <atomic>
-#include <memory>
-
 #include <boost/asio/ip/tcp.hpp>
+#include <memory>
 
 #include "core/runtime.h"
 #include "proxy/pg/frontend.h"

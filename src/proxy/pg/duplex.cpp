@@ -1,10 +1,9 @@
 #include "proxy/pg/duplex.h"
 
+#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
-
-#include <algorithm>
 #include <cstring>
 
 #include "proxy/pg/errors.h"
@@ -34,8 +33,8 @@ asio::awaitable<Result<void>> read_exact(Duplex& duplex, std::span<std::uint8_t>
 
 template <class Stream>
 asio::awaitable<Result<std::size_t>> SocketDuplex<Stream>::read_some(std::span<std::uint8_t> out) {
-  auto [ec, n] = co_await stream_.async_read_some(asio::buffer(out.data(), out.size()),
-                                                  http::kUseTuple);
+  auto [ec, n] =
+      co_await stream_.async_read_some(asio::buffer(out.data(), out.size()), http::kUseTuple);
   if (n > 0) {
     co_return n;
   }
@@ -50,8 +49,8 @@ asio::awaitable<Result<std::size_t>> SocketDuplex<Stream>::read_some(std::span<s
 
 template <class Stream>
 asio::awaitable<Result<void>> SocketDuplex<Stream>::write_all(ByteView data) {
-  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(data.data(), data.size()),
-                                            http::kUseTuple);
+  auto [ec, n] =
+      co_await asio::async_write(stream_, asio::buffer(data.data(), data.size()), http::kUseTuple);
   if (ec) {
     co_return ec;
   }
@@ -149,7 +148,9 @@ Deadline::Deadline(const asio::any_io_executor& executor, Duplex& duplex,
   });
 }
 
-Deadline::~Deadline() { disarm(); }
+Deadline::~Deadline() {
+  disarm();
+}
 
 void Deadline::disarm() noexcept {
   *armed_ = false;
@@ -202,9 +203,10 @@ asio::awaitable<void> pump(Duplex& from, Duplex& to, KeyRewriter* rewriter, Spli
     }
     auto written = co_await to.write_all(chunk);
     if (!written) {
+      // `to` takes no more bytes, but what it already sent the other way must still arrive: a
+      // proxy-server that refused a session (FATAL, then END_STREAM) also stops reading the
+      // request side of the stream. The other pump ends on its own (EOF or error).
       state.note(written.error());
-      from.close();
-      to.close();
       co_return;
     }
   }

@@ -6,12 +6,11 @@
 //
 // Threading: a Duplex lives on one io_context; at most one read and one write may be pending.
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <span>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "core/bytes.h"
 #include "core/error.h"

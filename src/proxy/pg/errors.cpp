@@ -10,8 +10,7 @@ constexpr std::array kTable{
              "startup packet length below the 8-byte minimum"),
     errc_row(Errc::PacketTooLong, "packet_too_long",
              "startup packet length above the 10000-byte maximum"),
-    errc_row(Errc::PacketTruncated, "packet_truncated",
-             "connection ended inside a startup packet"),
+    errc_row(Errc::PacketTruncated, "packet_truncated", "connection ended inside a startup packet"),
     errc_row(Errc::UnsupportedProtocolVersion, "unsupported_protocol_version",
              "startup packet requests a protocol major version other than 3"),
     errc_row(Errc::InvalidSpecialRequest, "invalid_special_request",
@@ -24,8 +23,7 @@ constexpr std::array kTable{
              "bytes after the final NUL of the startup message"),
     errc_row(Errc::EmptyParameterName, "empty_parameter_name",
              "startup parameter with an empty name"),
-    errc_row(Errc::DuplicateParameter, "duplicate_parameter",
-             "startup parameter given twice"),
+    errc_row(Errc::DuplicateParameter, "duplicate_parameter", "startup parameter given twice"),
     errc_row(Errc::MissingUser, "missing_user", "startup message without a user parameter"),
     errc_row(Errc::UnexpectedSslRequest, "unexpected_ssl_request",
              "SSLRequest or GSSENCRequest where none may appear"),
@@ -63,20 +61,17 @@ constexpr std::array kTable{
              "database backend refused TLS (answered N to SSLRequest)"),
     errc_row(Errc::BackendTlsFailed, "backend_tls_failed",
              "TLS handshake with the database backend failed (verification or protocol)"),
-    errc_row(Errc::BackendTlsConfig, "backend_tls_config",
-             "invalid backend TLS configuration"),
+    errc_row(Errc::BackendTlsConfig, "backend_tls_config", "invalid backend TLS configuration"),
     errc_row(Errc::BackendClosed, "backend_closed",
              "database backend closed the connection during start-up"),
     errc_row(Errc::ChannelUnavailable, "channel_unavailable",
              "no attested channel to the proxy-server"),
-    errc_row(Errc::TunnelRefused, "tunnel_refused",
-             "proxy-server refused the database tunnel"),
+    errc_row(Errc::TunnelRefused, "tunnel_refused", "proxy-server refused the database tunnel"),
     errc_row(Errc::SourceAddressInvalid, "source_address_invalid",
              "missing or malformed source address field on a database tunnel"),
     errc_row(Errc::StartupTimeout, "startup_timeout",
              "client did not complete the start-up phase in time"),
-    errc_row(Errc::ClientClosed, "client_closed",
-             "client closed the connection during start-up"),
+    errc_row(Errc::ClientClosed, "client_closed", "client closed the connection during start-up"),
     errc_row(Errc::LocalTlsFailed, "local_tls_failed",
              "TLS handshake with a local database client failed"),
 };
@@ -85,6 +80,8 @@ const NamedCategory kCategory{"pg", kTable};
 
 }  // namespace
 
-const NamedCategory& pg_category() noexcept { return kCategory; }
+const NamedCategory& pg_category() noexcept {
+  return kCategory;
+}
 
 }  // namespace atls::proxy::pg

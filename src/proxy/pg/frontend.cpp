@@ -1,8 +1,9 @@
 #include "proxy/pg/frontend.h"
 
-#include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/this_coro.hpp>
 
 #include "proxy/pg/errors.h"
 #include "proxy/pg/key_rewriter.h"
@@ -77,8 +78,7 @@ asio::awaitable<void> handle_cancel(const CancelRequest& cancel, const FrontendC
   auto backend = co_await config.backend->connect();
   if (!backend) {
     spdlog::warn("pg: cancel from {} not delivered: {}: {}", client,
-                 error_id(make_error_code(Errc::CancelForwardFailed)),
-                 backend.error().describe());
+                 error_id(make_error_code(Errc::CancelForwardFailed)), backend.error().describe());
     co_return;
   }
   const Bytes request = encode_cancel_request(target->pid, target->key);
@@ -105,21 +105,6 @@ asio::awaitable<void> serve_frontend(Duplex& client, FrontendContext context,
                                      std::shared_ptr<const PgServerConfig> config) {
   auto executor = co_await asio::this_coro::executor;
   const std::string client_text = endpoint_text(context.address, context.port);
-  if (config->allowlist && !context.allowlist_checked &&
-      !config->allowlist->allows(context.address)) {
-    Rejection rejection;
-    rejection.reason = make_error_code(Errc::AllowlistRejected);
-    rejection.client = client_text;
-    rejection.via = context.via;
-    report_rejection(*config, rejection);
-    // Messages are named, never temporaries in co_await: see the GCC 12 note in core/offload.h.
-    const std::string message = fmt::format(
-        "connection from host \"{}\" is not allowed by the proxy's IP allowlist",
-        context.address.to_string());
-    co_await send_fatal(client, kSqlstateInvalidAuthorization, message);
-    co_return;
-  }
-
   Deadline deadline(executor, client, config->startup_timeout);
   int negotiations = 0;
   Bytes packet;
@@ -161,12 +146,46 @@ asio::awaitable<void> serve_frontend(Duplex& client, FrontendContext context,
     }
     if (auto* cancel = std::get_if<CancelRequest>(&parsed)) {
       deadline.disarm();
+      if (config->allowlist && !context.allowlist_checked &&
+          !config->allowlist->allows(context.address)) {
+        Rejection rejection;
+        rejection.reason = make_error_code(Errc::AllowlistRejected);
+        rejection.client = client_text;
+        rejection.via = context.via;
+        report_rejection(*config, rejection);
+        co_await client.shutdown_write();
+        co_return;
+      }
       co_await handle_cancel(*cancel, context, *config);
+      // An orderly end (END_STREAM / FIN), never an answer: §55.2.7.
+      co_await client.shutdown_write();
       co_return;
     }
     packet = std::move(raw);
     startup = std::move(std::get<StartupMessage>(parsed));
     break;
+  }
+  deadline.disarm();
+
+  // The allowlist is checked once the start-up packet is in (as PostgreSQL reports its HBA
+  // failures), so the FATAL names the user and the client has finished writing. The direct
+  // listener has already dropped refused addresses before TLS.
+  if (config->allowlist && !context.allowlist_checked &&
+      !config->allowlist->allows(context.address)) {
+    Rejection rejection;
+    rejection.reason = make_error_code(Errc::AllowlistRejected);
+    rejection.client = client_text;
+    rejection.via = context.via;
+    rejection.user = std::string(startup.user());
+    rejection.database = std::string(startup.database());
+    report_rejection(*config, rejection);
+    // Messages are named, never temporaries in co_await: see the GCC 12 note in core/offload.h.
+    const std::string message =
+        fmt::format("connection from host \"{}\" is not allowed by the proxy's IP allowlist",
+                    context.address.to_string());
+    const std::string detail = error_id(rejection.reason);
+    co_await send_fatal(client, kSqlstateInvalidAuthorization, message, detail);
+    co_return;
   }
 
   if (config->hba) {
@@ -190,17 +209,17 @@ asio::awaitable<void> serve_frontend(Duplex& client, FrontendContext context,
       // The wording follows PostgreSQL's own (auth.c ClientAuthentication), so that tools
       // matching on it keep working; SQLSTATE 28000 as PostgreSQL sends.
       const std::string what =
-          decision.line == 0
-              ? fmt::format("no atls-proxy host-based rule for host \"{}\", user \"{}\", "
-                            "database \"{}\"",
-                            context.address.to_string(), request.user, request.database)
-              : fmt::format("atls-proxy host-based rules reject connection for host \"{}\", "
-                            "user \"{}\", database \"{}\"",
-                            context.address.to_string(), request.user, request.database);
-      const std::string detail =
-          fmt::format("reason {}{}", error_id(decision.reason),
-                      decision.line > 0 ? fmt::format(", rule at line {}", decision.line)
-                                        : std::string());
+          decision.line == 0 ? fmt::format(
+                                   "no atls-proxy host-based rule for host \"{}\", user \"{}\", "
+                                   "database \"{}\"",
+                                   context.address.to_string(), request.user, request.database)
+                             : fmt::format(
+                                   "atls-proxy host-based rules reject connection for host \"{}\", "
+                                   "user \"{}\", database \"{}\"",
+                                   context.address.to_string(), request.user, request.database);
+      const std::string detail = fmt::format(
+          "reason {}{}", error_id(decision.reason),
+          decision.line > 0 ? fmt::format(", rule at line {}", decision.line) : std::string());
       co_await send_fatal(client, kSqlstateInvalidAuthorization, what, detail);
       co_return;
     }

@@ -10,13 +10,12 @@
 // Rejections are pgwire ErrorResponses (FATAL 28000) and are reported to a hook with their
 // named reason, for logs now and the audit log later.
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/address.hpp>
 
 #include "proxy/pg/backend.h"
 #include "proxy/pg/cancel_map.h"
@@ -29,10 +28,10 @@ namespace atls::proxy::pg {
 /// One refused connection or cancel, as reported to the RejectionHook. Never contains
 /// passwords or keys; user and database are client-chosen text (not metric labels).
 struct Rejection {
-  ErrorCode reason;          ///< pg.* id: allowlist_rejected, hba_rejected, tls_required, ...
-  std::string client;        ///< "ip:port" of the client as the rules saw it
-  std::string via;           ///< "channel <peer>" or "direct"
-  std::string user;          ///< empty when rejected before the start-up message
+  ErrorCode reason;    ///< pg.* id: allowlist_rejected, hba_rejected, tls_required, ...
+  std::string client;  ///< "ip:port" of the client as the rules saw it
+  std::string via;     ///< "channel <peer>" or "direct"
+  std::string user;    ///< empty when rejected before the start-up message
   std::string database;
   std::size_t hba_line = 0;  ///< matching rule, 0 for none
 };
@@ -42,10 +41,10 @@ using RejectionHook = std::function<void(const Rejection&)>;
 
 struct PgServerConfig {
   std::shared_ptr<const BackendConnector> backend;
-  std::shared_ptr<const HbaRules> hba;            ///< null: every connection passes
-  std::shared_ptr<const IpAllowlist> allowlist;   ///< null: every address passes
-  std::shared_ptr<CancelMap> cancels;             ///< required
-  RejectionHook on_reject;                        ///< may be empty
+  std::shared_ptr<const HbaRules> hba;           ///< null: every connection passes
+  std::shared_ptr<const IpAllowlist> allowlist;  ///< null: every address passes
+  std::shared_ptr<CancelMap> cancels;            ///< required
+  RejectionHook on_reject;                       ///< may be empty
   std::chrono::milliseconds startup_timeout{std::chrono::seconds(30)};
 };
 
@@ -53,9 +52,9 @@ struct PgServerConfig {
 struct FrontendContext {
   boost::asio::ip::address address;  ///< the client's address (rules and allowlist)
   std::uint16_t port = 0;
-  std::string via;                   ///< for logs: "channel 10.0.0.5:41234" / "direct"
-  bool tls = true;                   ///< the path to the proxy-server is encrypted
-  bool attested = false;             ///< the proxy-client's attestation was verified
+  std::string via;        ///< for logs: "channel 10.0.0.5:41234" / "direct"
+  bool tls = true;        ///< the path to the proxy-server is encrypted
+  bool attested = false;  ///< the proxy-client's attestation was verified
   /// Allowlist already enforced by the caller (the direct listener drops before TLS).
   bool allowlist_checked = false;
 };
@@ -72,8 +71,7 @@ boost::asio::awaitable<void> handle_cancel(const CancelRequest& cancel,
 
 /// Reads one start-up packet (length checked before the body is read). Returns the raw
 /// packet and its parse. Errors: pg.* packet errors, ClientClosed, transport errors.
-boost::asio::awaitable<Result<std::pair<Bytes, StartupPacket>>> read_startup_packet(
-    Duplex& duplex);
+boost::asio::awaitable<Result<std::pair<Bytes, StartupPacket>>> read_startup_packet(Duplex& duplex);
 
 /// Sends a FATAL ErrorResponse and closes our direction (best effort).
 boost::asio::awaitable<void> send_fatal(Duplex& client, std::string_view sqlstate,

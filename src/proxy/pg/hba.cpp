@@ -282,8 +282,8 @@ Outcome<HbaRules> HbaRules::parse(std::string_view text) {
     for (const auto& item : f[2].items) {
       if (!item.quoted && (item.text.starts_with('@') || item.text.starts_with('/') ||
                            item.text.starts_with('+'))) {
-        return unsupported(fmt::format(
-            "user \"{}\": @file, /regex and +role are not supported", item.text));
+        return unsupported(
+            fmt::format("user \"{}\": @file, /regex and +role are not supported", item.text));
       }
       if (item.text.empty()) {
         return syntax("empty user name");
@@ -315,8 +315,7 @@ Outcome<HbaRules> HbaRules::parse(std::string_view text) {
       // An address without a prefix takes its mask from the next column (pg_hba.conf form
       // "ADDRESS IP-MASK").
       if (f.size() < 6 || f[4].items.size() != 1) {
-        return syntax(fmt::format("address \"{}\" needs a /prefix or a mask column",
-                                  address.text));
+        return syntax(fmt::format("address \"{}\" needs a /prefix or a mask column", address.text));
       }
       const ip::address mask = ip::make_address(f[4].items[0].text, ec);
       if (ec || mask.is_v4() != host.is_v4()) {

@@ -1,17 +1,16 @@
 #pragma once
 // The proxy-server's own host-based rules and IP allowlist (standards.md §5.7, PostgreSQL docs
 // §21.1 "The pg_hba.conf File"). The backend only ever sees the proxy's address, so rules on the
-// client's address must be enforced here. Syntax and semantics: docs/pg.md.
+// client's address must be enforced here. Syntax and semantics: docs/database.md.
 //
 // Pure (no I/O, no DNS): the rules are parsed from text and evaluated on values.
 
+#include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/ip/address.hpp>
 
 #include "core/error.h"
 
@@ -50,12 +49,12 @@ class IpAllowlist {
 
 /// What the rules are evaluated on.
 struct HbaRequest {
-  boost::asio::ip::address address;  ///< the client's address (see docs/pg.md: trust model)
+  boost::asio::ip::address address;  ///< the client's address (see docs/database.md: trust model)
   std::string database;
   std::string user;
-  bool tls = true;                   ///< the client's path to the proxy-server is encrypted
+  bool tls = true;  ///< the client's path to the proxy-server is encrypted
   bool physical_replication = false;
-  bool attested = false;             ///< the proxy-client's attestation was verified
+  bool attested = false;  ///< the proxy-client's attestation was verified
 };
 
 enum class HbaMethod { Trust, Reject, Attested };

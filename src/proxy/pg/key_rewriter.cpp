@@ -1,6 +1,8 @@
 #include "proxy/pg/key_rewriter.h"
 
 #include <algorithm>
+#include <string_view>
+#include <vector>
 
 #include "proxy/pg/errors.h"
 #include "proxy/pg/wire.h"
@@ -31,20 +33,25 @@ Result<void> KeyRewriter::feed(ByteView in, Bytes& out) {
       in_body_ = true;
       header_have_ = 0;
       end_after_body_ = header_[0] == 'Z';
-      buffering_key_ = header_[0] == 'K';
-      if (buffering_key_) {
+      buffering_ = 0;
+      if (header_[0] == 'K') {
         if (rewrote_ || remaining_ < 4 + kMinCancelKey || remaining_ > 4 + kMaxCancelKey) {
           return make_error_code(Errc::BackendKeyDataInvalid);
         }
-        key_message_.assign(header_, header_ + 5);
+        buffering_ = 'K';
+      } else if (header_[0] == 'R' && remaining_ <= kMaxBufferedAuth) {
+        buffering_ = 'R';
+      }
+      if (buffering_ != 0) {
+        held_.assign(header_, header_ + 5);
       } else {
         out.insert(out.end(), header_, header_ + 5);
       }
     }
     const std::size_t take = std::min<std::size_t>(remaining_, in.size() - pos);
     const auto first = in.begin() + static_cast<std::ptrdiff_t>(pos);
-    if (buffering_key_) {
-      key_message_.insert(key_message_.end(), first, first + static_cast<std::ptrdiff_t>(take));
+    if (buffering_ != 0) {
+      held_.insert(held_.end(), first, first + static_cast<std::ptrdiff_t>(take));
     } else {
       out.insert(out.end(), first, first + static_cast<std::ptrdiff_t>(take));
     }
@@ -54,26 +61,96 @@ Result<void> KeyRewriter::feed(ByteView in, Bytes& out) {
       return {};
     }
     in_body_ = false;
-    if (buffering_key_) {
-      buffering_key_ = false;
-      const std::uint32_t real_pid = load_u32(key_message_.data() + 5);
-      const ByteView real_key(key_message_.data() + 9, key_message_.size() - 9);
-      const Issued issued = issue_(real_pid, real_key);
-      if (issued.key.size() != real_key.size()) {
-        return make_error_code(Errc::BackendKeyDataInvalid);
+    if (buffering_ == 'K') {
+      if (auto emitted = emit_key_data(out); !emitted) {
+        return emitted;
       }
-      out.insert(out.end(), key_message_.begin(), key_message_.begin() + 5);
-      append_u32(out, issued.pid);
-      out.insert(out.end(), issued.key.begin(), issued.key.end());
-      // The real key must not linger in memory longer than needed.
-      std::fill(key_message_.begin(), key_message_.end(), std::uint8_t{0});
-      key_message_.clear();
-      rewrote_ = true;
+    } else if (buffering_ == 'R') {
+      if (auto emitted = emit_authentication(out); !emitted) {
+        return emitted;
+      }
     }
+    buffering_ = 0;
     if (end_after_body_) {
       passthrough_ = true;
     }
   }
+  return {};
+}
+
+Result<void> KeyRewriter::emit_key_data(Bytes& out) {
+  const std::uint32_t real_pid = load_u32(held_.data() + 5);
+  const ByteView real_key(held_.data() + 9, held_.size() - 9);
+  const Issued issued = issue_(real_pid, real_key);
+  if (issued.key.size() != real_key.size()) {
+    return make_error_code(Errc::BackendKeyDataInvalid);
+  }
+  out.insert(out.end(), held_.begin(), held_.begin() + 5);
+  append_u32(out, issued.pid);
+  out.insert(out.end(), issued.key.begin(), issued.key.end());
+  // The real key must not linger in memory longer than needed.
+  std::fill(held_.begin(), held_.end(), std::uint8_t{0});
+  held_.clear();
+  rewrote_ = true;
+  return {};
+}
+
+Result<void> KeyRewriter::emit_authentication(Bytes& out) {
+  // Authentication messages: Int32 code, then code-specific data (§55.7). Only SASL (10),
+  // "String mechanism names, each NUL-terminated, then a final NUL", is rewritten.
+  constexpr std::uint32_t kAuthenticationSasl = 10;
+  const ByteView body = ByteView(held_).subspan(5);
+  if (body.size() < 4 || load_u32(body.data()) != kAuthenticationSasl) {
+    out.insert(out.end(), held_.begin(), held_.end());
+    return {};
+  }
+  std::vector<std::string_view> kept;
+  std::size_t stripped = 0;
+  std::size_t pos = 4;
+  for (;;) {
+    if (pos >= body.size()) {
+      return make_error_code(Errc::BackendMessageInvalid);  // no final NUL
+    }
+    if (body[pos] == 0) {
+      if (pos + 1 != body.size()) {
+        return make_error_code(Errc::BackendMessageInvalid);  // bytes after the list
+      }
+      break;
+    }
+    const auto* begin = body.data() + pos;
+    const auto* nul = std::find(begin, body.data() + body.size(), std::uint8_t{0});
+    if (nul == body.data() + body.size()) {
+      return make_error_code(Errc::BackendMessageInvalid);
+    }
+    const std::string_view name(reinterpret_cast<const char*>(begin),
+                                static_cast<std::size_t>(nul - begin));
+    if (name.ends_with("-PLUS")) {
+      ++stripped;
+    } else {
+      kept.push_back(name);
+    }
+    pos = static_cast<std::size_t>(nul - body.data()) + 1;
+  }
+  if (stripped == 0 || kept.empty()) {
+    // Nothing to remove, or only channel-binding mechanisms: the client fails either way, with
+    // the backend's own offer.
+    out.insert(out.end(), held_.begin(), held_.end());
+    return {};
+  }
+  Bytes rewritten{'R', 0, 0, 0, 0};
+  append_u32(rewritten, kAuthenticationSasl);
+  for (const auto name : kept) {
+    rewritten.insert(rewritten.end(), name.begin(), name.end());
+    rewritten.push_back(0);
+  }
+  rewritten.push_back(0);
+  const auto length = static_cast<std::uint32_t>(rewritten.size() - 1);
+  rewritten[1] = static_cast<std::uint8_t>(length >> 24);
+  rewritten[2] = static_cast<std::uint8_t>(length >> 16);
+  rewritten[3] = static_cast<std::uint8_t>(length >> 8);
+  rewritten[4] = static_cast<std::uint8_t>(length);
+  out.insert(out.end(), rewritten.begin(), rewritten.end());
+  stripped_ += stripped;
   return {};
 }
 

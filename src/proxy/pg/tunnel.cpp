@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "http/semantics.h"
 #include "net/address.h"
 
@@ -30,6 +32,12 @@ std::optional<boost::asio::ip::tcp::endpoint> tunnel_source(const http::RequestH
     }
   }
   if (!value) {
+    return std::nullopt;
+  }
+  // Exactly the form make_tunnel_request writes: "a.b.c.d:port" or "[v6]:port". An unbracketed
+  // IPv6 address ("::1:5") is ambiguous about where the port starts.
+  const auto colons = std::count(value->begin(), value->end(), ':');
+  if (colons > 1 && !value->starts_with('[')) {
     return std::nullopt;
   }
   auto endpoint = net::parse_socket_address(*value);

@@ -3,11 +3,10 @@
 // HTTP/2 CONNECT stream per TCP connection (RFC 9113 §8.5), request DATA = client -> server
 // bytes, response DATA = server -> client bytes, END_STREAM = half-close, RST_STREAM = abort.
 
+#include <boost/asio/ip/tcp.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/ip/tcp.hpp>
 
 #include "http/message.h"
 
@@ -19,7 +18,7 @@ namespace atls::proxy::pg {
 inline constexpr std::string_view kTunnelAuthority = "pgwire.invalid:5432";
 
 /// Request field carrying the local client's address as the proxy-client saw it ("ip:port",
-/// IPv6 in brackets). Asserted by the proxy-client; see docs/pg.md "Trust model".
+/// IPv6 in brackets). Asserted by the proxy-client; see docs/database.md "Trust model".
 inline constexpr std::string_view kSourceAddressField = "atls-pg-source";
 
 /// The CONNECT request the proxy-client sends for a local connection from `source`.

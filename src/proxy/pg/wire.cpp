@@ -95,7 +95,9 @@ std::optional<std::string_view> StartupMessage::get(std::string_view name) const
   return std::nullopt;
 }
 
-std::string_view StartupMessage::user() const { return get("user").value_or(""); }
+std::string_view StartupMessage::user() const {
+  return get("user").value_or("");
+}
 
 std::string_view StartupMessage::database() const {
   const auto database = get("database");
