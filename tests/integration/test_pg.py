@@ -546,6 +546,86 @@ def test_backend_down_gives_08006(procs, cluster):
     assert (fields["C"], fields["D"]) == ("08006", "pg.backend_connect_failed")
 
 
+class FakeDirectTlsBackend:
+    """A PostgreSQL 17-style backend for --backend-sslnegotiation direct (Debian 12 ships only
+    PostgreSQL 15, which cannot do direct TLS): TLS from the first byte, ALPN `postgresql`
+    when `alpn` is set, then AuthenticationOk, BackendKeyData(4711, key), ReadyForQuery."""
+
+    def __init__(self, cert, key, alpn=True):
+        import ssl
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        if alpn:
+            self.context.set_alpn_protocols(["postgresql"])
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.seen = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                with self.context.wrap_socket(conn, server_side=True) as tls:
+                    self.seen.append(("alpn", tls.selected_alpn_protocol()))
+                    length = struct.unpack(">I", read_exact(tls, 4))[0]
+                    body = read_exact(tls, length - 4)
+                    self.seen.append(("startup", body[4:].split(b"\0")[1].decode()))
+                    tls.sendall(b"R" + struct.pack(">II", 8, 0) +
+                                b"K" + struct.pack(">II", 12, 4711) + b"\x01\x02\x03\x04" +
+                                b"Z" + struct.pack(">I", 5) + b"I")
+                    tls.recv(64)
+            except Exception as error:  # the test inspects `seen`
+                self.seen.append(("error", str(error)))
+
+    def close(self):
+        self.listener.close()
+
+
+def test_backend_direct_tls_with_alpn(procs, cluster):
+    backend = FakeDirectTlsBackend(cluster.server_cert["cert"], cluster.server_cert["key"])
+    try:
+        args = [BIN, "pg-server", f"127.0.0.1:{backend.port}", "--listen-addr", "127.0.0.1:0",
+                "--server-attestation-type", "none", *NONE_POLICY, "--backend-ca",
+                cluster.ca["cert"], "--backend-server-name", "localhost",
+                "--backend-sslnegotiation", "direct"]
+        server = procs.start(args, name="pg-server")
+        _, port = start_pg_client(procs, server.listen_port("pg-server"))
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+            sock.sendall(startup_packet("alice", "shop"))
+            kinds = []
+            while not kinds or kinds[-1][0] != b"Z":
+                kinds.append(read_message(sock))
+        assert [k for k, _ in kinds] == [b"R", b"K", b"Z"]
+        assert struct.unpack(">I", kinds[1][1][:4])[0] != 4711  # rewritten
+        assert ("alpn", "postgresql") in backend.seen
+        assert ("startup", "alice") in backend.seen
+    finally:
+        backend.close()
+
+
+def test_backend_direct_tls_without_alpn_is_refused(procs, cluster):
+    backend = FakeDirectTlsBackend(cluster.server_cert["cert"], cluster.server_cert["key"],
+                                   alpn=False)
+    try:
+        args = [BIN, "pg-server", f"127.0.0.1:{backend.port}", "--listen-addr", "127.0.0.1:0",
+                "--server-attestation-type", "none", *NONE_POLICY, "--backend-ca",
+                cluster.ca["cert"], "--backend-server-name", "localhost",
+                "--backend-sslnegotiation", "direct"]
+        server = procs.start(args, name="pg-server")
+        _, port = start_pg_client(procs, server.listen_port("pg-server"))
+        kind, body = raw_startup(port, "alice", "shop")
+        fields = error_fields(body)
+        assert (fields["C"], fields["D"]) == ("08006", "pg.backend_tls_failed")
+        server.wait_for(r"direct TLS without ALPN postgresql")
+    finally:
+        backend.close()
+
+
 # ---- direct mode ----
 
 def test_direct_mode_verify_full_with_get_tls_cert(procs, cluster, tmp_path):
