@@ -327,6 +327,7 @@ if __name__ == "__main__":
     parser.add_argument("--markdown")
     parser.add_argument("--only", help="comma-separated paths to run")
     ARGS = parser.parse_args()
+    ARGS.binary = str(pathlib.Path(ARGS.binary).resolve())  # the proxies run in a temp dir
     if ARGS.only:
         STACKS = {k: v for k, v in STACKS.items() if k in ARGS.only.split(",")}
     sys.exit(main())
