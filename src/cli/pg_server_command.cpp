@@ -207,7 +207,8 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
     proxy::pg::DirectListenerOptions direct_options;
     direct_options.listen = *direct_listen;
     direct_options.tls = *direct_tls;
-    direct_options.handshake_timeout = global.step_timeout();
+    // The plaintext negotiation and the TLS handshake count against the start-up timeout too.
+    direct_options.handshake_timeout = to_ms(options.startup_timeout);
     direct = std::make_unique<proxy::pg::DirectListener>(runtime, direct_options, config);
     auto direct_bound = direct->start();
     if (!direct_bound) {
