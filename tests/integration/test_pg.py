@@ -144,8 +144,8 @@ def cluster():
 
 
 def start_pg_server(procs, cluster, *extra, attestation="none", policy=NONE_POLICY,
-                    backend_ca=None):
-    args = [BIN, "pg-server", f"127.0.0.1:{cluster.port}", "--listen-addr", "127.0.0.1:0",
+                    backend_ca=None, listen="127.0.0.1:0"):
+    args = [BIN, "pg-server", f"127.0.0.1:{cluster.port}", "--listen-addr", listen,
             "--server-attestation-type", attestation, *policy,
             "--backend-ca", backend_ca or cluster.ca["cert"], "--backend-server-name", "localhost",
             *extra]
@@ -564,6 +564,22 @@ def test_backend_restart_mid_session_ends_cleanly(pair, cluster):
             b"server closed the connection unexpectedly" in err), err.decode()
     # The channel survived; new sessions reach the restarted backend.
     result = psql(conninfo(pair["port"]), "-c", "select 1")
+    assert result.returncode == 0, result.stderr.decode()
+
+
+def test_no_channel_gives_08006_then_recovers(procs, cluster):
+    server_port = free_port()
+    client = procs.start([BIN, "pg-client", f"127.0.0.1:{server_port}", "--listen-addr",
+                          "127.0.0.1:0", "--client-attestation-type", "none", *NONE_POLICY,
+                          "--allow-self-signed", "--request-wait", "1"], name="pg-client")
+    port = client.listen_port("pg-client")
+    kind, body = raw_startup(port, "alice", "shop")
+    fields = error_fields(body)
+    assert (kind, fields["C"], fields["D"]) == (b"E", "08006", "pg.channel_unavailable")
+    # The proxy-server appears: the channel is established in the background, sessions flow.
+    start_pg_server(procs, cluster, listen=f"127.0.0.1:{server_port}")
+    client.wait_for(r"attested channel to .* established", timeout=60)
+    result = psql(conninfo(port), "-c", "select 1")
     assert result.returncode == 0, result.stderr.decode()
 
 
