@@ -9,19 +9,22 @@
 namespace atls::proxy::pg {
 namespace {
 
-Bytes random_bytes(std::size_t n) {
+// OpenSSL's CSPRNG (RAND_bytes(3): 1 on success). A failure is reported, never papered over:
+// a zero or predictable key would let anyone cancel the session's queries.
+Result<Bytes> random_bytes(std::size_t n) {
   Bytes out(n);
   if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) {
-    // The CSPRNG failing is not recoverable in a meaningful way; an all-zero key would be
-    // guessable, so fall back to the OS generator through the same API after a reseed attempt.
-    RAND_poll();
-    RAND_bytes(out.data(), static_cast<int>(n));
+    return make_error_code(Errc::CancelKeyUnavailable);
   }
   return out;
 }
 
-std::uint32_t random_pid() {
-  const Bytes b = random_bytes(4);
+Result<std::uint32_t> random_pid() {
+  auto random = random_bytes(4);
+  if (!random) {
+    return random.error();
+  }
+  const Bytes& b = *random;
   // Positive 31-bit values, never 0: clients print and compare pids as signed Int32.
   std::uint32_t pid =
       ((static_cast<std::uint32_t>(b[0]) << 24) | (static_cast<std::uint32_t>(b[1]) << 16) |
@@ -35,12 +38,20 @@ std::uint32_t random_pid() {
 CancelMap::CancelMap(CancelMapOptions options)
     : options_(options), tokens_(options.failure_burst) {}
 
-CancelMap::Issued CancelMap::issue(std::uint32_t real_pid, ByteView real_key) {
+Result<CancelMap::Issued> CancelMap::issue(std::uint32_t real_pid, ByteView real_key) {
   Issued issued;
-  issued.key = random_bytes(real_key.size());
+  auto key = random_bytes(real_key.size());
+  if (!key) {
+    return key.error();
+  }
+  issued.key = std::move(*key);
   std::lock_guard lock(mutex_);
   for (;;) {
-    issued.pid = random_pid();
+    auto pid = random_pid();
+    if (!pid) {
+      return pid.error();
+    }
+    issued.pid = *pid;
     if (!entries_.contains(issued.pid)) {
       break;
     }

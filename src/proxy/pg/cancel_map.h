@@ -49,8 +49,9 @@ class CancelMap {
   /// Registers a backend session and returns the fake key data for its client (a key of the
   /// same length as the real one, from the OpenSSL CSPRNG). When the map is full the entry is
   /// not stored (cancel then silently does nothing for that session) but a fake key is still
-  /// returned: the real key never reaches the client.
-  Issued issue(std::uint32_t real_pid, ByteView real_key);
+  /// returned: the real key never reaches the client. Errors: CancelKeyUnavailable (the CSPRNG
+  /// failed; the session must end, since it cannot be given a key).
+  Result<Issued> issue(std::uint32_t real_pid, ByteView real_key);
 
   /// Forgets a session (call when the backend connection ends).
   void release(std::uint32_t fake_pid, ByteView fake_key);

@@ -51,6 +51,8 @@ constexpr std::array kTable{
              "CancelRequest dropped: too many failed cancel lookups"),
     errc_row(Errc::CancelForwardFailed, "cancel_forward_failed",
              "the cancel could not be delivered to the backend"),
+    errc_row(Errc::CancelKeyUnavailable, "cancel_key_unavailable",
+             "the random generator failed while issuing a cancel key"),
     errc_row(Errc::BackendConnectFailed, "backend_connect_failed",
              "cannot connect to the database backend"),
     errc_row(Errc::BackendTlsRefused, "backend_tls_refused",

@@ -39,6 +39,7 @@ enum class Errc {
   CancelUnknownKey,
   CancelThrottled,
   CancelForwardFailed,
+  CancelKeyUnavailable,
   // ---- backend connection (standards.md §5.6 step 5) ----
   BackendConnectFailed,
   BackendTlsRefused,

@@ -247,11 +247,15 @@ asio::awaitable<void> serve_frontend(Duplex& client, FrontendContext context,
 
   std::optional<CancelMap::Issued> issued;
   auto cancels = config->cancels;
-  KeyRewriter rewriter([&issued, cancels](std::uint32_t real_pid, ByteView real_key) {
-    auto fake = cancels->issue(real_pid, real_key);
-    issued = fake;
-    return KeyRewriter::Issued{fake.pid, std::move(fake.key)};
-  });
+  KeyRewriter rewriter(
+      [&issued, cancels](std::uint32_t real_pid, ByteView real_key) -> Result<KeyRewriter::Issued> {
+        auto fake = cancels->issue(real_pid, real_key);
+        if (!fake) {
+          return fake.error();
+        }
+        issued = *fake;
+        return KeyRewriter::Issued{fake->pid, std::move(fake->key)};
+      });
   const ErrorCode ended = co_await splice(client, server, &rewriter);
   if (issued) {
     cancels->release(issued->pid, issued->key);

@@ -81,13 +81,15 @@ Result<void> KeyRewriter::feed(ByteView in, Bytes& out) {
 Result<void> KeyRewriter::emit_key_data(Bytes& out) {
   const std::uint32_t real_pid = load_u32(held_.data() + 5);
   const ByteView real_key(held_.data() + 9, held_.size() - 9);
-  const Issued issued = issue_(real_pid, real_key);
-  if (issued.key.size() != real_key.size()) {
-    return make_error_code(Errc::BackendKeyDataInvalid);
+  auto issued = issue_(real_pid, real_key);
+  if (!issued || issued->key.size() != real_key.size()) {
+    std::fill(held_.begin(), held_.end(), std::uint8_t{0});
+    held_.clear();
+    return issued ? make_error_code(Errc::BackendKeyDataInvalid) : issued.error();
   }
   out.insert(out.end(), held_.begin(), held_.begin() + 5);
-  append_u32(out, issued.pid);
-  out.insert(out.end(), issued.key.begin(), issued.key.end());
+  append_u32(out, issued->pid);
+  out.insert(out.end(), issued->key.begin(), issued->key.end());
   // The real key must not linger in memory longer than needed.
   std::fill(held_.begin(), held_.end(), std::uint8_t{0});
   held_.clear();

@@ -35,8 +35,9 @@ class KeyRewriter {
     std::uint32_t pid = 0;
     Bytes key;  ///< same length as the real key
   };
-  /// Called once with the backend's real key data; returns what the client receives instead.
-  using Issue = std::function<Issued(std::uint32_t real_pid, ByteView real_key)>;
+  /// Called once with the backend's real key data; returns what the client receives instead,
+  /// or an error that ends the session (feed() returns it).
+  using Issue = std::function<Result<Issued>(std::uint32_t real_pid, ByteView real_key)>;
 
   explicit KeyRewriter(Issue issue) : issue_(std::move(issue)) {}
 

@@ -149,6 +149,18 @@ TEST(PgKeyRewriter, MalformedBackendMessages) {
   }
 }
 
+TEST(PgKeyRewriter, IssuerFailureEndsTheSession) {
+  KeyRewriter rewriter([](std::uint32_t, ByteView) -> Result<KeyRewriter::Issued> {
+    return make_error_code(Errc::CancelKeyUnavailable);
+  });
+  Bytes out;
+  auto fed = rewriter.feed(concat({message('R', {0, 0, 0, 0}), key_data(7, {1, 2, 3, 4})}), out);
+  ASSERT_FALSE(fed);
+  EXPECT_EQ(fed.error(), make_error_code(Errc::CancelKeyUnavailable));
+  // Nothing of the real key data was emitted.
+  EXPECT_EQ(out, message('R', {0, 0, 0, 0}));
+}
+
 TEST(PgKeyRewriter, HugeDeclaredLengthStreamsWithoutBuffering) {
   // A non-K message with a large declared length is copied through as it arrives.
   KeyRewriter rewriter([](std::uint32_t, ByteView key) {
@@ -233,7 +245,7 @@ TEST(PgKeyRewriter, MalformedSaslListsAreRefused) {
 TEST(PgCancelMap, IssuesFreshKeysAndMapsThemBack) {
   CancelMap map;
   const Bytes real{1, 2, 3, 4};
-  const auto issued = map.issue(4242, real);
+  const auto issued = *map.issue(4242, real);
   EXPECT_EQ(issued.key.size(), real.size());
   EXPECT_NE(issued.pid, 0U);
   EXPECT_LT(issued.pid, 0x80000000U);
@@ -244,7 +256,7 @@ TEST(PgCancelMap, IssuesFreshKeysAndMapsThemBack) {
   EXPECT_EQ(target->pid, 4242U);
   EXPECT_EQ(target->key, real);
   // Two sessions never share a fake pid.
-  const auto other = map.issue(4243, real);
+  const auto other = *map.issue(4243, real);
   EXPECT_NE(other.pid, issued.pid);
   map.release(issued.pid, issued.key);
   EXPECT_EQ(map.lookup(issued.pid, issued.key, now).error(),
@@ -254,7 +266,7 @@ TEST(PgCancelMap, IssuesFreshKeysAndMapsThemBack) {
 
 TEST(PgCancelMap, WrongKeyOrLengthIsUnknown) {
   CancelMap map;
-  const auto issued = map.issue(1, Bytes{1, 2, 3, 4});
+  const auto issued = *map.issue(1, Bytes{1, 2, 3, 4});
   const auto now = CancelMap::Clock::now();
   Bytes wrong = issued.key;
   wrong[0] ^= 1;
@@ -272,7 +284,7 @@ TEST(PgCancelMap, FailuresAreRateLimited) {
   options.failures_per_second = 1.0;
   options.failure_burst = 3.0;
   CancelMap map(options);
-  const auto issued = map.issue(1, Bytes{1, 2, 3, 4});
+  const auto issued = *map.issue(1, Bytes{1, 2, 3, 4});
   const auto t0 = CancelMap::Clock::time_point{} + std::chrono::hours(1);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(map.lookup(12345, Bytes{0, 0, 0, 0}, t0).error(),
@@ -298,8 +310,8 @@ TEST(PgCancelMap, FullMapStillHidesTheRealKey) {
   options.max_entries = 1;
   CancelMap map(options);
   const Bytes real{1, 2, 3, 4};
-  map.issue(1, real);
-  const auto second = map.issue(2, real);
+  ASSERT_TRUE(map.issue(1, real));
+  const auto second = *map.issue(2, real);
   EXPECT_EQ(map.size(), 1U);
   EXPECT_EQ(second.key.size(), 4U);
   EXPECT_EQ(map.lookup(second.pid, second.key, CancelMap::Clock::now()).error(),
