@@ -14,6 +14,8 @@ packages=(
   # real peers and tools used by the tests, the demo and the benchmarks
   openssl curl python3 python3-pytest ca-certificates procps
   nghttp2-client nghttp2-proxy haproxy wrk nginx-light
+  # promtool validates the /metrics exposition in the tests
+  prometheus
   # database mode: a real PostgreSQL 15 (tests, benchmarks) and stunnel4 (benchmark baseline)
   postgresql postgresql-client stunnel4
 )
@@ -40,3 +42,19 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# Packages that ship a daemon start it on install where systemd runs. The tests start their
+# own instances on loopback ephemeral ports; a system-wide daemon listening on the network is
+# not wanted, so the ones installed just now are stopped and disabled (never pre-existing ones).
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  for p in "${missing[@]}"; do
+    case "$p" in
+      prometheus) service=prometheus ;;
+      nginx-light) service=nginx ;;
+      haproxy) service=haproxy ;;
+      postgresql) service=postgresql ;;
+      *) continue ;;
+    esac
+    "${sudo_cmd[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+  done
+fi

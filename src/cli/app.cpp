@@ -44,6 +44,27 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
   app.add_option("--insecure-trust-mock-tee", global.insecure_trust_mock_tee,
                  "INSECURE, tests and demos only: verify peers against the mock TEE roots in "
                  "this directory (made by `mock-tee init`) instead of the real ones");
+  app.add_option("--admin-listen-addr", global.admin_listen,
+                 "Address of the admin listener: /health, /attestation/ready, /metrics")
+      ->envname("ATLS_ADMIN_LISTEN_ADDR");
+  app.add_option("--audit-log", global.audit_log,
+                 "Append every attestation and policy decision to this hash-chained JSON-lines "
+                 "file (check it with `atls-proxy audit verify`)")
+      ->envname("ATLS_AUDIT_LOG");
+  app.add_option("--audit-fsync", global.audit_fsync,
+                 "When audit records reach the disk: always (per record), interval (once a "
+                 "second), never")
+      ->check(CLI::IsMember({"always", "interval", "never"}))
+      ->capture_default_str();
+  app.add_option("--drain-timeout", global.drain_timeout_seconds,
+                 "On SIGTERM: seconds in-flight requests may take before the process exits")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--max-attestation-age", global.max_attestation_age_seconds,
+                 "proxy-client: re-attest on a new channel before the current one's "
+                 "attestation is this many seconds old (0 = never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--handshake-timeout", global.handshake_timeout_seconds,
                  "Seconds allowed for the TLS handshake and for each attestation step")
       ->envname("ATLS_HANDSHAKE_TIMEOUT")
@@ -89,6 +110,7 @@ int run(int argc, char** argv) {
   add_verify_command(app, global, action);
   add_mock_tee_command(app, global, action);
   add_collateral_command(app, global, action);
+  add_audit_command(app, global, action);
   add_pg_server_command(app, global, action);
   add_pg_client_command(app, global, action);
 

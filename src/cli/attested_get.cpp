@@ -119,7 +119,7 @@ int run_attested_get(const GlobalOptions& global, const AttestedGetOptions& opti
   asio::io_context io(1);
   asio::thread_pool pool(1);
   auto config = make_channel_config(std::make_shared<attest::NoneAttester>(), *appraiser,
-                                    pool.get_executor(), global);
+                                    pool.get_executor(), global, nullptr);
   std::optional<Outcome<GetResult>> result;
   asio::co_spawn(io, get(*target, "/" + std::string(path), *context, config),
                  [&result](std::exception_ptr error, Outcome<GetResult> r) {

@@ -66,12 +66,20 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
   // One I/O thread: the single attested channel is one TLS stream, which is serial anyway;
   // keeping the source connections on the same thread avoids cross-thread hand-offs.
   Runtime runtime(1);
+  auto operations = start_operations(global, runtime, *attester, **appraiser);
+  if (!operations) {
+    spdlog::error("{}", operations.error().describe());
+    return kExitUsage;
+  }
   proxy::ClientProxyOptions proxy_options;
   proxy_options.listen = *listen;
   proxy_options.pool.server = *server;
   proxy_options.pool.tls = *tls;
   proxy_options.pool.channel =
-      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global);
+      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global,
+                          (*operations)->recorder);
+  proxy_options.pool.max_attestation_age = std::chrono::milliseconds(
+      static_cast<long long>(global.max_attestation_age_seconds * 1000.0));
   proxy_options.pool.acquire_timeout =
       std::chrono::milliseconds(static_cast<long long>(options.request_wait_seconds * 1000));
   proxy_options.pool.max_h1_channels = options.max_h1_channels;
@@ -117,12 +125,16 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
                      runtime.stop();
                    }
                  });
-  stop_on_signals(runtime, [&proxy, &health] {
-    proxy.shutdown();
-    if (health) {
-      health->close();
-    }
-  });
+  stop_on_signals(
+      runtime,
+      [&proxy, &health, &operations] {
+        proxy.shutdown();
+        if (health) {
+          health->close();
+        }
+        (*operations)->readiness->set("draining", false, "shutting down");
+      },
+      global.drain_timeout(), [&proxy] { return proxy.drained(); });
   runtime.run();
   return exit_code;
 }

@@ -18,6 +18,7 @@ void add_file_server_command(CLI::App& app, GlobalOptions& global, std::function
 void add_verify_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 void add_mock_tee_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 void add_collateral_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
+void add_audit_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 void add_pg_server_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 void add_pg_client_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 

@@ -26,6 +26,10 @@
 #include "tls/credentials.h"
 #include "tls/errors.h"
 
+#ifndef ATLS_VERSION
+#define ATLS_VERSION "unknown"
+#endif
+
 namespace atls::cli {
 
 std::chrono::milliseconds GlobalOptions::step_timeout() const {
@@ -202,8 +206,10 @@ Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
 ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,
                                          std::shared_ptr<const ratls::Appraiser> appraiser,
                                          boost::asio::any_io_executor attestation_executor,
-                                         const GlobalOptions& global) {
+                                         const GlobalOptions& global,
+                                         std::shared_ptr<ratls::ChannelObserver> observer) {
   ratls::ChannelConfig config;
+  config.observer = std::move(observer);
   config.attester = std::move(attester);
   config.appraiser = std::move(appraiser);
   config.attestation_executor = std::move(attestation_executor);
@@ -213,6 +219,91 @@ ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,
     config.evidence_log_dir = std::filesystem::path("quotes");
   }
   return config;
+}
+
+std::chrono::milliseconds GlobalOptions::drain_timeout() const {
+  return std::chrono::milliseconds(static_cast<long long>(drain_timeout_seconds * 1000.0));
+}
+
+Outcome<std::unique_ptr<Operations>> start_operations(const GlobalOptions& global,
+                                                      Runtime& runtime,
+                                                      const attest::AttesterPtr& attester,
+                                                      const ratls::Appraiser& appraiser) {
+  auto ops_state = std::make_unique<Operations>();
+  ops_state->registry = std::make_shared<ops::Registry>();
+  ops_state->metrics = std::make_shared<ops::ProxyMetrics>(*ops_state->registry);
+  ops_state->readiness = std::make_shared<ops::Readiness>();
+  if (global.audit_log) {
+    auto fsync = ops::parse_fsync_policy(global.audit_fsync);
+    if (!fsync) {
+      Failure failure = fsync.error();
+      failure.detail = "--audit-fsync: " + failure.detail;
+      return failure;
+    }
+    ops::AuditOptions audit_options;
+    audit_options.fsync = *fsync;
+    auto metrics = ops_state->metrics;
+    audit_options.on_record_written = [metrics] { metrics->audit_records.get().inc(); };
+    audit_options.on_write_failure = [metrics](const Failure& failure) {
+      metrics->audit_write_failures.get().inc();
+      spdlog::error("audit log: {}", failure.describe());
+    };
+    auto audit = ops::AuditLog::open(*global.audit_log, std::move(audit_options));
+    if (!audit) {
+      Failure failure = audit.error();
+      failure.detail = "--audit-log: " + failure.detail;
+      return failure;
+    }
+    ops_state->audit = std::move(*audit);
+    spdlog::info("audit log: {} (fsync {})", global.audit_log->c_str(), global.audit_fsync);
+  }
+  ops_state->recorder =
+      std::make_shared<ops::ChannelRecorder>(ops_state->metrics, ops_state->audit);
+
+  // Readiness: the policy is loaded (we got here), and the local attester must produce
+  // evidence once (a TEE whose quote generation is broken is not ready to serve).
+  ops_state->readiness->set(
+      "policy", true,
+      fmt::format("{} record(s) from {}", appraiser.policy().records().size(),
+                  appraiser.policy().source().empty() ? std::string("flags")
+                                                      : appraiser.policy().source()));
+  if (attester->type() == attest::AttestationType::None) {
+    ops_state->readiness->set("attester", true, "not attesting (none)");
+  } else {
+    ops_state->readiness->set("attester", false, "self-test pending");
+    auto readiness = ops_state->readiness;
+    boost::asio::post(runtime.attestation_executor(), [attester, readiness] {
+      attest::ReportData probe{};
+      probe.fill(0xA5);
+      auto evidence = attester->generate(probe);
+      if (evidence) {
+        readiness->set("attester", true,
+                       fmt::format("{} evidence generated ({} bytes)",
+                                   attest::to_string(attester->type()), evidence->size()));
+      } else {
+        readiness->set("attester", false, describe(evidence.error()));
+        spdlog::error("readiness: the {} attester failed its self-test: {}",
+                      attest::to_string(attester->type()), describe(evidence.error()));
+      }
+    });
+  }
+
+  if (global.admin_listen) {
+    auto listen = parse_listen(*global.admin_listen, "--admin-listen-addr");
+    if (!listen) {
+      return listen.error();
+    }
+    ops_state->admin = std::make_unique<proxy::PlainHttpServer>(
+        runtime.main_io(),
+        ops::admin_handler(ops_state->registry, ops_state->readiness, ATLS_VERSION));
+    auto bound = ops_state->admin->listen(*listen);
+    if (!bound) {
+      return bound.error();
+    }
+    spdlog::info("admin endpoints (/health, /attestation/ready, /metrics) on {}:{}",
+                 bound->address().to_string(), bound->port());
+  }
+  return ops_state;
 }
 
 Outcome<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& text,
@@ -226,18 +317,60 @@ Outcome<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& text,
   return *endpoint;
 }
 
-void stop_on_signals(Runtime& runtime, std::function<void()> on_stop) {
+namespace {
+
+// Polls `drained` until it holds or the deadline passes, then stops the runtime.
+void stop_when_drained(Runtime& runtime, std::shared_ptr<boost::asio::steady_timer> timer,
+                       std::function<bool()> drained,
+                       std::chrono::steady_clock::time_point deadline) {
+  if (!drained || drained() || std::chrono::steady_clock::now() >= deadline) {
+    if (drained && !drained()) {
+      spdlog::warn("drain deadline reached with work in flight: stopping anyway");
+    } else {
+      spdlog::info("drained: stopping");
+    }
+    runtime.stop();
+    return;
+  }
+  timer->expires_after(std::chrono::milliseconds(50));
+  timer->async_wait([&runtime, timer, drained = std::move(drained),
+                     deadline](const boost::system::error_code& ec) mutable {
+    if (!ec) {
+      stop_when_drained(runtime, timer, std::move(drained), deadline);
+    }
+  });
+}
+
+}  // namespace
+
+void stop_on_signals(Runtime& runtime, std::function<void()> on_stop,
+                     std::chrono::milliseconds drain_timeout, std::function<bool()> drained) {
   auto signals = std::make_shared<boost::asio::signal_set>(runtime.main_io(), SIGINT, SIGTERM);
-  signals->async_wait([signals, &runtime, on_stop = std::move(on_stop)](
-                          const boost::system::error_code& ec, int signal_number) {
+  signals->async_wait([signals, &runtime, on_stop = std::move(on_stop), drain_timeout,
+                       drained = std::move(drained)](const boost::system::error_code& ec,
+                                                     int signal_number) mutable {
     if (ec) {
       return;
     }
-    spdlog::info("signal {} received: shutting down", signal_number);
+    if (drain_timeout.count() > 0 && drained) {
+      spdlog::info("signal {} received: draining (up to {} ms; a second signal stops at once)",
+                   signal_number, drain_timeout.count());
+    } else {
+      spdlog::info("signal {} received: shutting down", signal_number);
+    }
     if (on_stop) {
       on_stop();
     }
-    runtime.stop();
+    // A second signal ends the drain at once.
+    signals->async_wait([signals, &runtime](const boost::system::error_code& again, int number) {
+      if (!again) {
+        spdlog::warn("signal {} received again: stopping now", number);
+        runtime.stop();
+      }
+    });
+    auto timer = std::make_shared<boost::asio::steady_timer>(runtime.main_io());
+    stop_when_drained(runtime, timer, drain_timeout.count() > 0 ? std::move(drained) : nullptr,
+                      std::chrono::steady_clock::now() + drain_timeout);
   });
 }
 

@@ -12,6 +12,9 @@
 #include "attest/tdx/collateral_source.h"
 #include "core/error.h"
 #include "core/runtime.h"
+#include "ops/admin.h"
+#include "ops/channel_recorder.h"
+#include "proxy/http/plain_server.h"
 #include "ratls/appraisal.h"
 #include "ratls/channel.h"
 #include "tls/context.h"
@@ -26,6 +29,7 @@ enum ExitCode : int {
   kExitConnection = 3,   ///< resolve/connect/TLS failures, timeouts, peer hang-ups
   kExitAttestation = 4,  ///< the peer's attestation was rejected (verification or policy)
   kExitHttpStatus = 5,   ///< attested-get: the server answered with a status >= 400
+  kExitAuditInvalid = 6, ///< audit verify: the chain is broken (tampering or damage)
 };
 
 struct GlobalOptions {
@@ -43,8 +47,18 @@ struct GlobalOptions {
   std::vector<std::string> accept_tcb_status;
   /// INSECURE: verify peers against the mock TEE roots in this directory only.
   std::optional<std::string> insecure_trust_mock_tee;
+  /// Admin listener (/health, /attestation/ready, /metrics).
+  std::optional<std::string> admin_listen;
+  /// Tamper-evident audit log file and its fsync policy.
+  std::optional<std::string> audit_log;
+  std::string audit_fsync = "always";
+  /// SIGTERM: seconds in-flight work may take before the process exits anyway.
+  double drain_timeout_seconds = 30.0;
+  /// policy.max_attestation_age in seconds (proxy-client re-attests before); 0 = unlimited.
+  double max_attestation_age_seconds = 0.0;
 
   std::chrono::milliseconds step_timeout() const;
+  std::chrono::milliseconds drain_timeout() const;
 };
 
 /// Policy + verifiers for the peer, from the global options. Usage errors carry the detail.
@@ -89,11 +103,31 @@ Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
 /// --insecure-trust-mock-tee — verifiers that trust only the mock TEE roots.
 Outcome<std::vector<attest::VerifierPtr>> make_verifiers(const GlobalOptions& global);
 
+/// Operations state shared by a proxy process: metrics, readiness, audit log, the channel
+/// recorder and the admin listener (docs/operations.md).
+struct Operations {
+  std::shared_ptr<ops::Registry> registry;
+  std::shared_ptr<ops::ProxyMetrics> metrics;
+  std::shared_ptr<ops::Readiness> readiness;
+  std::shared_ptr<ops::AuditLog> audit;
+  std::shared_ptr<ops::ChannelRecorder> recorder;
+  std::unique_ptr<proxy::PlainHttpServer> admin;
+};
+
+/// Opens the audit log and starts the admin listener (when configured) on `runtime`'s main
+/// io_context, and starts the readiness self-test of `attester` on the attestation pool.
+/// Errors are usage/configuration errors.
+Outcome<std::unique_ptr<Operations>> start_operations(const GlobalOptions& global,
+                                                      Runtime& runtime,
+                                                      const attest::AttesterPtr& attester,
+                                                      const ratls::Appraiser& appraiser);
+
 /// Channel configuration from the parts every subcommand assembles.
 ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,
                                          std::shared_ptr<const ratls::Appraiser> appraiser,
                                          boost::asio::any_io_executor attestation_executor,
-                                         const GlobalOptions& global);
+                                         const GlobalOptions& global,
+                                         std::shared_ptr<ratls::ChannelObserver> observer);
 
 /// TDX collateral from files (dcap-qvl JSON or flashbots YAML), for offline verification.
 Outcome<std::shared_ptr<attest::tdx::StaticCollateralSource>> load_collateral_files(
@@ -103,8 +137,12 @@ Outcome<std::shared_ptr<attest::tdx::StaticCollateralSource>> load_collateral_fi
 Outcome<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& text,
                                                      std::string_view flag);
 
-/// Stops `runtime` on SIGINT/SIGTERM after calling `on_stop` (on the main io_context).
-void stop_on_signals(Runtime& runtime, std::function<void()> on_stop);
+/// Graceful stop on SIGINT/SIGTERM (on the main io_context): calls `on_stop` (stop accepting,
+/// GOAWAY), then stops `runtime` once `drained()` says in-flight work is done or after
+/// `drain_timeout`, whichever comes first. A second signal stops at once.
+void stop_on_signals(Runtime& runtime, std::function<void()> on_stop,
+                     std::chrono::milliseconds drain_timeout = std::chrono::milliseconds(0),
+                     std::function<bool()> drained = {});
 
 /// Whether a failure means the peer's attestation was rejected (exit 4) rather than a
 /// connection or TLS problem (exit 3).

@@ -50,7 +50,8 @@ int run_file_server(const GlobalOptions& global, const FileServerOptions& option
   server_options.listen = *listen;
   server_options.tls = *tls;
   server_options.channel =
-      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global);
+      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global,
+                          nullptr);
   const std::filesystem::path root = options.root;
   proxy::AttestedServer server(runtime, server_options, [root](const proxy::ChannelContext&) {
     return proxy::file_server_handler(root);

@@ -74,7 +74,7 @@ int run_get_tls_cert(const GlobalOptions& global, const GetTlsCertOptions& optio
   asio::io_context io(1);
   asio::thread_pool pool(1);
   auto config = make_channel_config(std::make_shared<attest::NoneAttester>(), *appraiser,
-                                    pool.get_executor(), global);
+                                    pool.get_executor(), global, nullptr);
   std::optional<Outcome<Retrieved>> result;
   asio::co_spawn(io, retrieve(*target, *context, config),
                  [&result](std::exception_ptr error, Outcome<Retrieved> r) {

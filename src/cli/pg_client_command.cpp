@@ -84,12 +84,17 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
   }
 
   Runtime runtime(1);
+  auto operations = start_operations(global, runtime, *attester, **appraiser);
+  if (!operations) {
+    spdlog::error("{}", operations.error().describe());
+    return kExitUsage;
+  }
   proxy::pg::PgClientOptions proxy_options;
   proxy_options.listen = *listen;
   proxy_options.pool.server = *server;
   proxy_options.pool.tls = *tls;
-  proxy_options.pool.channel =
-      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global);
+  proxy_options.pool.channel = make_channel_config(
+      *attester, *appraiser, runtime.attestation_executor(), global, (*operations)->recorder);
   proxy_options.pool.acquire_timeout =
       std::chrono::milliseconds(static_cast<long long>(options.request_wait_seconds * 1000));
   proxy_options.local_tls = local_tls;

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "net/address.h"
+#include "ops/audit_log.h"
 #include "proxy/http/attested_server.h"
 #include "proxy/pg/backend.h"
 #include "proxy/pg/channel_handler.h"
@@ -120,8 +121,6 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
     }
     config->allowlist = std::make_shared<const proxy::pg::IpAllowlist>(std::move(*list));
   }
-  // The audit log arrives later; until then rejections are logged by report_rejection().
-  config->on_reject = {};
 
   auto appraiser = make_appraiser(global);
   if (!appraiser) {
@@ -181,11 +180,28 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
   }
 
   Runtime runtime(options.io_threads);
+  auto operations = start_operations(global, runtime, *attester, **appraiser);
+  if (!operations) {
+    spdlog::error("{}", operations.error().describe());
+    return kExitUsage;
+  }
+  // Every refused connection or cancel is audited once (report_rejection also logs it).
+  if (auto audit = (*operations)->audit) {
+    config->on_reject = [audit](const proxy::pg::Rejection& rejection) {
+      nlohmann::json record{
+          {"event", "pg_rejected"},         {"reason", error_id(rejection.reason)},
+          {"client", rejection.client},     {"via", rejection.via},
+          {"user", rejection.user},         {"database", rejection.database},
+          {"hba_line", rejection.hba_line},
+      };
+      audit->append(std::move(record));
+    };
+  }
   proxy::AttestedServerOptions server_options;
   server_options.listen = *listen;
   server_options.tls = *channel_tls;
-  server_options.channel =
-      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global);
+  server_options.channel = make_channel_config(
+      *attester, *appraiser, runtime.attestation_executor(), global, (*operations)->recorder);
   proxy::AttestedServer server(runtime, server_options,
                                proxy::pg::make_channel_handler_factory(config));
   auto bound = server.start();

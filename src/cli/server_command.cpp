@@ -58,6 +58,11 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
   }
 
   Runtime runtime(options.io_threads);
+  auto operations = start_operations(global, runtime, *attester, **appraiser);
+  if (!operations) {
+    spdlog::error("{}", operations.error().describe());
+    return kExitUsage;
+  }
   std::vector<std::unique_ptr<proxy::OriginPool>> pools;
   for (std::size_t i = 0; i < runtime.io_thread_count(); ++i) {
     proxy::OriginOptions origin;
@@ -66,12 +71,16 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
         std::make_unique<proxy::OriginPool>(runtime.io(i).get_executor(), std::move(origin)));
   }
   auto forwarder = std::make_shared<proxy::TargetForwarder>(std::move(pools), options.target);
+  forwarder->set_response_observer([metrics = (*operations)->metrics](int status) {
+    metrics->backend_requests.with({ops::status_class(status)}).inc();
+  });
 
   proxy::AttestedServerOptions server_options;
   server_options.listen = *listen;
   server_options.tls = *tls;
   server_options.channel =
-      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global);
+      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global,
+                          (*operations)->recorder);
   proxy::AttestedServer server(runtime, server_options,
                                [forwarder](const proxy::ChannelContext& context) {
                                  return forwarder->handler_for(context);
@@ -101,12 +110,16 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
   spdlog::info("proxy-server listening on {}:{} (attesting as {}), forwarding to {}",
                bound->address().to_string(), bound->port(),
                attest::to_string((*attester)->type()), target->to_string());
-  stop_on_signals(runtime, [&server, &health] {
-    server.stop_accepting();
-    if (health) {
-      health->close();
-    }
-  });
+  stop_on_signals(
+      runtime,
+      [&server, &health, &operations] {
+        server.drain();
+        if (health) {
+          health->close();
+        }
+        (*operations)->readiness->set("draining", false, "shutting down");
+      },
+      global.drain_timeout(), [&server] { return server.open_channels() == 0; });
   runtime.run();
   return kExitOk;
 }

@@ -21,6 +21,35 @@
 #include "http/stream_util.h"
 
 namespace atls::http {
+
+void DrainSignal::start() {
+  std::map<std::uint64_t, std::function<void()>> idle;
+  {
+    std::lock_guard lock(mutex_);
+    draining_.store(true, std::memory_order_release);
+    idle.swap(idle_);
+  }
+  for (auto& [id, cancel] : idle) {
+    cancel();
+  }
+}
+
+std::uint64_t DrainSignal::add_idle(std::function<void()> cancel) {
+  std::lock_guard lock(mutex_);
+  if (draining_.load(std::memory_order_relaxed)) {
+    cancel();
+    return 0;
+  }
+  const std::uint64_t id = ++next_id_;
+  idle_.emplace(id, std::move(cancel));
+  return id;
+}
+
+void DrainSignal::remove_idle(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  idle_.erase(id);
+}
+
 namespace {
 
 namespace asio = boost::asio;
@@ -288,13 +317,39 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
   auto executor = co_await asio::this_coro::executor;
   auto& lowest = beast::get_lowest_layer(stream);
   for (bool first = true;; first = false) {
+    if (options.drain && options.drain->draining() && buffer.size() == 0) {
+      co_await close_stream(stream);
+      co_return;
+    }
     RequestParser parser;
     parser.header_limit(options.max_header_bytes);
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
     lowest.expires_after(first ? options.header_timeout : options.idle_timeout);
+    // While idle, a drain may cancel the wait. The canceller runs on this connection's
+    // executor and checks `waiting` there, so it never touches a finished connection.
+    auto waiting = std::make_shared<bool>(true);
+    std::uint64_t idle_id = 0;
+    if (options.drain) {
+      idle_id = options.drain->add_idle([executor, waiting, &lowest] {
+        asio::post(executor, [waiting, &lowest] {
+          if (*waiting) {
+            lowest.cancel();
+          }
+        });
+      });
+    }
     auto [read_ec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser,
                                                                      kUseTuple);
+    *waiting = false;
+    if (options.drain) {
+      options.drain->remove_idle(idle_id);
+    }
     lowest.expires_never();
+    if (read_ec == asio::error::operation_aborted && options.drain &&
+        options.drain->draining() && !parser.got_some()) {
+      co_await close_stream(stream);  // idle when the drain started
+      co_return;
+    }
     if (read_ec) {
       if (!is_connection_closed(read_ec) || parser.got_some()) {
         // A malformed or oversized head: answer once, then close (RFC 9112 §2.2).
@@ -370,7 +425,8 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
     } else if (method == "HEAD" && response.content_length) {
       framing = Framing::ContentLength;  // the length of the representation, no content
     }
-    bool close = !keep_alive || framing == Framing::CloseDelimited;
+    bool close = !keep_alive || framing == Framing::CloseDelimited ||
+                 (options.drain && options.drain->draining());
     if (!write_ec) {
       co_await write_all(stream, serialize_response_head(response, framing, close && !tunnel),
                          write_ec);

@@ -4,8 +4,13 @@
 // trailers, 1xx relaying (Expect: 100-continue), HEAD, and protocol upgrades / CONNECT turned
 // into tunnels.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -15,6 +20,25 @@
 
 namespace atls::http {
 
+/// Shared by the connections of one listener: when draining starts, connections waiting idle
+/// for their next request close at once, and busy ones close after their current response
+/// (with `Connection: close`).
+class DrainSignal {
+ public:
+  bool draining() const noexcept { return draining_.load(std::memory_order_acquire); }
+  /// Starts draining; thread-safe, idempotent.
+  void start();
+  /// Registers an idle connection's canceller (run once if draining starts); returns its id.
+  std::uint64_t add_idle(std::function<void()> cancel);
+  void remove_idle(std::uint64_t id);
+
+ private:
+  std::atomic<bool> draining_{false};
+  std::mutex mutex_;
+  std::uint64_t next_id_ = 0;
+  std::map<std::uint64_t, std::function<void()>> idle_;
+};
+
 struct H1ServerOptions {
   /// Deadline for the first request head on a new connection.
   std::chrono::milliseconds header_timeout{std::chrono::seconds(30)};
@@ -22,6 +46,8 @@ struct H1ServerOptions {
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
   std::uint32_t max_header_bytes = 64 * 1024;
   std::size_t body_high_water = BodyPipe::kDefaultHighWater;
+  /// Graceful drain of this listener's connections; may be null.
+  std::shared_ptr<DrainSignal> drain;
 };
 
 /// Serves requests until the peer closes, an error occurs, or a response requires closing.

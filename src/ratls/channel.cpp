@@ -11,6 +11,7 @@
 
 #include <fstream>
 
+#include "core/digest.h"
 #include "core/offload.h"
 #include "ratls/errors.h"
 #include "ratls/report_data.h"
@@ -22,6 +23,11 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+using SteadyClock = std::chrono::steady_clock;
+
+double seconds_since(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
 
 Failure io_failure(const ErrorCode& ec, Errc timeout_code, std::string_view step) {
   if (ec == beast::error::timeout) {
@@ -186,12 +192,51 @@ asio::awaitable<Outcome<PeerAttestation>> appraise_peer(const ChannelConfig& con
   co_return std::move(*result);
 }
 
-}  // namespace
+void note_peer_message(ChannelReport& report, const AttestationMessage& message) {
+  report.peer_claimed_type = message.type;
+  if (!message.evidence.empty()) {
+    report.peer_evidence_sha256 = sha256_hex(std::string_view(
+        reinterpret_cast<const char*>(message.evidence.data()), message.evidence.size()));
+  }
+}
 
-asio::awaitable<Outcome<ChannelInfo>> accept_channel(TlsStream& stream,
-                                                     const ChannelConfig& config) {
+std::string endpoint_text(TlsStream& stream) {
+  boost::system::error_code ec;
+  const auto endpoint = beast::get_lowest_layer(stream).socket().remote_endpoint(ec);
+  if (ec) {
+    return "unknown";
+  }
+  return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+}
+
+// Completes and delivers the report of one attempt.
+void report_attempt(const ChannelConfig& config, ChannelReport& report,
+                    const Outcome<ChannelInfo>& result, SteadyClock::time_point start) {
+  if (!config.observer) {
+    return;
+  }
+  report.total_seconds = seconds_since(start);
+  if (config.attester) {
+    report.local_type = config.attester->type();
+  }
+  if (result) {
+    report.stage = ChannelStage::Established;
+    report.peer_claims = result->peer.claims;
+    report.matched_record = result->peer.matched_record;
+    report.downgrade_reason = result->peer.downgrade_reason;
+  } else {
+    report.error = result.error().code;
+    report.error_detail = result.error().detail;
+  }
+  config.observer->on_channel(report);
+}
+
+asio::awaitable<Outcome<ChannelInfo>> accept_steps(TlsStream& stream, const ChannelConfig& config,
+                                                   ChannelReport& report) {
   beast::get_lowest_layer(stream).expires_after(config.step_timeout);
+  const auto handshake_start = SteadyClock::now();
   auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+  report.handshake_seconds = seconds_since(handshake_start);
   if (handshake_ec) {
     co_return handshake_failure(handshake_ec, stream);
   }
@@ -200,14 +245,19 @@ asio::awaitable<Outcome<ChannelInfo>> accept_channel(TlsStream& stream,
   if (!session) {
     co_return session.error();
   }
+  report.alpn = session->alpn;
 
   // Our evidence binds our own leaf (§3.2): the one configured in the server context.
   const auto local_report =
       make_report_data(public_key_hash(SSL_get_certificate(ssl)), session->exporter);
+  report.stage = ChannelStage::Generation;
+  const auto generation_start = SteadyClock::now();
   auto local = co_await make_local_message(config, local_report);
+  report.generation_seconds = seconds_since(generation_start);
   if (!local) {
     co_return local.error();
   }
+  report.stage = ChannelStage::Exchange;
   if (auto sent = co_await send_message(stream, *local, config); !sent) {
     co_return sent.error();
   }
@@ -216,10 +266,14 @@ asio::awaitable<Outcome<ChannelInfo>> accept_channel(TlsStream& stream,
   if (!received) {
     co_return received.error();
   }
+  note_peer_message(report, *received);
   // The client's evidence binds the certificate it presented, or zeros.
   const auto expected =
       make_report_data(public_key_hash(SSL_get0_peer_certificate(ssl)), session->exporter);
+  report.stage = ChannelStage::Verification;
+  const auto verification_start = SteadyClock::now();
   auto peer = co_await appraise_peer(config, std::move(*received), expected);
+  report.verification_seconds = seconds_since(verification_start);
   if (!peer) {
     co_return peer.error();
   }
@@ -228,15 +282,17 @@ asio::awaitable<Outcome<ChannelInfo>> accept_channel(TlsStream& stream,
                         std::move(*peer)};
 }
 
-asio::awaitable<Outcome<ChannelInfo>> open_channel(TlsStream& stream,
-                                                   std::string_view server_name,
-                                                   const ChannelConfig& config) {
+asio::awaitable<Outcome<ChannelInfo>> open_steps(TlsStream& stream, std::string_view server_name,
+                                                 const ChannelConfig& config,
+                                                 ChannelReport& report) {
   SSL* ssl = stream.native_handle();
   if (auto prepared = tls::prepare_client_connection(ssl, server_name); !prepared) {
     co_return Failure{prepared.error(), std::string(server_name)};
   }
   beast::get_lowest_layer(stream).expires_after(config.step_timeout);
+  const auto handshake_start = SteadyClock::now();
   auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kUseTuple);
+  report.handshake_seconds = seconds_since(handshake_start);
   if (handshake_ec) {
     co_return handshake_failure(handshake_ec, stream);
   }
@@ -244,17 +300,23 @@ asio::awaitable<Outcome<ChannelInfo>> open_channel(TlsStream& stream,
   if (!session) {
     co_return session.error();
   }
+  report.alpn = session->alpn;
   X509* server_leaf = SSL_get0_peer_certificate(ssl);
   if (server_leaf == nullptr) {
     co_return Failure{make_error_code(Errc::NoPeerCertificate), ""};
   }
 
+  report.stage = ChannelStage::Exchange;
   auto received = co_await receive_message(stream, config);
   if (!received) {
     co_return received.error();
   }
+  note_peer_message(report, *received);
   const auto expected = make_report_data(public_key_hash(server_leaf), session->exporter);
+  report.stage = ChannelStage::Verification;
+  const auto verification_start = SteadyClock::now();
   auto peer = co_await appraise_peer(config, std::move(*received), expected);
+  report.verification_seconds = seconds_since(verification_start);
   if (!peer) {
     co_return peer.error();
   }
@@ -264,16 +326,65 @@ asio::awaitable<Outcome<ChannelInfo>> open_channel(TlsStream& stream,
   const X509* own_leaf =
       tls::client_certificate_requested(ssl) ? SSL_get_certificate(ssl) : nullptr;
   const auto local_report = make_report_data(public_key_hash(own_leaf), session->exporter);
+  report.stage = ChannelStage::Generation;
+  const auto generation_start = SteadyClock::now();
   auto local = co_await make_local_message(config, local_report);
+  report.generation_seconds = seconds_since(generation_start);
   if (!local) {
     co_return local.error();
   }
+  report.stage = ChannelStage::Exchange;
   if (auto sent = co_await send_message(stream, *local, config); !sent) {
     co_return sent.error();
   }
   beast::get_lowest_layer(stream).expires_never();
   co_return ChannelInfo{session->alpn, http_version_for(session->alpn), local->type,
                         std::move(*peer)};
+}
+
+}  // namespace
+
+std::string_view to_string(ChannelRole role) noexcept {
+  return role == ChannelRole::Server ? "server" : "client";
+}
+
+std::string_view to_string(ChannelStage stage) noexcept {
+  switch (stage) {
+    case ChannelStage::Handshake:
+      return "handshake";
+    case ChannelStage::Generation:
+      return "generation";
+    case ChannelStage::Exchange:
+      return "exchange";
+    case ChannelStage::Verification:
+      return "verification";
+    case ChannelStage::Established:
+      return "established";
+  }
+  return "unknown";
+}
+
+asio::awaitable<Outcome<ChannelInfo>> accept_channel(TlsStream& stream,
+                                                     const ChannelConfig& config) {
+  ChannelReport report;
+  report.role = ChannelRole::Server;
+  report.peer = endpoint_text(stream);
+  const auto start = SteadyClock::now();
+  auto result = co_await accept_steps(stream, config, report);
+  report_attempt(config, report, result, start);
+  co_return result;
+}
+
+asio::awaitable<Outcome<ChannelInfo>> open_channel(TlsStream& stream,
+                                                   std::string_view server_name,
+                                                   const ChannelConfig& config) {
+  ChannelReport report;
+  report.role = ChannelRole::Client;
+  report.peer = endpoint_text(stream);
+  const auto start = SteadyClock::now();
+  auto result = co_await open_steps(stream, server_name, config, report);
+  report_attempt(config, report, result, start);
+  co_return result;
 }
 
 }  // namespace atls::ratls

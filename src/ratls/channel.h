@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "ratls/alpn.h"
 #include "ratls/appraisal.h"
+#include "ratls/channel_observer.h"
 
 namespace atls::ratls {
 
@@ -40,6 +41,8 @@ struct ChannelConfig {
   /// `--log-dcap-quote`: write every received non-none evidence to
   /// <dir>/<type>-<unix-nanoseconds> (flashbots names its fixtures this way, interop §8.1).
   std::optional<std::filesystem::path> evidence_log_dir;
+  /// Told about every attempt (metrics, audit log, drift); may be null.
+  std::shared_ptr<ChannelObserver> observer;
 };
 
 /// What an established channel knows.

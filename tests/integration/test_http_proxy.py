@@ -79,7 +79,11 @@ def test_100_mib_streams_both_ways_with_bounded_memory(pair, tmp_path, version):
     finally:
         stop.set()
         sampler.join()
-    # Bodies are streamed, never held whole: far below the 100 MiB that went through.
+    # Bodies are streamed, never held whole: far below the 100 MiB that went through. Under
+    # ASan the allocator's quarantine (256 MiB by default) keeps freed buffers resident, so RSS
+    # says nothing about the proxy there; the bound is asserted in the plain build.
+    if os.environ.get("ATLS_SANITIZED") == "1":
+        return
     for name, peak in peaks.items():
         assert peak < 64 * 1024, f"{name} peaked at {peak} KiB"
 

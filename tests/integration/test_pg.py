@@ -464,7 +464,8 @@ def test_hba_reject_is_fatal_28000(procs, cluster, tmp_path):
                    "host all mallory all reject\n"
                    "host shop all 127.0.0.1/32 trust\n"
                    "host bench all all attested\n")
-    _, server_port = start_pg_server(procs, cluster, "--hba-file", hba)
+    audit = tmp_path / "audit.log"
+    _, server_port = start_pg_server(procs, cluster, "--hba-file", hba, "--audit-log", audit)
     _, port = start_pg_client(procs, server_port)
     kind, body = raw_startup(port, "mallory", "shop")
     assert kind == b"E"
@@ -483,6 +484,20 @@ def test_hba_reject_is_fatal_28000(procs, cluster, tmp_path):
     denied = psql(conninfo(port, user="mallory"), "-c", "select 1")
     assert denied.returncode == 2
     assert b"host-based rules reject" in denied.stderr
+    # Each rejection is audited once, with its reason and rule line.
+    deadline = time.monotonic() + 10
+    while True:
+        records = [json.loads(line) for line in audit.read_text().splitlines() if line]
+        rejected = [r for r in records if r.get("event") == "pg_rejected"]
+        if len(rejected) >= 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert [r["reason"] for r in rejected] == ["pg.hba_rejected", "pg.hba_no_match",
+                                               "pg.hba_not_attested", "pg.hba_rejected"]
+    assert rejected[0]["user"] == "mallory" and rejected[0]["hba_line"] == 2
+    assert rejected[0]["via"].startswith("channel ")
+    audit_check = run([BIN, "audit", "verify", audit])
+    assert audit_check.returncode == 0, audit_check.stderr.decode()
 
 
 def test_allowlist_reject_is_fatal_28000(procs, cluster):

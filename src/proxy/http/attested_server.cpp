@@ -38,7 +38,11 @@ Outcome<std::unique_ptr<tcp::acceptor>> listen_on(asio::io_context& io,
 
 AttestedServer::AttestedServer(Runtime& runtime, AttestedServerOptions options,
                                HandlerFactory handlers)
-    : runtime_(runtime), options_(std::move(options)), handlers_(std::move(handlers)) {}
+    : runtime_(runtime), options_(std::move(options)), handlers_(std::move(handlers)) {
+  if (!options_.h1.drain) {
+    options_.h1.drain = std::make_shared<http::DrainSignal>();
+  }
+}
 
 Outcome<tcp::endpoint> AttestedServer::start() {
   auto acceptor = listen_on(runtime_.main_io(), options_.listen);
@@ -57,6 +61,18 @@ void AttestedServer::stop_accepting() {
       boost::system::error_code ignored;
       acceptor_->close(ignored);
     });
+  }
+}
+
+void AttestedServer::drain() {
+  stop_accepting();
+  if (options_.h1.drain) {
+    options_.h1.drain->start();
+  }
+  std::lock_guard lock(sessions_mutex_);
+  draining_ = true;
+  for (const auto& [key, shutdown] : h2_shutdowns_) {
+    shutdown();
   }
 }
 
@@ -120,7 +136,27 @@ asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_i
                                                                  std::move(handler),
                                                                  peer.address());
     if (session) {
+      const void* key = session.get();
+      {
+        std::lock_guard lock(sessions_mutex_);
+        std::weak_ptr weak = session;
+        auto executor = co_await asio::this_coro::executor;
+        h2_shutdowns_[key] = [weak, executor] {
+          asio::post(executor, [weak] {
+            if (auto live = weak.lock()) {
+              live->shutdown();
+            }
+          });
+        };
+        if (draining_) {
+          h2_shutdowns_[key]();
+        }
+      }
       const ErrorCode reason = co_await session->run();
+      {
+        std::lock_guard lock(sessions_mutex_);
+        h2_shutdowns_.erase(key);
+      }
       spdlog::debug("channel from {} ended: {}", peer_text,
                     reason ? describe(reason) : std::string("closed"));
     }
@@ -129,6 +165,9 @@ asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_i
     const asio::ip::address peer_address = peer.address();
     co_await http::serve_h1(stream, buffer, peer_address, std::move(handler), options_.h1);
     spdlog::debug("channel from {} ended", peer_text);
+  }
+  if (options_.channel.observer) {
+    options_.channel.observer->on_channel_closed(ratls::ChannelRole::Server);
   }
   --open_;
 }

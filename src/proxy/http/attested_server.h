@@ -7,7 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -45,6 +47,10 @@ class AttestedServer {
   Outcome<boost::asio::ip::tcp::endpoint> start();
   /// Stops accepting new connections (open channels continue).
   void stop_accepting();
+  /// Graceful drain: stops accepting, sends GOAWAY on every HTTP/2 channel (open streams
+  /// finish, then the channel closes), closes idle HTTP/1.1 channels and busy ones after their
+  /// current response.
+  void drain();
   std::size_t open_channels() const noexcept { return open_.load(); }
 
  private:
@@ -56,6 +62,9 @@ class AttestedServer {
   HandlerFactory handlers_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::atomic<std::size_t> open_{0};
+  std::mutex sessions_mutex_;
+  std::map<const void*, std::function<void()>> h2_shutdowns_;  // per live HTTP/2 channel
+  bool draining_ = false;
   std::size_t next_io_ = 0;
 };
 

@@ -87,6 +87,7 @@ asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::establish() {
   }
   UpstreamChannel upstream;
   upstream.version = channel->info.http_version;
+  upstream.established_at = std::chrono::steady_clock::now();
   upstream.peer = std::make_shared<const ratls::PeerAttestation>(channel->info.peer);
   if (upstream.version == ratls::HttpVersion::Http2) {
     auto session = http::H2Session<http::TlsStream>::make_client(std::move(*channel->stream),
@@ -101,7 +102,13 @@ asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::establish() {
     auto session = std::make_shared<http::H1ClientSession<http::TlsStream>>(
         std::move(*channel->stream), options_.h1);
     // Requests waiting for a channel re-check when one becomes free.
-    session->set_state_callback([this] { changed_.notify_all(); });
+    std::weak_ptr<http::H1ClientSession<http::TlsStream>> weak = session;
+    session->set_state_callback([this, weak] {
+      if (auto self = weak.lock(); self && stopped_ && self->can_send()) {
+        self->close();
+      }
+      changed_.notify_all();
+    });
     upstream.session = session;
   }
   ++established_;
@@ -144,6 +151,9 @@ asio::awaitable<Outcome<void>> ChannelPool::start() {
 asio::awaitable<void> ChannelPool::run_h2(
     std::shared_ptr<http::H2Session<http::TlsStream>> session) {
   const ErrorCode reason = co_await session->run();
+  if (options_.channel.observer) {
+    options_.channel.observer->on_channel_closed(ratls::ChannelRole::Client);
+  }
   if (h2_.session == session) {
     h2_ = UpstreamChannel{};
     if (!stopped_) {
@@ -158,9 +168,15 @@ asio::awaitable<void> ChannelPool::run_h2(
 asio::awaitable<void> ChannelPool::maintain() {
   asio::steady_timer pause(executor_);
   while (!stopped_) {
-    std::erase_if(h1_, [](const UpstreamChannel& c) { return c.session->closed(); });
+    prune_closed_h1();
     if (connected()) {
-      co_await changed_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+      const auto due = renewal_due();
+      if (std::chrono::steady_clock::now() >= due) {
+        co_await renew_h2();
+        continue;
+      }
+      co_await changed_.wait_until(
+          std::min(due, std::chrono::steady_clock::now() + std::chrono::seconds(5)));
       continue;
     }
     auto channel = co_await establish();
@@ -177,6 +193,62 @@ asio::awaitable<void> ChannelPool::maintain() {
     changed_.notify_all();  // waiting requests re-check (and may give up)
     pause.expires_after(delay);
     co_await pause.async_wait(http::kUseTuple);
+  }
+}
+
+void ChannelPool::prune_closed_h1() {
+  if (options_.max_attestation_age.count() > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& channel : h1_) {
+      if (channel.session->can_send() && now - channel.established_at >= options_.max_attestation_age) {
+        if (auto* h1 = dynamic_cast<http::H1ClientSession<http::TlsStream>*>(channel.session.get())) {
+          h1->close();
+        }
+      }
+    }
+  }
+  const auto removed =
+      std::erase_if(h1_, [](const UpstreamChannel& c) { return c.session->closed(); });
+  if (options_.channel.observer) {
+    for (std::size_t i = 0; i < removed; ++i) {
+      options_.channel.observer->on_channel_closed(ratls::ChannelRole::Client);
+    }
+  }
+}
+
+std::chrono::steady_clock::time_point ChannelPool::renewal_due() const {
+  if (options_.max_attestation_age.count() <= 0 || !h2_.session || h2_.session->closed()) {
+    return std::chrono::steady_clock::time_point::max();
+  }
+  // Renew at 90% of the age so that the new attestation is in place before the old one is too
+  // old, whatever the handshake takes (bounded by the step timeouts).
+  return h2_.established_at + options_.max_attestation_age * 9 / 10;
+}
+
+asio::awaitable<void> ChannelPool::renew_h2() {
+  auto old = h2_;
+  spdlog::info("attested channel to {} reached 90% of max attestation age ({} ms): "
+               "re-attesting on a new channel",
+               options_.server.to_string(), options_.max_attestation_age.count());
+  auto fresh = co_await establish();
+  if (stopped_) {
+    co_return;
+  }
+  if (!fresh) {
+    // Keep serving on the old channel until it expires; retry with backoff.
+    const auto delay = next_backoff();
+    spdlog::warn("re-attestation to {} failed: {}; retrying in {} ms",
+                 options_.server.to_string(), fresh.error().describe(), delay.count());
+    asio::steady_timer pause(executor_, delay);
+    co_await pause.async_wait(http::kUseTuple);
+    co_return;
+  }
+  adopt(*fresh);
+  if (old.session && h2_.session != old.session) {
+    // GOAWAY: streams already open on the old channel complete; new requests use the new one.
+    if (auto* h2 = dynamic_cast<http::H2Session<http::TlsStream>*>(old.session.get())) {
+      h2->shutdown();
+    }
   }
 }
 
@@ -199,7 +271,7 @@ asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::acquire() {
     if (h2_.session && h2_.session->can_send()) {
       co_return h2_;
     }
-    std::erase_if(h1_, [](const UpstreamChannel& c) { return c.session->closed(); });
+    prune_closed_h1();
     for (const auto& channel : h1_) {
       if (channel.session->can_send()) {
         co_return channel;
@@ -225,9 +297,12 @@ void ChannelPool::shutdown() {
   if (auto session = std::dynamic_pointer_cast<http::H2Session<http::TlsStream>>(h2_.session)) {
     session->shutdown();
   }
+  // HTTP/1.1 channels: idle ones close now, busy ones as soon as their exchange ends (the
+  // state callback below), so that a draining proxy fails no request.
   for (auto& channel : h1_) {
     if (auto session =
-            std::dynamic_pointer_cast<http::H1ClientSession<http::TlsStream>>(channel.session)) {
+            std::dynamic_pointer_cast<http::H1ClientSession<http::TlsStream>>(channel.session);
+        session && session->can_send()) {
       session->close();
     }
   }

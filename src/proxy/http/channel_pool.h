@@ -41,6 +41,10 @@ struct ChannelPoolOptions {
   std::size_t max_h1_channels = 8;
   std::chrono::milliseconds reconnect_min{std::chrono::milliseconds(250)};
   std::chrono::milliseconds reconnect_max{std::chrono::seconds(30)};
+  /// policy.max_attestation_age: an HTTP/2 channel older than this is replaced before it gets
+  /// there — a new channel (fresh attestation) is established first, then the old one is shut
+  /// down gracefully (GOAWAY; its open streams finish), so no request fails. Zero = never.
+  std::chrono::milliseconds max_attestation_age{0};
 };
 
 /// A channel ready to carry one request (HTTP/1.1) or any number (HTTP/2).
@@ -49,6 +53,7 @@ struct UpstreamChannel {
   /// The server's appraised attestation on this channel (headers are derived from it).
   std::shared_ptr<const ratls::PeerAttestation> peer;
   ratls::HttpVersion version = ratls::HttpVersion::Http2;
+  std::chrono::steady_clock::time_point established_at{};
 };
 
 class ChannelPool {
@@ -76,6 +81,12 @@ class ChannelPool {
   boost::asio::awaitable<Outcome<UpstreamChannel>> establish();
   boost::asio::awaitable<void> maintain();
   boost::asio::awaitable<void> run_h2(std::shared_ptr<http::H2Session<http::TlsStream>> session);
+  /// Drops closed HTTP/1.1 channels (telling the observer), and closes idle ones older than
+  /// max_attestation_age (new ones are opened, freshly attested, when requests need them).
+  void prune_closed_h1();
+  /// When the HTTP/2 channel must be renewed (max_attestation_age), else time_point::max().
+  std::chrono::steady_clock::time_point renewal_due() const;
+  boost::asio::awaitable<void> renew_h2();
   boost::asio::awaitable<void> open_extra_h1();
   void adopt(const UpstreamChannel& channel);
   std::chrono::milliseconds next_backoff();

@@ -33,8 +33,11 @@ class ClientProxy {
   boost::asio::awaitable<Outcome<void>> connect();
   /// Binds the local listener and starts accepting source connections.
   Outcome<boost::asio::ip::tcp::endpoint> listen();
-  /// Stops accepting and closes the channels gracefully.
+  /// Stops accepting and closes the channels gracefully (HTTP/2 GOAWAY; HTTP/1.1 channels
+  /// when their exchange ends).
   void shutdown();
+  /// After shutdown(): whether every channel has closed (in-flight requests are done).
+  bool drained() const noexcept { return !pool_.connected(); }
 
   ChannelPool& channels() noexcept { return pool_; }
 

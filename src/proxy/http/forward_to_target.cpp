@@ -26,7 +26,8 @@ std::string_view trim(std::string_view text) {
 
 asio::awaitable<void> forward(http::ServerExchangePtr exchange, OriginPool& pool,
                               std::string host_header,
-                              std::shared_ptr<const ratls::ChannelInfo> channel) {
+                              std::shared_ptr<const ratls::ChannelInfo> channel,
+                              std::shared_ptr<const std::function<void(int)>> observer) {
   const RequestHead& request = exchange->request();
   auto executor = co_await asio::this_coro::executor;
   if (http::is_tunnel_connect(request)) {
@@ -47,6 +48,9 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange, OriginPool& pool
   http::BodyPipePtr request_body = exchange->request_body();
   auto response = co_await pool.send(std::move(upstream), std::move(request_body),
                                      std::move(relay_interim));
+  if (observer && *observer) {
+    (*observer)(response ? response->head.status : 0);
+  }
   if (!response) {
     spdlog::warn("{} {}: target failed: {}", request.method, request.target,
                  response.error().describe());
@@ -128,8 +132,8 @@ http::RequestHandler TargetForwarder::handler_for(const ChannelContext& context)
   OriginPool* pool = pools_.at(context.io_index).get();
   auto channel = context.channel;
   std::string host = host_header_;
-  return [pool, channel, host](http::ServerExchangePtr exchange) {
-    return forward(std::move(exchange), *pool, host, channel);
+  return [pool, channel, host, observer = observer_](http::ServerExchangePtr exchange) {
+    return forward(std::move(exchange), *pool, host, channel, observer);
   };
 }
 

@@ -7,6 +7,7 @@
 // WebSocket: an RFC 8441 extended CONNECT (from an HTTP/2 channel) becomes an HTTP/1.1 Upgrade
 // towards the target; an HTTP/1.1 Upgrade (HTTP/1.1 channel) is forwarded as such.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,9 +25,16 @@ class TargetForwarder {
 
   http::RequestHandler handler_for(const ChannelContext& context);
 
+  /// Told the status of every target response, or 0 when the target failed (metrics). Set
+  /// before serving; called on I/O threads.
+  void set_response_observer(std::function<void(int status)> observer) {
+    observer_ = std::make_shared<const std::function<void(int)>>(std::move(observer));
+  }
+
  private:
   std::vector<std::unique_ptr<OriginPool>> pools_;
   std::string host_header_;
+  std::shared_ptr<const std::function<void(int)>> observer_;
 };
 
 /// The request sent to the target for `request` received from a channel whose client is

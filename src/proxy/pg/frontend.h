@@ -8,7 +8,7 @@
 //                     unchanged -> splice, with BackendKeyData replaced by proxy-issued keys
 //
 // Rejections are pgwire ErrorResponses (FATAL 28000) and are reported to a hook with their
-// named reason, for logs now and the audit log later.
+// named reason (pg-server records them in the audit log).
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>

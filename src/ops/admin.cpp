@@ -1,0 +1,78 @@
+#include "ops/admin.h"
+
+#include <boost/asio/this_coro.hpp>
+
+#include "http/h1_server.h"
+
+namespace atls::ops {
+
+namespace asio = boost::asio;
+
+void Readiness::set(const std::string& check, bool ok, std::string detail) {
+  std::lock_guard lock(mutex_);
+  checks_[check] = Check{ok, std::move(detail)};
+}
+
+bool Readiness::ready() const {
+  std::lock_guard lock(mutex_);
+  if (checks_.empty()) {
+    return false;
+  }
+  for (const auto& [name, check] : checks_) {
+    if (!check.ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+nlohmann::json Readiness::report() const {
+  std::lock_guard lock(mutex_);
+  nlohmann::json checks = nlohmann::json::object();
+  bool ready = !checks_.empty();
+  for (const auto& [name, check] : checks_) {
+    checks[name] = {{"ok", check.ok}, {"detail", check.detail}};
+    ready = ready && check.ok;
+  }
+  return {{"ready", ready}, {"checks", std::move(checks)}};
+}
+
+http::RequestHandler admin_handler(std::shared_ptr<Registry> registry,
+                                   std::shared_ptr<Readiness> readiness, std::string version) {
+  return [registry, readiness, version](http::ServerExchangePtr exchange) -> asio::awaitable<void> {
+    auto executor = co_await asio::this_coro::executor;
+    const auto& request = exchange->request();
+    const std::string_view target = request.target;
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path != "/health" && path != "/attestation/ready" && path != "/metrics") {
+      auto missing = http::make_text_response(executor, 404, "Not Found\n");
+      exchange->send_response(std::move(missing.head), std::move(missing.body));
+      co_return;
+    }
+    if (request.method != "GET" && request.method != "HEAD") {
+      auto refused = http::make_text_response(executor, 405, "Method Not Allowed\n");
+      refused.head.headers.add("allow", "GET, HEAD");
+      exchange->send_response(std::move(refused.head), std::move(refused.body));
+      co_return;
+    }
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    if (path == "/health") {
+      body = nlohmann::json{{"status", "ok"}, {"version", version}}.dump() + "\n";
+    } else if (path == "/attestation/ready") {
+      const auto report = readiness->report();
+      status = report["ready"].get<bool>() ? 200 : 503;
+      body = report.dump() + "\n";
+    } else {
+      body = registry->render();
+      content_type = "text/plain; version=0.0.4; charset=utf-8";
+    }
+    auto response = http::make_text_response(executor, status, body);
+    response.head.headers.set("content-type", content_type);
+    response.head.headers.set("cache-control", "no-store");
+    exchange->send_response(std::move(response.head), std::move(response.body));
+  };
+}
+
+}  // namespace atls::ops

@@ -1,0 +1,246 @@
+"""Operations through the real binary: admin endpoints (/health, /attestation/ready, /metrics
+validated by promtool), the hash-chained audit log and `audit verify` (tamper detection),
+graceful drain on SIGTERM, measurement drift, and re-attestation by max attestation age."""
+import concurrent.futures
+import json
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import BIN, curl, run, start_client, start_server
+
+PROMTOOL = shutil.which("promtool")
+
+
+def admin_port(process):
+    match = process.wait_for(r"admin endpoints .* on [0-9.]+:(\d+)")
+    return int(match.group(1))
+
+
+def get(url):
+    """(status, body) of a GET with curl."""
+    result = curl("-o", "-", "-w", "\n%{http_code}", url)
+    body, _, status = result.stdout.decode().rpartition("\n")
+    return int(status), body
+
+
+def metric_value(text, name, **labels):
+    """Value of the sample `name{labels}` (labels in any order), or None."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        match = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(3) or ""))
+        if found == {k: str(v) for k, v in labels.items()}:
+            return float(match.group(4))
+    return None
+
+
+def test_admin_endpoints_metrics_and_promtool(procs, target):
+    server, server_port = start_server(procs, target, "--admin-listen-addr", "127.0.0.1:0")
+    admin = f"http://127.0.0.1:{admin_port(server)}"
+    _, client_port = start_client(procs, server_port)
+
+    status, body = get(f"{admin}/health")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    status, body = get(f"{admin}/attestation/ready")
+    ready = json.loads(body)
+    assert status == 200 and ready["ready"] is True, body
+    assert ready["checks"]["attester"]["ok"] and ready["checks"]["policy"]["ok"]
+    assert get(f"{admin}/nope")[0] == 404
+    assert curl("-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                f"{admin}/metrics").stdout == b"405"
+
+    # Admin endpoints under load: scrapes and proxied requests at the same time all succeed.
+    def proxied(_):
+        return get(f"http://127.0.0.1:{client_port}/status?code=200")[0]
+
+    def scrape(_):
+        return get(f"{admin}/metrics")[0]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        proxied_results = list(pool.map(proxied, range(60)))
+        scrape_results = list(pool.map(scrape, range(60)))
+    assert proxied_results == [200] * 60
+    assert scrape_results == [200] * 60
+
+    status, text = get(f"{admin}/metrics")
+    assert status == 200
+    assert metric_value(text, "atls_attestation_verifications_total",
+                        role="server", type="none", result="unattested") == 1
+    assert metric_value(text, "atls_channels_active", role="server") == 1
+    assert metric_value(text, "atls_backend_requests_total", code="2xx") == 60
+    assert metric_value(text, "atls_channel_handshake_seconds_count", role="server") == 1
+    assert metric_value(text, "atls_build_info", version="0.1.0") == 1
+    if PROMTOOL is None:
+        pytest.fail("promtool not installed (scripts/install-deps.sh installs prometheus)")
+    check = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
+                           capture_output=True, timeout=30)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+def test_rejections_are_counted_by_named_reason(procs, target, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps([{"measurement_id": "only-tdx", "attestation_type": "dcap-tdx",
+                                   "measurements": {"mrtd": {"expected": "ab" * 48}}}]))
+    server, server_port = start_server(procs, target, "--admin-listen-addr", "127.0.0.1:0",
+                                       policy=("--measurements-file", policy))
+    admin = f"http://127.0.0.1:{admin_port(server)}"
+    # A client that does not attest: the server refuses it under its policy.
+    result = run([BIN, "attested-get", f"127.0.0.1:{server_port}", "--allow-self-signed",
+                  "--allowed-remote-attestation-type", "none"], timeout=30)
+    assert result.returncode != 0
+    server.wait_for("refused")
+    text = get(f"{admin}/metrics")[1]
+    assert metric_value(text, "atls_policy_violations_total", role="server",
+                        reason="ratls.attestation_type_not_accepted") == 1, text
+    assert metric_value(text, "atls_attestation_verifications_total", role="server",
+                        type="none", result="rejected") == 1
+
+
+def test_audit_log_chain_and_tamper_detection(procs, target, tmp_path):
+    audit = tmp_path / "audit.json"
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps([{"attestation_type": "none"}]))
+    server, server_port = start_server(procs, target, "--audit-log", audit,
+                                       policy=("--measurements-file", policy))
+    for _ in range(3):
+        result = run([BIN, "attested-get", f"127.0.0.1:{server_port}", "--allow-self-signed",
+                      "--url-path", "/status?code=200",
+                      "--allowed-remote-attestation-type", "none"], timeout=30)
+        assert result.returncode == 0, result.stderr.decode()
+    assert server.stop() == 0  # the audit log is flushed on exit
+
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert len(records) == 3
+    assert [r["seq"] for r in records] == [1, 2, 3]
+    assert all(r["event"] == "channel" and r["decision"] == "accepted_unattested"
+               and r["role"] == "server" and r["peer_type"] == "none" for r in records)
+    ok = run([BIN, "audit", "verify", audit])
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert b"3 records" in ok.stdout
+
+    original = audit.read_text().splitlines(keepends=True)
+
+    def verify_tampered(lines):
+        audit.write_text("".join(lines))
+        result = run([BIN, "audit", "verify", audit])
+        audit.write_text("".join(original))
+        return result.returncode, result.stderr.decode()
+
+    edited = list(original)
+    edited[0] = edited[0].replace('"accepted_unattested"', '"accepted"')
+    code, err = verify_tampered(edited)
+    assert code == 6 and "audit.hash_mismatch" in err, err
+    code, err = verify_tampered([original[0], original[2]])
+    assert code == 6 and "audit.sequence_gap" in err, err
+    code, err = verify_tampered([original[0], original[2], original[1]])
+    assert code == 6 and "audit.sequence_reordered" in err, err
+    code, err = verify_tampered(original[:2])
+    assert code == 6 and "audit.truncated" in err, err
+    code, err = verify_tampered(original[:2] + [original[2][:40]])
+    assert code == 6 and "audit.truncated" in err, err
+
+
+@pytest.mark.parametrize("inner", ["h2", "http/1.1"])
+def test_sigterm_drains_in_flight_requests(procs, target, inner):
+    server, server_port = start_server(procs, target, "--inner-alpn", inner)
+    client, client_port = start_client(procs, server_port)
+    results = {}
+
+    def slow(name):
+        results[name] = get(f"http://127.0.0.1:{client_port}/slow?ms=4000")[0]
+
+    workers = [threading.Thread(target=slow, args=(i,)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    # Let the requests reach the target (with HTTP/1.1 inside, each needs its own attested
+    # channel first; a request still looking for a channel when the server stops accepting
+    # fails, as it would with any server going away).
+    time.sleep(2.0)
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(20) == 0
+    for worker in workers:
+        worker.join(20)
+    assert results == {0: 200, 1: 200, 2: 200, 3: 200}
+    assert time.monotonic() - started < 12  # it did not wait for the whole drain timeout
+    assert "draining" in server.log
+
+
+def test_client_sigterm_drains_in_flight_requests(procs, target):
+    _, server_port = start_server(procs, target)
+    client, client_port = start_client(procs, server_port)
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(get(f"http://127.0.0.1:{client_port}/slow?ms=2000")[0]))
+    worker.start()
+    time.sleep(0.6)
+    client.proc.send_signal(signal.SIGTERM)
+    assert client.proc.wait(20) == 0
+    worker.join(20)
+    assert results == [200]
+
+
+@pytest.fixture(scope="module")
+def mock_tee(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("mock-tee")
+    result = run([BIN, "mock-tee", "init", directory], timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    return directory
+
+
+def test_measurement_drift_is_recorded(procs, target, mock_tee, tmp_path):
+    first, second = "11" * 48, "22" * 48
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps([{"measurement_id": "either", "attestation_type": "dcap-tdx",
+                                   "measurements": {"mrtd": {"expected_any": [first, second]}}}]))
+    (mock_tee / "tdx-measurements.json").write_text(json.dumps({"mrtd": first}))
+    server, server_port = start_server(procs, target, "--insecure-mock-tee", mock_tee,
+                                       attestation="dcap-tdx")
+    audit = tmp_path / "client-audit.json"
+    client, client_port = start_client(procs, server_port, "--insecure-trust-mock-tee", mock_tee,
+                                       "--admin-listen-addr", "127.0.0.1:0", "--audit-log", audit,
+                                       policy=("--measurements-file", policy))
+    admin = f"http://127.0.0.1:{admin_port(client)}"
+    assert get(f"http://127.0.0.1:{client_port}/status?code=200")[0] == 200
+
+    # The server restarts on the same address with a different (still accepted) workload.
+    assert server.stop() == 0
+    (mock_tee / "tdx-measurements.json").write_text(json.dumps({"mrtd": second}))
+    replacement = procs.start([BIN, "server", f"127.0.0.1:{target}", "--listen-addr",
+                               f"127.0.0.1:{server_port}", "--server-attestation-type", "dcap-tdx",
+                               "--insecure-mock-tee", mock_tee,
+                               "--allowed-remote-attestation-type", "none"], name="proxy-server-2")
+    replacement.listen_port("proxy-server")
+    client.wait_for(r"measurement drift", timeout=30)
+    text = get(f"{admin}/metrics")[1]
+    assert metric_value(text, "atls_measurement_drift_detected_total", role="client") == 1, text
+    assert get(f"http://127.0.0.1:{client_port}/status?code=200")[0] == 200
+    assert client.stop() == 0
+    drift = [json.loads(line) for line in audit.read_text().splitlines()
+             if json.loads(line)["event"] == "measurement_drift"]
+    assert len(drift) == 1
+    assert drift[0]["previous_measurements"]["0"] == first
+    assert drift[0]["measurements"]["0"] == second
+
+
+def test_max_attestation_age_renews_the_channel_without_failed_requests(procs, target):
+    _, server_port = start_server(procs, target)
+    client, client_port = start_client(procs, server_port, "--max-attestation-age", "1.5")
+    statuses = []
+    deadline = time.monotonic() + 4.0
+    while time.monotonic() < deadline:
+        statuses.append(get(f"http://127.0.0.1:{client_port}/status?code=200")[0])
+        time.sleep(0.05)
+    assert set(statuses) == {200}, statuses
+    assert len(re.findall(r"attested channel to .* established", client.log)) >= 3
+    assert "re-attesting on a new channel" in client.log
+    assert "lost" not in client.log  # the old channels were retired, not broken
