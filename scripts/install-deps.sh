@@ -16,6 +16,8 @@ packages=(
   nghttp2-client nghttp2-proxy haproxy wrk nginx-light
   # promtool validates the /metrics exposition in the tests
   prometheus
+  # database mode: a real PostgreSQL 15 (tests, benchmarks) and stunnel4 (benchmark baseline)
+  postgresql postgresql-client stunnel4
 )
 
 missing=()

@@ -120,6 +120,8 @@ int run(int argc, char** argv) {
   add_collateral_command(app, global, action);
   add_audit_command(app, global, action);
   add_config_command(app, global, action);
+  add_pg_server_command(app, global, action);
+  add_pg_client_command(app, global, action);
 
   // `atls-proxy --config proxy.yaml` without a subcommand: the file's `mode` names it.
   std::vector<std::string> args(argv + 1, argv + argc);

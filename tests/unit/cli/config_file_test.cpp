@@ -47,7 +47,7 @@ logging: {format: json}
 )", "server");
   EXPECT_EQ(render(items),
             "server.listen-addr=0.0.0.0:26257;server.target_addr=db.internal:26257;"
-            "server.server-attestation-type=auto;measurements-file=m.json;"
+            "measurements-file=m.json;server.server-attestation-type=auto;"
             "max-attestation-age=300;log-json=true;");
 }
 
@@ -60,8 +60,9 @@ TEST(ConfigFile, FullParseAppliesTheFile) {
     std::ofstream out(path);
     out << "proxy: {listen: '127.0.0.1:1', backend: 'a:2'}\nmeasurements-file: m.json\n";
   }
-  t.app.parse(std::vector<std::string>{"server", "--listen-addr", "127.0.0.1:9", path.string(),
-                                       "--config"});  // reversed argv
+  // CLI11 takes argv reversed: --config PATH server --listen-addr 127.0.0.1:9
+  t.app.parse(std::vector<std::string>{"127.0.0.1:9", "--listen-addr", "server", path.string(),
+                                       "--config"});
   EXPECT_EQ(t.listen, "127.0.0.1:9");  // the flag wins
   EXPECT_EQ(t.target, "a:2");
   EXPECT_EQ(t.measurements, "m.json");

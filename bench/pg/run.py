@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Database mode benchmark (issue: database mode, "Benchmark"; docs/benchmarks.md).
+
+In one run on one machine, measures pgbench throughput against a throwaway PostgreSQL 15
+cluster for:
+
+  direct-tls     pgbench -> PostgreSQL (sslmode=require: TLS 1.3 terminated by PostgreSQL)
+  atls           pgbench -> pg-client -> [TLS 1.3 + ratls, HTTP/2 CONNECT] -> pg-server
+                 -> SSLRequest + TLS (verify-full) -> PostgreSQL          (the product path)
+  atls-plainbe   the same with --backend-sslmode disable (backend leg plaintext on loopback,
+                 the same shape as the stunnel pair)
+  stunnel        pgbench -> stunnel4 (client: plain in, TLS out) -> stunnel4 (server: TLS in,
+                 plain out) -> PostgreSQL
+
+Workloads: pgbench select-only (-S), TPC-B-like (the default script), and select-only with -C
+(a new connection per transaction: shows that a database connection through the pair costs a
+stream, not an attestation). Authentication is `trust` for the benchmark role so that the
+numbers show the transport, not SCRAM's PBKDF2. Proxy CPU per transaction = utime + stime of
+the proxy processes over the window / transactions.
+
+Usage: bench/pg/run.py [--binary build/release/src/atls-proxy] [--seconds 10] [--clients 8]
+                       [--scale 10] [--json results.json] [--markdown table.md] [--only a,b]
+Everything binds 127.0.0.1 on ephemeral ports and is stopped at the end. Runs PostgreSQL as
+the `postgres` user when started as root.
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *map(str, args)], cwd=cwd, check=True, capture_output=True)
+
+
+def make_pki(directory):
+    """A CA and a server certificate for 127.0.0.1 / localhost (used by PostgreSQL, stunnel and
+    pg-server alike)."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=bench CA",
+            "-addext", "basicConstraints=critical,CA:true",
+            "-addext", "keyUsage=critical,keyCertSign", cwd=directory)
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=directory)
+    (directory / "server.ext").write_text(
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.crt",
+            cwd=directory)
+    for name in ("ca.crt", "server.crt", "server.key"):
+        os.chmod(directory / name, 0o644)
+
+
+class Cluster:
+    def __init__(self, directory):
+        self.dir = directory
+        self.data = directory / "data"
+        self.port = free_port()
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def run(self, *args, **kwargs):
+        return subprocess.run(self.as_user + [str(a) for a in args], check=True,
+                              capture_output=True, **kwargs)
+
+    def start(self):
+        if self.as_user:
+            shutil.chown(self.dir, "postgres", "postgres")
+        os.chmod(self.dir, 0o755)
+        self.run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth-local=trust",
+                 "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        for name in ("server.crt", "server.key"):
+            shutil.copy(self.dir / "pki" / name, self.data / name)
+            os.chmod(self.data / name, 0o600)
+            if self.as_user:
+                shutil.chown(self.data / name, "postgres", "postgres")
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"""
+listen_addresses = '127.0.0.1'
+port = {self.port}
+unix_socket_directories = '{self.dir}'
+max_connections = 200
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 128MB
+""")
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "host all bench 127.0.0.1/32 trust\n")
+        self.run(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.dir / "postgres.log", "-w",
+                 "start")
+        self.sql("create role bench login")
+        self.sql("create database bench owner bench")
+        subprocess.run(["pgbench", "-i", "-q", "-s", str(ARGS.scale), "-h", str(self.dir), "-p",
+                        str(self.port), "-U", "bench", "bench"], check=True, capture_output=True)
+
+    def sql(self, text):
+        subprocess.run(["psql", "-X", "-q", "-h", str(self.dir), "-p", str(self.port), "-U",
+                        "postgres", "-c", text], check=True, capture_output=True)
+
+    def stop(self):
+        subprocess.run(self.as_user + [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m",
+                                       "fast", "-w", "stop"], capture_output=True)
+
+
+class Stack:
+    """Proxy processes of one configuration; stopped on exit."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.procs = []
+
+    def start(self, args, log):
+        out = open(self.workdir / log, "w")
+        proc = subprocess.Popen([str(a) for a in args], stdout=out, stderr=subprocess.STDOUT,
+                                cwd=self.workdir)
+        self.procs.append(proc)
+        return proc
+
+    def cpu_seconds(self):
+        return sum(cpu_seconds(p.pid) for p in self.procs)
+
+    def stop(self):
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def conninfo(port, sslmode):
+    return f"host=127.0.0.1 port={port} user=bench dbname=bench sslmode={sslmode} gssencmode=disable"
+
+
+def stack_direct(stack, cluster, pki):
+    return conninfo(cluster.port, "require")
+
+
+def stack_atls(backend_tls):
+    def build(stack, cluster, pki):
+        server_port, client_port = free_port(), free_port()
+        backend = (["--backend-ca", pki / "ca.crt", "--backend-server-name", "localhost"]
+                   if backend_tls else ["--backend-sslmode", "disable"])
+        stack.start([ARGS.binary, "pg-server", f"127.0.0.1:{cluster.port}", "-l",
+                     f"127.0.0.1:{server_port}", "--server-attestation-type", "none",
+                     "--allowed-remote-attestation-type", "none", "--tls-certificate-path",
+                     pki / "server.crt", "--tls-private-key-path", pki / "server.key", *backend],
+                    "pg-server.log")
+        wait_port(server_port)
+        stack.start([ARGS.binary, "pg-client", f"127.0.0.1:{server_port}", "-l",
+                     f"127.0.0.1:{client_port}", "--client-attestation-type", "none",
+                     "--allowed-remote-attestation-type", "none", "--tls-ca-certificate",
+                     pki / "ca.crt"], "pg-client.log")
+        wait_port(client_port)
+        return conninfo(client_port, "disable")
+    return build
+
+
+def stack_stunnel(stack, cluster, pki):
+    server_port, client_port = free_port(), free_port()
+    common = "foreground = yes\npid =\nsocket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\n"
+    (stack.workdir / "stunnel-server.conf").write_text(common + f"""
+[pg-in]
+accept = 127.0.0.1:{server_port}
+connect = 127.0.0.1:{cluster.port}
+cert = {pki / 'server.crt'}
+key = {pki / 'server.key'}
+sslVersionMin = TLSv1.3
+""")
+    (stack.workdir / "stunnel-client.conf").write_text(common + f"""
+[pg-out]
+client = yes
+accept = 127.0.0.1:{client_port}
+connect = 127.0.0.1:{server_port}
+CAfile = {pki / 'ca.crt'}
+verifyChain = yes
+checkHost = localhost
+sslVersionMin = TLSv1.3
+""")
+    stack.start(["stunnel4", stack.workdir / "stunnel-server.conf"], "stunnel-server.log")
+    wait_port(server_port)
+    stack.start(["stunnel4", stack.workdir / "stunnel-client.conf"], "stunnel-client.log")
+    wait_port(client_port)
+    return conninfo(client_port, "disable")
+
+
+STACKS = {
+    "direct-tls": stack_direct,
+    "atls": stack_atls(backend_tls=True),
+    "atls-plainbe": stack_atls(backend_tls=False),
+    "stunnel": stack_stunnel,
+}
+
+WORKLOADS = {
+    "select-only": ["-S"],
+    "tpcb-like": [],
+    "select-only -C": ["-S", "-C"],
+}
+
+
+def run_pgbench(info, flags, seconds):
+    args = ["pgbench", "-n", "-c", str(ARGS.clients), "-j", "2", "-T", str(seconds), *flags, info]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120)
+    out = result.stdout
+    if result.returncode != 0:
+        raise RuntimeError(f"pgbench failed ({result.returncode}): {result.stderr[-500:]}")
+    tps = float(re.search(r"^tps = ([\d.]+)", out, re.M).group(1))
+    processed = int(re.search(r"number of transactions actually processed: (\d+)", out).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    latency = re.search(r"latency average = ([\d.]+) ms", out)
+    return {"tps": tps, "transactions": processed, "failed": int(failed.group(1)) if failed else 0,
+            "latency_ms": float(latency.group(1)) if latency else 0.0}
+
+
+def measure(cluster, pki, stack_name, workload):
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix=f"bench-pg-{stack_name}-"))
+    stack = Stack(workdir)
+    try:
+        info = STACKS[stack_name](stack, cluster, pki)
+        # Warm-up outside the window: channel establishment and attestation, caches.
+        run_pgbench(info, WORKLOADS[workload], 1)
+        before = stack.cpu_seconds()
+        result = run_pgbench(info, WORKLOADS[workload], ARGS.seconds)
+        cpu = stack.cpu_seconds() - before
+        result["proxy_cpu_us_per_tx"] = (cpu / result["transactions"] * 1e6
+                                         if stack.procs and result["transactions"] else 0.0)
+        return result
+    finally:
+        stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main():
+    base = pathlib.Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    os.chmod(base, 0o755)
+    (base / "pki").mkdir()
+    make_pki(base / "pki")
+    cluster = Cluster(base)
+    results = {}
+    try:
+        cluster.start()
+        for workload in WORKLOADS:
+            for stack_name in STACKS:
+                print(f"== {workload} / {stack_name}", flush=True)
+                try:
+                    results.setdefault(workload, {})[stack_name] = measure(
+                        cluster, base / "pki", stack_name, workload)
+                except Exception as error:  # a failing stack is reported, not fatal
+                    results.setdefault(workload, {})[stack_name] = {"error": str(error)}
+                print("   ", results[workload][stack_name], flush=True)
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    lines = ["| workload | path | TPS | avg latency ms | failed | proxy CPU µs/tx | vs direct-tls |",
+             "|---|---|---|---|---|---|---|"]
+    for workload, stacks in results.items():
+        direct = stacks.get("direct-tls", {})
+        for name, r in stacks.items():
+            if "error" in r:
+                lines.append(f"| {workload} | {name} | error: {r['error']} | | | | |")
+                continue
+            ratio = r["tps"] / direct["tps"] if direct.get("tps") else float("nan")
+            cpu = f"{r['proxy_cpu_us_per_tx']:.1f}" if name != "direct-tls" else "–"
+            lines.append(f"| {workload} | {name} | {r['tps']:.0f} | {r['latency_ms']:.2f} | "
+                         f"{r['failed']} | {cpu} | {ratio:.2f} |")
+    table = "\n".join(lines)
+    print(table)
+    if ARGS.json:
+        pathlib.Path(ARGS.json).write_text(json.dumps(results, indent=2))
+    if ARGS.markdown:
+        pathlib.Path(ARGS.markdown).write_text(table + "\n")
+    errors = [r for stacks in results.values() for r in stacks.values() if "error" in r]
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    release = REPO / "build/release/src/atls-proxy"
+    parser.add_argument("--binary", default=str(release if release.exists()
+                                                else REPO / "build/dev/src/atls-proxy"))
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--json")
+    parser.add_argument("--markdown")
+    parser.add_argument("--only", help="comma-separated paths to run")
+    ARGS = parser.parse_args()
+    ARGS.binary = str(pathlib.Path(ARGS.binary).resolve())  # the proxies run in a temp dir
+    if ARGS.only:
+        STACKS = {k: v for k, v in STACKS.items() if k in ARGS.only.split(",")}
+    sys.exit(main())

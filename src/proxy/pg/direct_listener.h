@@ -1,0 +1,52 @@
+#pragma once
+// Direct mode (docs/database.md "Direct mode"): the proxy-server accepts pgwire itself, for clients
+// without a proxy-client. TLS is mandatory and uses the proxy-server's own certificate — the
+// one `atls-proxy get-tls-cert` prints after verifying the attestation — so a client that
+// pinned it connects with sslmode=verify-full.
+//
+//   accept -> IP allowlist (dropped before any TLS work, standards.md §5.6 step 1)
+//   first byte 0x16 -> PostgreSQL 17 direct TLS; ALPN "postgresql" required (§5.2)
+//   otherwise 8-byte packet: SSLRequest -> 'S' + TLS (nothing may follow the request in the
+//     same read: CVE-2021-23214); GSSENCRequest -> 'N'; plaintext CancelRequest -> cancel path
+//     (libpq's PQcancel sends cancels in plaintext); plaintext StartupMessage -> FATAL 28000
+//   inside TLS -> the common frontend (frontend.h)
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+
+#include "core/runtime.h"
+#include "proxy/pg/frontend.h"
+#include "tls/context.h"
+
+namespace atls::proxy::pg {
+
+struct DirectListenerOptions {
+  boost::asio::ip::tcp::endpoint listen;
+  /// Server context with the proxy-server's certificate, ALPN preference {"postgresql"}.
+  tls::SharedSslContext tls;
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(30)};
+  std::size_t max_connections = 10000;
+};
+
+class DirectListener {
+ public:
+  DirectListener(Runtime& runtime, DirectListenerOptions options,
+                 std::shared_ptr<const PgServerConfig> config);
+  /// Binds and starts accepting. Errors: the bind failure, naming the address.
+  Outcome<boost::asio::ip::tcp::endpoint> start();
+  void stop_accepting();
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+
+  Runtime& runtime_;
+  DirectListenerOptions options_;
+  std::shared_ptr<const PgServerConfig> config_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::atomic<std::size_t> open_{0};
+  std::size_t next_io_ = 0;
+};
+
+}  // namespace atls::proxy::pg
