@@ -27,6 +27,9 @@ namespace atls {
 ///
 /// GCC 12 destroys prvalue arguments of a coroutine call inside `co_await` twice (a lambda
 /// temporary with captures is enough): always pass a named `work` object with std::move.
+/// Under -fsanitize=address it also miscompiles reference parameters that one coroutine
+/// forwards to another (the callee read garbage through them; ratls/channel.cpp): pass such
+/// arguments as named pointers instead.
 template <class Work>
 boost::asio::awaitable<std::optional<std::invoke_result_t<Work&>>> offload(
     boost::asio::any_io_executor pool, Work work, std::chrono::steady_clock::duration timeout) {

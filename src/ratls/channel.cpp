@@ -232,8 +232,15 @@ void report_attempt(const ChannelConfig& config, ChannelReport& report,
   config.observer->on_channel(report);
 }
 
-asio::awaitable<Outcome<ChannelInfo>> accept_steps(TlsStream& stream, const ChannelConfig& config,
-                                                   ChannelReport& report) {
+// The steps take pointers, not references: GCC 12 with -fsanitize=address miscompiles a
+// coroutine's reference parameters that are forwarded from an enclosing coroutine's own
+// reference parameters (the callee read garbage through `config`); pointers are plain values.
+asio::awaitable<Outcome<ChannelInfo>> accept_steps(TlsStream* stream_ptr,
+                                                   const ChannelConfig* config_ptr,
+                                                   ChannelReport* report_ptr) {
+  TlsStream& stream = *stream_ptr;
+  const ChannelConfig& config = *config_ptr;
+  ChannelReport& report = *report_ptr;
   beast::get_lowest_layer(stream).expires_after(config.step_timeout);
   const auto handshake_start = SteadyClock::now();
   auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
@@ -283,9 +290,12 @@ asio::awaitable<Outcome<ChannelInfo>> accept_steps(TlsStream& stream, const Chan
                         std::move(*peer)};
 }
 
-asio::awaitable<Outcome<ChannelInfo>> open_steps(TlsStream& stream, std::string_view server_name,
-                                                 const ChannelConfig& config,
-                                                 ChannelReport& report) {
+asio::awaitable<Outcome<ChannelInfo>> open_steps(TlsStream* stream_ptr, std::string server_name,
+                                                 const ChannelConfig* config_ptr,
+                                                 ChannelReport* report_ptr) {
+  TlsStream& stream = *stream_ptr;
+  const ChannelConfig& config = *config_ptr;
+  ChannelReport& report = *report_ptr;
   SSL* ssl = stream.native_handle();
   if (auto prepared = tls::prepare_client_connection(ssl, server_name); !prepared) {
     co_return Failure{prepared.error(), std::string(server_name)};
@@ -371,7 +381,10 @@ asio::awaitable<Outcome<ChannelInfo>> accept_channel(TlsStream& stream,
   report.role = ChannelRole::Server;
   report.peer = endpoint_text(stream);
   const auto start = SteadyClock::now();
-  auto result = co_await accept_steps(stream, config, report);
+  TlsStream* stream_arg = &stream;
+  const ChannelConfig* config_arg = &config;
+  ChannelReport* report_arg = &report;
+  auto result = co_await accept_steps(stream_arg, config_arg, report_arg);
   report_attempt(config, report, result, start);
   co_return result;
 }
@@ -383,7 +396,11 @@ asio::awaitable<Outcome<ChannelInfo>> open_channel(TlsStream& stream,
   report.role = ChannelRole::Client;
   report.peer = endpoint_text(stream);
   const auto start = SteadyClock::now();
-  auto result = co_await open_steps(stream, server_name, config, report);
+  std::string name(server_name);
+  TlsStream* stream_arg = &stream;
+  const ChannelConfig* config_arg = &config;
+  ChannelReport* report_arg = &report;
+  auto result = co_await open_steps(stream_arg, std::move(name), config_arg, report_arg);
   report_attempt(config, report, result, start);
   co_return result;
 }

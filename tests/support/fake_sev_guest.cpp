@@ -111,7 +111,9 @@ int FakeSevGuestDevice::handle(unsigned long request, snp_guest_request_ioctl& a
     }
     auto* certs = reinterpret_cast<std::uint8_t*>(req->certs_address);
     std::memset(certs, 0, req->certs_len);
-    std::memcpy(certs, generated.cert_table.data(), generated.cert_table.size());
+    if (!generated.cert_table.empty()) {  // memcpy from an empty vector's null data() is UB
+      std::memcpy(certs, generated.cert_table.data(), generated.cert_table.size());
+    }
   }
   write_response(generated, *response);
   arg.exitinfo2 = 0;

@@ -5,6 +5,8 @@
 // ManualClock; the refresh thread is driven by poll() except where the thread itself is tested.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <filesystem>
@@ -113,14 +115,15 @@ class TdxCollateralServiceTest : public ::testing::Test {
            pcs_.hits(FakePcs::pck_crl_target(kCa)) + pcs_.hits(FakePcs::root_crl_target());
   }
 
-  static const EntrySnapshot* entry(const std::vector<EntrySnapshot>& entries) {
+  // By value: callers pass the temporary vector entries() returns.
+  static std::optional<EntrySnapshot> entry(const std::vector<EntrySnapshot>& entries) {
     const std::string key = tdx_cache_key(kFmspc, kCa);
     for (const auto& e : entries) {
       if (e.key == key) {
-        return &e;
+        return e;
       }
     }
-    return nullptr;
+    return std::nullopt;
   }
 
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>(kT0);
@@ -153,8 +156,8 @@ TEST_F(TdxCollateralServiceTest, ColdMissFetchesInTheBackgroundThenVerifies) {
   EXPECT_EQ(verify(service), "UpToDate");
 
   const auto entries = service->entries();
-  const auto* e = entry(entries);
-  ASSERT_NE(e, nullptr);
+  const auto e = entry(entries);
+  ASSERT_TRUE(e.has_value());
   EXPECT_TRUE(e->has_value);
   EXPECT_EQ(e->fetched_at, kT0);
   EXPECT_EQ(e->expires_at, expires_);
@@ -219,7 +222,7 @@ TEST_F(TdxCollateralServiceTest, RefreshesBeforeNextUpdate) {
   const auto second = service->collateral(kFmspc, kCa).value();
   EXPECT_NE(second->digest(), first->digest());
   EXPECT_EQ(second->tcb_info().tcb_evaluation_data_number, 2U);
-  const auto* e = entry(service->entries());
+  const auto e = entry(service->entries());
   EXPECT_EQ(e->fetched_at, kT0 + 25h);
   EXPECT_GT(e->expires_at, expires_);
   EXPECT_EQ(verify(service), "UpToDate");
@@ -363,8 +366,8 @@ TEST_F(TdxCollateralServiceTest, DiskCacheSurvivesARestart) {
   auto restarted = make_service();
   // Served at once, from disk, without any request.
   EXPECT_EQ(verify(restarted), "UpToDate");
-  const auto* e = entry(restarted->entries());
-  ASSERT_NE(e, nullptr);
+  const auto e = entry(restarted->entries());
+  ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->fetched_at, kT0);
   EXPECT_EQ(e->age, 3h);
   EXPECT_EQ(e->refresh_at, kT0 + 24h);
@@ -434,8 +437,8 @@ TEST_F(TdxCollateralServiceTest, SingleFlightFetchesEachDocumentOnce) {
     });
   }
   for (int i = 0; i < 5000; ++i) {
-    const auto* e = entry(service->entries());
-    if (e != nullptr && e->waiters == kWaiters) {
+    const auto e = entry(service->entries());
+    if (e && e->waiters == kWaiters) {
       break;
     }
     std::this_thread::sleep_for(1ms);
