@@ -211,6 +211,16 @@ def pki(tmp_path):
     return Pki(tmp_path / "pki")
 
 
+@pytest.fixture(scope="module")
+def mock_tee(tmp_path_factory):
+    """An INSECURE mock TEE directory (`mock-tee init`), made once per test module; tests may
+    write tdx-measurements.json into it."""
+    directory = tmp_path_factory.mktemp("mock-tee")
+    result = run([BIN, "mock-tee", "init", directory], timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    return directory
+
+
 @pytest.fixture
 def target(procs):
     """The target service; returns its port."""

@@ -14,12 +14,6 @@ TESTDATA = pathlib.Path(os.environ.get("ATLS_TESTDATA_DIR",
 needs_testdata = pytest.mark.skipif(not TESTDATA.is_dir(), reason=f"no shared test data at {TESTDATA}")
 
 
-@pytest.fixture(scope="module")
-def mock_tee(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mock-tee")
-    result = run([BIN, "mock-tee", "init", directory], timeout=300)
-    assert result.returncode == 0, result.stderr.decode()
-    return directory
 
 
 def snp_policy(tmp_path, **rules):

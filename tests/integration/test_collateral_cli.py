@@ -2,8 +2,6 @@
 collateral of a mock TEE directory (`mock-tee init`): fetch, vet, store, list; failures map to
 exit codes 3 (service unreachable or failing) and 4 (documents fail vetting)."""
 import json
-import os
-import pathlib
 
 import pytest
 
@@ -13,12 +11,6 @@ from fake_pcs import FakePcs
 MOCK_FMSPC = "00a06e570000"
 
 
-@pytest.fixture(scope="module")
-def mock_tee(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mock-tee")
-    result = run([BIN, "mock-tee", "init", directory], timeout=300)
-    assert result.returncode == 0, result.stderr.decode()
-    return directory
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BIN, Procs, curl, run, start_client, start_server
+from conftest import BIN, curl, run, start_client, start_server
 from target import expected_bytes
 
 MIB = 1 << 20

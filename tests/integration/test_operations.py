@@ -189,12 +189,6 @@ def test_client_sigterm_drains_in_flight_requests(procs, target):
     assert results == [200]
 
 
-@pytest.fixture(scope="module")
-def mock_tee(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mock-tee")
-    result = run([BIN, "mock-tee", "init", directory], timeout=300)
-    assert result.returncode == 0, result.stderr.decode()
-    return directory
 
 
 def test_measurement_drift_is_recorded(procs, target, mock_tee, tmp_path):

@@ -757,12 +757,6 @@ def test_direct_mode_direct_tls_needs_alpn(procs, cluster):
 
 # ---- with the mock TEE (real SNP evidence formats, test PKI) ----
 
-@pytest.fixture(scope="module")
-def mock_tee(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mock-tee")
-    result = run([BIN, "mock-tee", "init", directory], timeout=300)
-    assert result.returncode == 0, result.stderr.decode()
-    return directory
 
 
 def test_pair_with_mock_snp_attestation(procs, cluster, mock_tee, tmp_path):
