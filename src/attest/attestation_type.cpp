@@ -16,8 +16,8 @@ constexpr std::array kTypes{
     std::pair{AttestationType::GcpSnp, std::string_view{"gcp-snp"}},
 };
 
-constexpr std::array kAll{AttestationType::None,   AttestationType::DcapTdx,
-                          AttestationType::GcpTdx, AttestationType::QemuTdx,
+constexpr std::array kAll{AttestationType::None,     AttestationType::DcapTdx,
+                          AttestationType::GcpTdx,   AttestationType::QemuTdx,
                           AttestationType::AzureTdx, AttestationType::SevSnp,
                           AttestationType::GcpSnp};
 
@@ -43,21 +43,19 @@ std::optional<AttestationType> parse_attestation_type(std::string_view text) noe
 
 Family family_of(AttestationType type) noexcept {
   switch (type) {
-    case AttestationType::None:
-      return Family::None;
+    case AttestationType::None: return Family::None;
     case AttestationType::DcapTdx:
     case AttestationType::GcpTdx:
-    case AttestationType::QemuTdx:
-      return Family::Dcap;
-    case AttestationType::AzureTdx:
-      return Family::Azure;
+    case AttestationType::QemuTdx: return Family::Dcap;
+    case AttestationType::AzureTdx: return Family::Azure;
     case AttestationType::SevSnp:
-    case AttestationType::GcpSnp:
-      return Family::Snp;
+    case AttestationType::GcpSnp: return Family::Snp;
   }
   return Family::None;
 }
 
-std::span<const AttestationType> all_attestation_types() noexcept { return kAll; }
+std::span<const AttestationType> all_attestation_types() noexcept {
+  return kAll;
+}
 
 }  // namespace atls::attest

@@ -5,10 +5,9 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <optional>
 
 #include "attest/attestation_type.h"
 #include "attest/snp/snp_claims.h"

@@ -1,16 +1,15 @@
 #include "cli/app.h"
 
-#include <algorithm>
-
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <functional>
 #include <iostream>
 #include <utility>
 
-#include "cli/common.h"
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/config_file.h"
 #include "core/log.h"
 
@@ -86,11 +85,13 @@ void add_client_tls_flags(CLI::App& command, ClientTlsFlags& tls, bool with_clie
                    "Accept a self-signed server certificate without name or validity checks; "
                    "trust then rests on the attestation, which binds the certificate's key");
   if (with_client_certificate) {
-    command.add_option("--tls-private-key-path", tls.private_key_path,
-                       "PEM private key for client authentication")
+    command
+        .add_option("--tls-private-key-path", tls.private_key_path,
+                    "PEM private key for client authentication")
         ->envname("TLS_PRIVATE_KEY_PATH");
-    command.add_option("--tls-certificate-path", tls.certificate_path,
-                       "PEM certificate chain for client authentication")
+    command
+        .add_option("--tls-certificate-path", tls.certificate_path,
+                    "PEM certificate chain for client authentication")
         ->envname("TLS_CERTIFICATE_PATH");
   }
 }
@@ -139,8 +140,8 @@ int run(int argc, char** argv) {
     }
     bool has_subcommand = false;
     for (int j = 1; j < argc; ++j) {
-      for (const auto* sub : std::as_const(app).get_subcommands(
-               std::function<bool(const CLI::App*)>{})) {
+      for (const auto* sub :
+           std::as_const(app).get_subcommands(std::function<bool(const CLI::App*)>{})) {
         has_subcommand = has_subcommand || sub->get_name() == argv[j];
       }
     }

@@ -1,11 +1,11 @@
 // `attested-get` (interop spec §8.6): one GET over a verified attested channel; the response
 // body goes to stdout. Unlike flashbots the HTTP status is checked: >= 400 exits with 5.
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <spdlog/spdlog.h>
-
 #include <iostream>
 
 #include "attest/none/none_attester.h"
@@ -64,12 +64,12 @@ asio::awaitable<Outcome<GetResult>> get(net::HostPort target, std::string path,
     asio::co_spawn(executor, std::move(runner), asio::detached);
     session = h2;
   } else {
-    session = std::make_shared<http::H1ClientSession<http::TlsStream>>(
-        std::move(*channel->stream), http::H1ClientOptions{});
+    session = std::make_shared<http::H1ClientSession<http::TlsStream>>(std::move(*channel->stream),
+                                                                       http::H1ClientOptions{});
   }
   http::InformationalHandler ignore_interim;
-  auto response = co_await session->send(std::move(request), std::move(no_body),
-                                         std::move(ignore_interim));
+  auto response =
+      co_await session->send(std::move(request), std::move(no_body), std::move(ignore_interim));
   if (!response) {
     co_return response.error();
   }
@@ -121,13 +121,13 @@ int run_attested_get(const GlobalOptions& global, const AttestedGetOptions& opti
   auto config = make_channel_config(std::make_shared<attest::NoneAttester>(), *appraiser,
                                     pool.get_executor(), global, nullptr);
   std::optional<Outcome<GetResult>> result;
-  asio::co_spawn(io, get(*target, "/" + std::string(path), *context, config),
-                 [&result](std::exception_ptr error, Outcome<GetResult> r) {
-                   result = error ? Outcome<GetResult>(Failure{
-                                        make_error_code(boost::system::errc::io_error),
-                                        "unexpected exception"})
-                                  : std::move(r);
-                 });
+  asio::co_spawn(
+      io, get(*target, "/" + std::string(path), *context, config),
+      [&result](std::exception_ptr error, Outcome<GetResult> r) {
+        result = error ? Outcome<GetResult>(Failure{make_error_code(boost::system::errc::io_error),
+                                                    "unexpected exception"})
+                       : std::move(r);
+      });
   io.run();
   pool.join();
   if (!*result) {

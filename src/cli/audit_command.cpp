@@ -1,8 +1,8 @@
 // `audit verify FILE...`: checks a tamper-evident audit log (ops/audit_log.h). Files are given
 // oldest first (audit.json.2 audit.json.1 audit.json); the live file's head is checked too.
-#include <cstdio>
-
 #include <spdlog/spdlog.h>
+
+#include <cstdio>
 
 #include "cli/commands.h"
 #include "ops/audit_log.h"
@@ -28,8 +28,8 @@ void add_audit_command(CLI::App& app, GlobalOptions& /*global*/, std::function<i
                   static_cast<unsigned long long>(verified->records),
                   static_cast<unsigned long long>(verified->first_seq),
                   static_cast<unsigned long long>(verified->last_seq),
-                  verified->anchored ? ", anchored at the first record" :
-                                       ", earlier records not given (chain checked from the first "
+                  verified->anchored ? ", anchored at the first record"
+                                     : ", earlier records not given (chain checked from the first "
                                        "file on)",
                   verified->head_checked ? ", head matches" : ", no head file");
       return static_cast<int>(kExitOk);

@@ -1,7 +1,8 @@
 // `client` (interop spec §8.2): the proxy-client. A local plain-HTTP listener whose requests
 // travel over the attested channel to the proxy-server.
-#include <boost/asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
 
 #include "cli/commands.h"
 #include "net/address.h"
@@ -51,8 +52,8 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
   }
-  auto attester = make_local_attester(options.attestation_type, options.dev_dummy_dcap,
-                                      options.mock_tee);
+  auto attester =
+      make_local_attester(options.attestation_type, options.dev_dummy_dcap, options.mock_tee);
   if (!attester) {
     spdlog::error("{}", attester.error().describe());
     return kExitUsage;
@@ -75,9 +76,8 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
   proxy_options.listen = *listen;
   proxy_options.pool.server = *server;
   proxy_options.pool.tls = *tls;
-  proxy_options.pool.channel =
-      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global,
-                          (*operations)->recorder);
+  proxy_options.pool.channel = make_channel_config(
+      *attester, *appraiser, runtime.attestation_executor(), global, (*operations)->recorder);
   proxy_options.pool.channel.appraiser_slot = (*operations)->appraisers;
   proxy_options.pool.max_attestation_age = std::chrono::milliseconds(
       static_cast<long long>(global.max_attestation_age_seconds * 1000.0));
@@ -110,20 +110,19 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
   }
 
   int exit_code = kExitOk;
-  asio::co_spawn(runtime.main_io(), proxy.connect(),
-                 [&](std::exception_ptr error, Outcome<void> connected) {
-                   if (error || !connected) {
-                     const Failure failure =
-                         error ? Failure{make_error_code(boost::system::errc::io_error),
-                                         "unexpected exception"}
-                               : connected.error();
-                     spdlog::error("cannot establish the attested channel to {}: {}",
-                                   server->to_string(), failure.describe());
-                     exit_code = exit_code_for_channel_failure(failure);
-                     proxy.shutdown();
-                     runtime.stop();
-                   }
-                 });
+  asio::co_spawn(
+      runtime.main_io(), proxy.connect(), [&](std::exception_ptr error, Outcome<void> connected) {
+        if (error || !connected) {
+          const Failure failure = error ? Failure{make_error_code(boost::system::errc::io_error),
+                                                  "unexpected exception"}
+                                        : connected.error();
+          spdlog::error("cannot establish the attested channel to {}: {}", server->to_string(),
+                        failure.describe());
+          exit_code = exit_code_for_channel_failure(failure);
+          proxy.shutdown();
+          runtime.stop();
+        }
+      });
   reload_policy_on_sighup(runtime, global, **operations);
   stop_on_signals(
       runtime,
@@ -148,15 +147,17 @@ void add_client_command(CLI::App& app, GlobalOptions& global, std::function<int(
   auto options = std::make_shared<ClientOptions>();
   auto* command = app.add_subcommand(
       "client", "Forward local HTTP requests over an attested channel to a proxy-server");
-  command->add_option("target_addr", options->server,
-                      "Proxy-server host[:port] (port 443 default; https:// is ignored)")
+  command
+      ->add_option("target_addr", options->server,
+                   "Proxy-server host[:port] (port 443 default; https:// is ignored)")
       ->required();
   command->add_option("-l,--listen-addr", options->listen, "Address of the local HTTP listener")
       ->envname("LISTEN_ADDR")
       ->capture_default_str();
-  command->add_option("--client-attestation-type", options->attestation_type,
-                      "Local attestation type: auto, none, dcap-tdx, gcp-tdx, qemu-tdx, "
-                      "azure-tdx, sev-snp, gcp-snp")
+  command
+      ->add_option("--client-attestation-type", options->attestation_type,
+                   "Local attestation type: auto, none, dcap-tdx, gcp-tdx, qemu-tdx, "
+                   "azure-tdx, sev-snp, gcp-snp")
       ->envname("CLIENT_ATTESTATION_TYPE")
       ->capture_default_str();
   add_client_tls_flags(*command, options->tls, /*with_client_certificate=*/true);
@@ -168,13 +169,15 @@ void add_client_command(CLI::App& app, GlobalOptions& global, std::function<int(
                       "directory (made by `mock-tee init`)");
   command->add_option("--listen-addr-healthcheck", options->listen_healthcheck,
                       "Address of a plain-HTTP health check endpoint");
-  command->add_option("--request-wait", options->request_wait_seconds,
-                      "Seconds a request waits for an attested channel before failing with 502")
+  command
+      ->add_option("--request-wait", options->request_wait_seconds,
+                   "Seconds a request waits for an attested channel before failing with 502")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  command->add_option("--max-http1-channels", options->max_h1_channels,
-                      "Channels opened at most when the server speaks HTTP/1.1 inside the "
-                      "channel (one request at a time on each)")
+  command
+      ->add_option("--max-http1-channels", options->max_h1_channels,
+                   "Channels opened at most when the server speaks HTTP/1.1 inside the "
+                   "channel (one request at a time on each)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   command->callback([&global, &action, options] {

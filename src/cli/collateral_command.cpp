@@ -8,9 +8,10 @@
 // fetch downloads one bundle from Intel PCS (default) or the PCCS of --pccs-url, vets it like a
 // verification would (chains to the pinned Intel root, signatures, CRLs, freshness) and stores
 // it; exit 0 when stored, 3 when the service could not be reached, failed, refused or has no
-// such document, 4 when the documents failed vetting, 2 for usage errors. show lists the cached bundles with their dates,
-// age, time to expiry and whether they still verify now (exit 0; 2 if the directory cannot be
-// read). With --insecure-trust-mock-tee DIR both trust only the mock root of DIR (tests).
+// such document, 4 when the documents failed vetting, 2 for usage errors. show lists the cached
+// bundles with their dates, age, time to expiry and whether they still verify now (exit 0; 2 if the
+// directory cannot be read). With --insecure-trust-mock-tee DIR both trust only the mock root of
+// DIR (tests).
 #include <spdlog/spdlog.h>
 
 #include <fstream>

@@ -1,9 +1,8 @@
 #pragma once
 // Registration of every subcommand (one file per subcommand implements its function).
 
-#include <functional>
-
 #include <CLI/CLI.hpp>
+#include <functional>
 
 #include "cli/common.h"
 

@@ -1,10 +1,13 @@
 #include "cli/common.h"
 
-#include <boost/asio/error.hpp>
-#include <boost/asio/ssl/error.hpp>
-
-#include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "attest/errors.h"
 #include "attest/factory.h"
@@ -13,16 +16,12 @@
 #include "attest/tdx/collateral.h"
 #include "attest/tdx/errors.h"
 #include "attest/tdx/tdx_verifier.h"
-
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include "net/address.h"
 #include "net/errors.h"
-#include "ratls/provider_attester.h"
-#include "tls/certificate_builder.h"
 #include "policy/loader.h"
 #include "ratls/errors.h"
+#include "ratls/provider_attester.h"
+#include "tls/certificate_builder.h"
 #include "tls/credentials.h"
 #include "tls/errors.h"
 
@@ -37,8 +36,8 @@ std::chrono::milliseconds GlobalOptions::step_timeout() const {
 }
 
 Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOptions& global) {
-  auto policy = policy::policy_from_options(global.measurements_file,
-                                            global.allowed_remote_attestation_type);
+  auto policy =
+      policy::policy_from_options(global.measurements_file, global.allowed_remote_attestation_type);
   if (!policy) {
     return policy.error();
   }
@@ -60,10 +59,11 @@ Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOpti
 
 Outcome<std::vector<attest::VerifierPtr>> make_verifiers(const GlobalOptions& global) {
   if (global.insecure_trust_mock_tee) {
-    spdlog::warn("INSECURE: --insecure-trust-mock-tee: peers are verified against the MOCK TEE "
-                 "roots in {} only; genuine TEE evidence is NOT accepted and mock evidence proves "
-                 "nothing. For tests and demos only.",
-                 *global.insecure_trust_mock_tee);
+    spdlog::warn(
+        "INSECURE: --insecure-trust-mock-tee: peers are verified against the MOCK TEE "
+        "roots in {} only; genuine TEE evidence is NOT accepted and mock evidence proves "
+        "nothing. For tests and demos only.",
+        *global.insecure_trust_mock_tee);
     return attest::mock::make_mock_verifiers(*global.insecure_trust_mock_tee);
   }
   // Production: Intel's and AMD's pinned roots. TDX collateral comes from --collateral files;
@@ -156,9 +156,10 @@ Outcome<tls::SharedSslContext> make_server_tls(const ServerTlsFlags& flags,
       return generated.error();
     }
     credentials = std::move(*generated);
-    spdlog::info("no TLS certificate given: using an ephemeral self-signed certificate for {} "
-                 "(clients need --allow-self-signed; trust then rests on the attestation)",
-                 listen.address().to_string());
+    spdlog::info(
+        "no TLS certificate given: using an ephemeral self-signed certificate for {} "
+        "(clients need --allow-self-signed; trust then rests on the attestation)",
+        listen.address().to_string());
   }
   tls::ServerContextOptions options;
   options.credentials = &credentials;
@@ -183,9 +184,10 @@ Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
       return Failure{make_error_code(attest::Errc::UnknownAttestationType),
                      "--insecure-mock-tee needs an explicit attestation type (e.g. sev-snp)"};
     }
-    spdlog::warn("INSECURE: --insecure-mock-tee: this process attests with MOCK {} evidence "
-                 "from {}; it proves nothing about this machine. For tests and demos only.",
-                 type, *mock_tee);
+    spdlog::warn(
+        "INSECURE: --insecure-mock-tee: this process attests with MOCK {} evidence "
+        "from {}; it proves nothing about this machine. For tests and demos only.",
+        type, *mock_tee);
     return attest::mock::make_mock_attester(*mock_tee, *parsed);
   }
   if (dev_dummy_dcap) {
@@ -225,10 +227,9 @@ std::chrono::milliseconds GlobalOptions::drain_timeout() const {
   return std::chrono::milliseconds(static_cast<long long>(drain_timeout_seconds * 1000.0));
 }
 
-Outcome<std::unique_ptr<Operations>> start_operations(const GlobalOptions& global,
-                                                      Runtime& runtime,
-                                                      const attest::AttesterPtr& attester,
-                                                      std::shared_ptr<const ratls::Appraiser> initial) {
+Outcome<std::unique_ptr<Operations>> start_operations(
+    const GlobalOptions& global, Runtime& runtime, const attest::AttesterPtr& attester,
+    std::shared_ptr<const ratls::Appraiser> initial) {
   const ratls::Appraiser& appraiser = *initial;
   auto ops_state = std::make_unique<Operations>();
   ops_state->appraisers = std::make_shared<ratls::AppraiserSlot>(initial);
@@ -312,8 +313,8 @@ namespace {
 
 void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& runtime,
                   const GlobalOptions& global, Operations& operations) {
-  signals->async_wait([signals, &runtime, &global, &operations](
-                          const boost::system::error_code& ec, int /*signal*/) {
+  signals->async_wait([signals, &runtime, &global, &operations](const boost::system::error_code& ec,
+                                                                int /*signal*/) {
     if (ec) {
       return;
     }
@@ -331,10 +332,9 @@ void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& run
         return;
       }
       const auto& policy = (*next)->policy();
-      readiness->set(
-          "policy", true,
-          fmt::format("{} record(s) from {} (reloaded)", policy.records().size(),
-                      policy.source().empty() ? std::string("flags") : policy.source()));
+      readiness->set("policy", true,
+                     fmt::format("{} record(s) from {} (reloaded)", policy.records().size(),
+                                 policy.source().empty() ? std::string("flags") : policy.source()));
       appraisers->set(std::move(*next));
       metrics->reloads.with({"success"}).inc();
       spdlog::info("policy reloaded: {} record(s); new channels use it", policy.records().size());
@@ -433,10 +433,8 @@ bool is_attestation_rejection(const ErrorCode& ec) {
       case ratls::Errc::AttestationGivenWhenNoneExpected:
       case ratls::Errc::AttestationTypeNotSupported:
       case ratls::Errc::MeasurementsNotAccepted:
-      case ratls::Errc::TcbStatusNotAccepted:
-        return true;
-      default:
-        return false;
+      case ratls::Errc::TcbStatusNotAccepted: return true;
+      default: return false;
     }
   }
   // Transport categories are connection problems; any other project category belongs to an
@@ -448,8 +446,7 @@ bool is_attestation_rejection(const ErrorCode& ec) {
                          category == boost::asio::error::get_addrinfo_category() ||
                          category == boost::asio::error::get_ssl_category() ||
                          category == boost::asio::ssl::error::get_stream_category() ||
-                         category == net::net_category() ||
-                         category == tls::tls_category();
+                         category == net::net_category() || category == tls::tls_category();
   return !transport;
 }
 

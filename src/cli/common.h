@@ -2,11 +2,10 @@
 // Pieces shared by the subcommands: global options (interop spec §8.1), exit codes, and
 // construction of the appraiser and TLS contexts from flags.
 
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <optional>
 #include <string>
-
-#include <boost/asio/ip/tcp.hpp>
 
 #include "attest/attester.h"
 #include "attest/tdx/collateral_source.h"
@@ -24,12 +23,12 @@ namespace atls::cli {
 /// Process exit codes (documented in docs/cli.md).
 enum ExitCode : int {
   kExitOk = 0,
-  kExitInternal = 1,     ///< unexpected internal failure
-  kExitUsage = 2,        ///< bad flags, unreadable or invalid files
-  kExitConnection = 3,   ///< resolve/connect/TLS failures, timeouts, peer hang-ups
-  kExitAttestation = 4,  ///< the peer's attestation was rejected (verification or policy)
-  kExitHttpStatus = 5,   ///< attested-get: the server answered with a status >= 400
-  kExitAuditInvalid = 6, ///< audit verify: the chain is broken (tampering or damage)
+  kExitInternal = 1,      ///< unexpected internal failure
+  kExitUsage = 2,         ///< bad flags, unreadable or invalid files
+  kExitConnection = 3,    ///< resolve/connect/TLS failures, timeouts, peer hang-ups
+  kExitAttestation = 4,   ///< the peer's attestation was rejected (verification or policy)
+  kExitHttpStatus = 5,    ///< attested-get: the server answered with a status >= 400
+  kExitAuditInvalid = 6,  ///< audit verify: the chain is broken (tampering or damage)
 };
 
 struct GlobalOptions {
@@ -119,18 +118,16 @@ struct Operations {
 /// Opens the audit log and starts the admin listener (when configured) on `runtime`'s main
 /// io_context, and starts the readiness self-test of `attester` on the attestation pool.
 /// Errors are usage/configuration errors.
-Outcome<std::unique_ptr<Operations>> start_operations(const GlobalOptions& global,
-                                                      Runtime& runtime,
-                                                      const attest::AttesterPtr& attester,
-                                                      std::shared_ptr<const ratls::Appraiser> appraiser);
+Outcome<std::unique_ptr<Operations>> start_operations(
+    const GlobalOptions& global, Runtime& runtime, const attest::AttesterPtr& attester,
+    std::shared_ptr<const ratls::Appraiser> appraiser);
 
 /// SIGHUP re-reads everything the policy is made of (measurements file or URL, accepted type,
 /// TDX collateral files, TCB statuses) off the I/O threads. A valid result replaces the
 /// appraiser for new channels; an invalid one is logged and counted, and the old policy stays
 /// in force (atls_config_reloads_total{result}). Channels already open keep the appraisal they
 /// were established with.
-void reload_policy_on_sighup(Runtime& runtime, const GlobalOptions& global,
-                             Operations& operations);
+void reload_policy_on_sighup(Runtime& runtime, const GlobalOptions& global, Operations& operations);
 
 /// Channel configuration from the parts every subcommand assembles.
 ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,

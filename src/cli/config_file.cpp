@@ -1,7 +1,7 @@
 #include "cli/config_file.h"
 
-#include "cli/commands.h"
-
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -9,17 +9,14 @@
 #include <set>
 #include <sstream>
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "cli/commands.h"
 
 namespace atls::cli {
 namespace {
 
 const CLI::App* find_subcommand(const CLI::App& app, const std::string& name) {
-  const auto found = app.get_subcommands(
-      std::function<bool(const CLI::App*)>([&name](const CLI::App* sub) {
-        return sub->get_name() == name;
-      }));
+  const auto found = app.get_subcommands(std::function<bool(const CLI::App*)>(
+      [&name](const CLI::App* sub) { return sub->get_name() == name; }));
   return found.empty() ? nullptr : found.front();
 }
 
@@ -196,8 +193,9 @@ class Translator {
         emit_sub(entry.first, "proxy.listen", "listen-addr", {scalar(entry.second, key)});
       } else if (key == "server") {
         if (subcommand_ == "server") {
-          fail_at(entry.first, "proxy.server is the proxy-server a client connects to; a "
-                               "server forwards to proxy.backend");
+          fail_at(entry.first,
+                  "proxy.server is the proxy-server a client connects to; a "
+                  "server forwards to proxy.backend");
         }
         emit_sub(entry.first, "proxy.server", "target_addr", {scalar(entry.second, key)});
       } else if (key == "backend") {
@@ -227,9 +225,10 @@ class Translator {
       } else if (key == "port") {
         port = scalar(entry.second, key);
       } else if (key == "tls") {
-        fail_at(entry.first, "proxy.backend.tls: TLS to the backend is configured in database "
-                             "mode (see docs/database.md); the HTTP proxy-server speaks plain "
-                             "HTTP to its target on the same host");
+        fail_at(entry.first,
+                "proxy.backend.tls: TLS to the backend is configured in database "
+                "mode (see docs/database.md); the HTTP proxy-server speaks plain "
+                "HTTP to its target on the same host");
       } else {
         fail_at(entry.first, "unknown key 'proxy.backend." + key + "'");
       }
@@ -256,9 +255,10 @@ class Translator {
       } else if (key == "policy") {
         attestation_policy(entry.second);
       } else if (key == "nonce_ttl") {
-        fail_at(entry.first, "attestation.nonce_ttl does not apply: freshness comes from binding "
-                             "each attestation to its TLS session (exporter), not from nonces; "
-                             "use policy.max_attestation_age to bound a channel's age");
+        fail_at(entry.first,
+                "attestation.nonce_ttl does not apply: freshness comes from binding "
+                "each attestation to its TLS session (exporter), not from nonces; "
+                "use policy.max_attestation_age to bound a channel's age");
       } else {
         fail_at(entry.first, "unknown key 'attestation." + key + "'");
       }
@@ -269,23 +269,26 @@ class Translator {
       }
       return;
     }
-    static const std::set<std::string> kTypes{"none",    "auto",    "dcap-tdx", "gcp-tdx",
-                                              "qemu-tdx", "azure-tdx", "sev-snp", "gcp-snp"};
+    static const std::set<std::string> kTypes{"none",     "auto",      "dcap-tdx", "gcp-tdx",
+                                              "qemu-tdx", "azure-tdx", "sev-snp",  "gcp-snp"};
     std::string type = *provider;
     if (type == "gcp") {
       type = "auto";  // GCP confidential VMs: TDX or SNP, detected at start-up
     } else if (type == "azure") {
       type = "azure-tdx";
     } else if (type == "veraison") {
-      fail_at(provider_key, "attestation.provider: veraison verifier clients are not "
-                            "implemented yet");
+      fail_at(provider_key,
+              "attestation.provider: veraison verifier clients are not "
+              "implemented yet");
     } else if (type == "simulated") {
       if (!simulated || !simulated["directory"]) {
-        fail_at(provider_key, "attestation.provider: simulated needs attestation.simulated."
-                              "directory (made by `atls-proxy mock-tee init DIR`)");
+        fail_at(provider_key,
+                "attestation.provider: simulated needs attestation.simulated."
+                "directory (made by `atls-proxy mock-tee init DIR`)");
       }
-      spdlog::warn("config: attestation.provider is 'simulated': the INSECURE mock TEE is used; "
-                   "this proves nothing about the machine (tests and demos only)");
+      spdlog::warn(
+          "config: attestation.provider is 'simulated': the INSECURE mock TEE is used; "
+          "this proves nothing about the machine (tests and demos only)");
       type = simulated["type"] ? scalar(simulated["type"], "attestation.simulated.type")
                                : std::string("dcap-tdx");
       const std::string directory = scalar(simulated["directory"], "directory");
@@ -319,12 +322,14 @@ class Translator {
       } else if (key == "collateral") {
         emit_global(entry.first, "collateral", values_of(entry.second, key));
       } else if (key == "measurements") {
-        fail_at(entry.first, "attestation.policy.measurements: name/hash pairs do not say which "
-                             "register they constrain; write a measurement policy file "
-                             "(docs/policy.md) and set attestation.policy.measurements_file");
+        fail_at(entry.first,
+                "attestation.policy.measurements: name/hash pairs do not say which "
+                "register they constrain; write a measurement policy file "
+                "(docs/policy.md) and set attestation.policy.measurements_file");
       } else if (key == "tcb_version_min") {
-        fail_at(entry.first, "attestation.policy.tcb_version_min: TCB acceptance is by status "
-                             "here; use attestation.policy.accept_tcb_status (docs/policy.md)");
+        fail_at(entry.first,
+                "attestation.policy.tcb_version_min: TCB acceptance is by status "
+                "here; use attestation.policy.accept_tcb_status (docs/policy.md)");
       } else {
         fail_at(entry.first, "unknown key 'attestation.policy." + key + "'");
       }
@@ -365,8 +370,9 @@ class Translator {
       const std::string key = scalar(entry.first, "a key");
       if (key == "require_fresh_attestation") {
         if (!truthy(entry.second, key)) {
-          fail_at(entry.first, "policy.require_fresh_attestation cannot be false: every channel "
-                               "is attested when it is established");
+          fail_at(entry.first,
+                  "policy.require_fresh_attestation cannot be false: every channel "
+                  "is attested when it is established");
         }
       } else if (key == "max_attestation_age") {
         emit_global(entry.first, "max-attestation-age", {seconds_text(entry.second, key)});
@@ -480,8 +486,9 @@ void add_config_command(CLI::App& app, GlobalOptions& /*global*/, std::function<
   auto options = std::make_shared<Options>();
   auto* command = app.add_subcommand("config", "Configuration file tools");
   auto* check = command->add_subcommand(
-      "check", "Check a YAML configuration file: every key known and applicable, every value "
-               "well-formed (exit 2 with the line of the first problem)");
+      "check",
+      "Check a YAML configuration file: every key known and applicable, every value "
+      "well-formed (exit 2 with the line of the first problem)");
   check->add_option("file", options->file, "YAML configuration file")->required();
   check->add_option("--mode", options->mode,
                     "Subcommand the file configures (default: the file's `mode` key)");

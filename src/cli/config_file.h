@@ -11,12 +11,11 @@
 // errors naming the line. `mode: server|client|...` selects the subcommand when the command
 // line names none (`atls-proxy --config proxy.yaml`).
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace atls::cli {
 

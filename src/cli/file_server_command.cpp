@@ -39,8 +39,8 @@ int run_file_server(const GlobalOptions& global, const FileServerOptions& option
     spdlog::error("{}", attester.error().describe());
     return kExitUsage;
   }
-  auto tls = make_server_tls(options.tls, *listen,
-                             ratls::ratls_alpn_list(ratls::with_http_protocols({})));
+  auto tls =
+      make_server_tls(options.tls, *listen, ratls::ratls_alpn_list(ratls::with_http_protocols({})));
   if (!tls) {
     spdlog::error("{}", tls.error().describe());
     return kExitUsage;
@@ -50,8 +50,7 @@ int run_file_server(const GlobalOptions& global, const FileServerOptions& option
   server_options.listen = *listen;
   server_options.tls = *tls;
   server_options.channel =
-      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global,
-                          nullptr);
+      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global, nullptr);
   const std::filesystem::path root = options.root;
   proxy::AttestedServer server(runtime, server_options, [root](const proxy::ChannelContext&) {
     return proxy::file_server_handler(root);
@@ -63,8 +62,8 @@ int run_file_server(const GlobalOptions& global, const FileServerOptions& option
   }
   stop_on_signals(runtime, [&server] { server.stop_accepting(); });
   // Logged once signals are handled: whoever waits for this line may stop us right away.
-  spdlog::info("attested-file-server listening on {}:{} serving {}",
-               bound->address().to_string(), bound->port(), options.root);
+  spdlog::info("attested-file-server listening on {}:{} serving {}", bound->address().to_string(),
+               bound->port(), options.root);
   runtime.run();
   return kExitOk;
 }
@@ -73,22 +72,23 @@ int run_file_server(const GlobalOptions& global, const FileServerOptions& option
 
 void add_file_server_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action) {
   auto options = std::make_shared<FileServerOptions>();
-  auto* command = app.add_subcommand("attested-file-server",
-                                     "Serve a directory over attested channels");
+  auto* command =
+      app.add_subcommand("attested-file-server", "Serve a directory over attested channels");
   command->add_option("path_to_serve", options->root, "Directory to serve")->required();
   command->add_option("-l,--listen-addr", options->listen, "Address of the attested listener")
       ->envname("LISTEN_ADDR")
       ->capture_default_str();
-  command->add_option("--server-attestation-type", options->attestation_type,
-                      "Local attestation type (no auto detection here)")
+  command
+      ->add_option("--server-attestation-type", options->attestation_type,
+                   "Local attestation type (no auto detection here)")
       ->envname("SERVER_ATTESTATION_TYPE")
       ->capture_default_str();
-  command->add_option("--tls-private-key-path", options->tls.private_key_path,
-                      "PEM private key")
+  command->add_option("--tls-private-key-path", options->tls.private_key_path, "PEM private key")
       ->envname("TLS_PRIVATE_KEY_PATH")
       ->required();
-  command->add_option("--tls-certificate-path", options->tls.certificate_path,
-                      "PEM certificate chain, leaf first")
+  command
+      ->add_option("--tls-certificate-path", options->tls.certificate_path,
+                   "PEM certificate chain, leaf first")
       ->envname("TLS_CERTIFICATE_PATH")
       ->required();
   command->add_option("--dev-dummy-dcap", options->dev_dummy_dcap,

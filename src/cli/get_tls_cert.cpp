@@ -1,10 +1,10 @@
 // `get-tls-cert` (interop spec §8.4): attested connect, verify, print the server's PEM chain.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <fstream>
 #include <iostream>
 
@@ -76,15 +76,15 @@ int run_get_tls_cert(const GlobalOptions& global, const GetTlsCertOptions& optio
   auto config = make_channel_config(std::make_shared<attest::NoneAttester>(), *appraiser,
                                     pool.get_executor(), global, nullptr);
   std::optional<Outcome<Retrieved>> result;
-  asio::co_spawn(io, retrieve(*target, *context, config),
-                 [&result](std::exception_ptr error, Outcome<Retrieved> r) {
-                   if (error) {
-                     result = Failure{make_error_code(boost::system::errc::io_error),
-                                      "unexpected exception"};
-                   } else {
-                     result = std::move(r);
-                   }
-                 });
+  asio::co_spawn(
+      io, retrieve(*target, *context, config),
+      [&result](std::exception_ptr error, Outcome<Retrieved> r) {
+        if (error) {
+          result = Failure{make_error_code(boost::system::errc::io_error), "unexpected exception"};
+        } else {
+          result = std::move(r);
+        }
+      });
   io.run();
   pool.join();
 

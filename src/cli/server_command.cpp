@@ -44,8 +44,8 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
   }
-  auto attester = make_local_attester(options.attestation_type, options.dev_dummy_dcap,
-                                      options.mock_tee);
+  auto attester =
+      make_local_attester(options.attestation_type, options.dev_dummy_dcap, options.mock_tee);
   if (!attester) {
     spdlog::error("{}", attester.error().describe());
     return kExitUsage;
@@ -78,9 +78,8 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
   proxy::AttestedServerOptions server_options;
   server_options.listen = *listen;
   server_options.tls = *tls;
-  server_options.channel =
-      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global,
-                          (*operations)->recorder);
+  server_options.channel = make_channel_config(
+      *attester, *appraiser, runtime.attestation_executor(), global, (*operations)->recorder);
   server_options.channel.appraiser_slot = (*operations)->appraisers;
   proxy::AttestedServer server(runtime, server_options,
                                [forwarder](const proxy::ChannelContext& context) {
@@ -121,8 +120,8 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
       global.drain_timeout(), [&server] { return server.open_channels() == 0; });
   // Logged once signals are handled: whoever waits for this line may stop us right away.
   spdlog::info("proxy-server listening on {}:{} (attesting as {}), forwarding to {}",
-               bound->address().to_string(), bound->port(),
-               attest::to_string((*attester)->type()), target->to_string());
+               bound->address().to_string(), bound->port(), attest::to_string((*attester)->type()),
+               target->to_string());
   runtime.run();
   return kExitOk;
 }
@@ -133,23 +132,27 @@ void add_server_command(CLI::App& app, GlobalOptions& global, std::function<int(
   auto options = std::make_shared<ServerOptions>();
   auto* command = app.add_subcommand(
       "server", "Accept attested channels and forward their HTTP requests to a target");
-  command->add_option("target_addr", options->target,
-                      "Target HTTP service host:port (also the Host header sent to it)")
+  command
+      ->add_option("target_addr", options->target,
+                   "Target HTTP service host:port (also the Host header sent to it)")
       ->required();
   command->add_option("-l,--listen-addr", options->listen, "Address of the attested listener")
       ->envname("LISTEN_ADDR")
       ->capture_default_str();
-  command->add_option("--server-attestation-type", options->attestation_type,
-                      "Local attestation type: auto, none, dcap-tdx, gcp-tdx, qemu-tdx, "
-                      "azure-tdx, sev-snp, gcp-snp")
+  command
+      ->add_option("--server-attestation-type", options->attestation_type,
+                   "Local attestation type: auto, none, dcap-tdx, gcp-tdx, qemu-tdx, "
+                   "azure-tdx, sev-snp, gcp-snp")
       ->envname("SERVER_ATTESTATION_TYPE")
       ->capture_default_str();
-  command->add_option("--tls-private-key-path", options->tls.private_key_path,
-                      "PEM private key (PKCS#8, PKCS#1 or SEC1); without key and certificate "
-                      "an ephemeral self-signed certificate is used")
+  command
+      ->add_option("--tls-private-key-path", options->tls.private_key_path,
+                   "PEM private key (PKCS#8, PKCS#1 or SEC1); without key and certificate "
+                   "an ephemeral self-signed certificate is used")
       ->envname("TLS_PRIVATE_KEY_PATH");
-  command->add_option("--tls-certificate-path", options->tls.certificate_path,
-                      "PEM certificate chain, leaf first")
+  command
+      ->add_option("--tls-certificate-path", options->tls.certificate_path,
+                   "PEM certificate chain, leaf first")
       ->envname("TLS_CERTIFICATE_PATH");
   command->add_flag("--client-auth", options->tls.client_auth,
                     "Require a client certificate (verified against the system roots and "
@@ -164,13 +167,13 @@ void add_server_command(CLI::App& app, GlobalOptions& global, std::function<int(
                       "directory (made by `mock-tee init`)");
   command->add_option("--listen-addr-healthcheck", options->listen_healthcheck,
                       "Address of a plain-HTTP health check endpoint");
-  command->add_option("--inner-alpn", options->inner_alpn,
-                      "HTTP versions offered inside the channel, in preference order")
+  command
+      ->add_option("--inner-alpn", options->inner_alpn,
+                   "HTTP versions offered inside the channel, in preference order")
       ->delimiter(',')
       ->check(CLI::IsMember({"h2", "http/1.1"}))
       ->capture_default_str();
-  command->add_option("--io-threads", options->io_threads,
-                      "I/O threads (default: one per CPU)");
+  command->add_option("--io-threads", options->io_threads, "I/O threads (default: one per CPU)");
   command->callback([&global, &action, options] {
     action = [&global, options] { return run_server(global, *options); };
   });

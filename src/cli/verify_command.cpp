@@ -9,12 +9,12 @@
 // usage errors. --json prints one object: verified, attestation_type, tcb_status,
 // advisory_ids, measurements, report_data, errors (named codes), plus type-specific fields.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "attest/snp/amd_certificate.h"
 #include "attest/snp/evidence.h"
@@ -107,8 +107,8 @@ Verified verify_snp(const VerifyOptions& options, const attest::snp::SnpVerifier
   Verified out;
   Bytes report;
   snp::CertTable table;
-  if (evidence.size() >= 4 && std::equal(snp::kEvidenceMagic.begin(), snp::kEvidenceMagic.end(),
-                                         evidence.begin())) {
+  if (evidence.size() >= 4 &&
+      std::equal(snp::kEvidenceMagic.begin(), snp::kEvidenceMagic.end(), evidence.begin())) {
     auto decoded = snp::decode_evidence(evidence);
     if (!decoded) {
       out.claims = Failure{decoded.error(), "evidence container"};
@@ -261,9 +261,9 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
       }
     }
     if (verifier == nullptr) {
-      result.claims = Failure{make_error_code(ratls::Errc::AttestationTypeNotSupported),
-                              std::string(attest::to_string(*type)) +
-                                  " evidence cannot be verified by this build yet"};
+      result.claims = Failure{
+          make_error_code(ratls::Errc::AttestationTypeNotSupported),
+          std::string(attest::to_string(*type)) + " evidence cannot be verified by this build yet"};
     } else if (!expected) {
       spdlog::error("--report-data is required for {} evidence", options.type);
       return kExitUsage;
@@ -293,8 +293,8 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
     if (!tcb_policy.accepts(claims.tcb_status)) {
       accepted = false;
       errors.push_back(error_id(make_error_code(ratls::Errc::TcbStatusNotAccepted)));
-      out["policy_detail"] = "TCB status " + claims.tcb_status + " not accepted (accepted: " +
-                             tcb_policy.describe() + ")";
+      out["policy_detail"] = "TCB status " + claims.tcb_status +
+                             " not accepted (accepted: " + tcb_policy.describe() + ")";
     }
     if (measurement_policy) {
       const auto evaluation = measurement_policy->evaluate(claims);
@@ -364,8 +364,9 @@ void add_verify_command(CLI::App& app, GlobalOptions& global, std::function<int(
   auto* command = app.add_subcommand(
       "verify", "Verify one piece of evidence offline (at a chosen time, with optional policy)");
   command->add_option("--attestation-type", options->type, "dcap-tdx, sev-snp, ...")->required();
-  command->add_option("--evidence", options->evidence,
-                      "Evidence file: raw binary, hex (optional 0x) or base64")
+  command
+      ->add_option("--evidence", options->evidence,
+                   "Evidence file: raw binary, hex (optional 0x) or base64")
       ->required();
   command->add_option("--certs", options->certs,
                       "SEV-SNP: certificate files (DER or PEM, several per file)");

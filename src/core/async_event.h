@@ -6,13 +6,12 @@
 // Built on a steady_timer that never expires: notify() cancels the wait. Asio 1.26 has no
 // awaitable condition variable, and experimental channels carry values we do not need.
 
-#include <chrono>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 
 namespace atls {
 

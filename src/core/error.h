@@ -84,12 +84,12 @@ std::string describe(const ErrorCode& ec);
 
 /// Declares `make_error_code(Errc)` and the category accessor for a module's `Errc` enum.
 /// Must be used inside the module's namespace; pair with ATLS_REGISTER_ERRC at global scope.
-#define ATLS_DECLARE_ERRC(Enum, category_fn)                             \
-  const ::atls::NamedCategory& category_fn() noexcept;                   \
-  inline ::boost::system::error_code make_error_code(Enum e) noexcept {  \
-    return {static_cast<int>(e), category_fn()};                         \
+#define ATLS_DECLARE_ERRC(Enum, category_fn)                            \
+  const ::atls::NamedCategory& category_fn() noexcept;                  \
+  inline ::boost::system::error_code make_error_code(Enum e) noexcept { \
+    return {static_cast<int>(e), category_fn()};                        \
   }
 
-#define ATLS_REGISTER_ERRC(QualifiedEnum)                                                     \
-  template <>                                                                                  \
+#define ATLS_REGISTER_ERRC(QualifiedEnum) \
+  template <>                             \
   struct boost::system::is_error_code_enum<QualifiedEnum> : std::true_type {}

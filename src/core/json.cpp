@@ -17,7 +17,9 @@ const NamedCategory kCategory{"json", kTable};
 
 }  // namespace
 
-const NamedCategory& json_category() noexcept { return kCategory; }
+const NamedCategory& json_category() noexcept {
+  return kCategory;
+}
 
 Outcome<nlohmann::json> parse_json_strict(std::string_view text, std::size_t max_depth) {
   using nlohmann::json;
@@ -27,28 +29,21 @@ Outcome<nlohmann::json> parse_json_strict(std::string_view text, std::size_t max
   bool too_deep = false;
   auto callback = [&](int /*callback_depth*/, json::parse_event_t event, json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start:
-        open_objects.emplace_back();
-        [[fallthrough]];
+      case json::parse_event_t::object_start: open_objects.emplace_back(); [[fallthrough]];
       case json::parse_event_t::array_start:
         if (++depth > max_depth) {
           too_deep = true;
         }
         break;
-      case json::parse_event_t::object_end:
-        open_objects.pop_back();
-        [[fallthrough]];
-      case json::parse_event_t::array_end:
-        --depth;
-        break;
+      case json::parse_event_t::object_end: open_objects.pop_back(); [[fallthrough]];
+      case json::parse_event_t::array_end: --depth; break;
       case json::parse_event_t::key:
-        if (!open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
-            duplicate.empty()) {
+        if (!open_objects.empty() &&
+            !open_objects.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
           duplicate = parsed.get<std::string>();
         }
         break;
-      case json::parse_event_t::value:
-        break;
+      case json::parse_event_t::value: break;
     }
     // Once the depth limit is hit, stop building values so memory stays bounded.
     return !too_deep;

@@ -3,15 +3,14 @@
 // its coroutine state needs no locking), plus a pool for blocking attestation work.
 
 #include <atomic>
-#include <cstddef>
-#include <memory>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <cstddef>
+#include <memory>
+#include <thread>
+#include <vector>
 
 namespace atls {
 

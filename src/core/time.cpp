@@ -1,9 +1,9 @@
 #include "core/time.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <ctime>
-
-#include <fmt/format.h>
 
 namespace atls {
 namespace {
@@ -47,8 +47,7 @@ std::optional<SystemTime> parse_rfc3339(std::string_view text) {
       !read_int(text, 17, 2, second)) {
     return std::nullopt;
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-      second > 60) {
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
   std::size_t pos = 19;
@@ -83,8 +82,8 @@ std::optional<SystemTime> parse_rfc3339(std::string_view text) {
   if (pos != text.size()) {
     return std::nullopt;
   }
-  const long long seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 +
-                            minute * 60 + second - offset_seconds;
+  const long long seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                            second - offset_seconds;
   return SystemTime(std::chrono::seconds(seconds)) +
          std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(nanos));
 }

@@ -9,14 +9,13 @@
 //
 // Both ends must run on the pipe's executor (one io_context thread). Not thread-safe.
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <span>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
 
 #include "core/async_event.h"
 #include "core/bytes.h"
@@ -55,7 +54,7 @@ class BodyPipe {
   // ---- consumer side ----
 
   struct Chunk {
-    Bytes data;       ///< non-empty unless `end` or `error`
+    Bytes data;        ///< non-empty unless `end` or `error`
     bool end = false;  ///< the body ended normally (trailers() is valid)
     ErrorCode error;   ///< the body ended abnormally
   };

@@ -25,6 +25,8 @@ const NamedCategory kCategory{"http", kTable};
 
 }  // namespace
 
-const NamedCategory& http_category() noexcept { return kCategory; }
+const NamedCategory& http_category() noexcept {
+  return kCategory;
+}
 
 }  // namespace atls::http

@@ -10,12 +10,11 @@
 // that connects the pipes of one exchange to those of one upstream request. A successful
 // upgrade (101) or CONNECT (2xx) turns the same two pipes into the two directions of a tunnel.
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/address.hpp>
 
 #include "core/error.h"
 #include "http/body_pipe.h"

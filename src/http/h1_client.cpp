@@ -1,5 +1,6 @@
 #include "http/h1_client.h"
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -9,8 +10,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-
-#include <array>
 
 #include "core/async_event.h"
 #include "http/errors.h"
@@ -64,7 +63,8 @@ struct H1ClientSession<Stream>::Exchange {
 
 template <class Stream>
 H1ClientSession<Stream>::H1ClientSession(Stream stream, H1ClientOptions options)
-    : stream_(std::move(stream)), options_(std::move(options)),
+    : stream_(std::move(stream)),
+      options_(std::move(options)),
       idle_since_(std::chrono::steady_clock::now()) {}
 
 template <class Stream>
@@ -148,8 +148,8 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send(
     exchange->parser->header_limit(options_.max_header_bytes);
     exchange->parser->body_limit(boost::none);
     exchange->parser->skip(exchange->request.method == "HEAD");
-    auto [read_ec, n] = co_await bhttp::async_read_header(stream_, buffer_, *exchange->parser,
-                                                          kUseTuple);
+    auto [read_ec, n] =
+        co_await bhttp::async_read_header(stream_, buffer_, *exchange->parser, kUseTuple);
     if (read_ec) {
       exchange->failed = true;
       if (upgrade) {
@@ -157,10 +157,10 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send(
       }
       close();
       exchange->request_body->abandon();
-      const auto code = closed_by_peer(read_ec) ? Errc::ConnectionClosed
-                        : read_ec == bhttp::error::header_limit ? Errc::HeaderTooLarge
+      const auto code = closed_by_peer(read_ec)                     ? Errc::ConnectionClosed
+                        : read_ec == bhttp::error::header_limit     ? Errc::HeaderTooLarge
                         : read_ec == asio::error::operation_aborted ? Errc::ConnectionClosed
-                                                                   : Errc::MalformedResponse;
+                                                                    : Errc::MalformedResponse;
       co_return Failure{make_error_code(code), "reading the response head: " + read_ec.message()};
     }
     const auto& message = exchange->parser->get();
@@ -322,8 +322,8 @@ asio::awaitable<void> H1ClientSession<Stream>::read_response_body(
     }
     if (ec) {
       exchange->failed = true;
-      pipe.fail(make_error_code(closed_by_peer(ec) ? Errc::BodyTruncated
-                                                   : Errc::MalformedResponse));
+      pipe.fail(
+          make_error_code(closed_by_peer(ec) ? Errc::BodyTruncated : Errc::MalformedResponse));
       break;
     }
   }

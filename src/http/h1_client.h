@@ -4,12 +4,11 @@
 // body while the caller forwards it. Kept alive for the next request when both messages ended
 // cleanly. A 101 answer to an upgrade request turns the connection into a tunnel.
 
+#include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/beast/core/flat_buffer.hpp>
 
 #include "http/exchange.h"
 

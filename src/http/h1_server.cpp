@@ -1,5 +1,8 @@
 #include "http/h1_server.h"
 
+#include <spdlog/spdlog.h>
+
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -9,9 +12,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <spdlog/spdlog.h>
-
-#include <array>
 #include <vector>
 
 #include "core/async_event.h"
@@ -104,8 +104,8 @@ class H1Exchange final : public ServerExchange {
 
 // Coordination between the connection coroutine and the request-body reader it spawns.
 struct PumpState {
-  explicit PumpState(const asio::any_io_executor& executor) : done_event(executor),
-                                                              decided_event(executor) {}
+  explicit PumpState(const asio::any_io_executor& executor)
+      : done_event(executor), decided_event(executor) {}
   bool done = false;
   AsyncEvent done_event;
   // For upgrade/CONNECT requests: whether the response turned the connection into a tunnel.
@@ -338,15 +338,15 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
         });
       });
     }
-    auto [read_ec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser,
-                                                                     kUseTuple);
+    auto [read_ec, header_bytes] =
+        co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
     *waiting = false;
     if (options.drain) {
       options.drain->remove_idle(idle_id);
     }
     lowest.expires_never();
-    if (read_ec == asio::error::operation_aborted && options.drain &&
-        options.drain->draining() && !parser.got_some()) {
+    if (read_ec == asio::error::operation_aborted && options.drain && options.drain->draining() &&
+        !parser.got_some()) {
       co_await close_stream(stream);  // idle when the drain started
       co_return;
     }
@@ -387,8 +387,8 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
       request_pipe->finish();
       state->done = true;
     } else {
-      auto pump = pump_request(stream, buffer, parser, header_count, tunnel_possible,
-                               request_pipe, state);
+      auto pump =
+          pump_request(stream, buffer, parser, header_count, tunnel_possible, request_pipe, state);
       asio::co_spawn(executor, std::move(pump), asio::detached);
     }
     auto handler_run = run_request_handler(handler, exchange);
@@ -399,8 +399,7 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
     std::size_t informational_sent = 0;
     while (!slot->final_head && !write_ec) {
       co_await slot->event.wait();
-      for (; informational_sent < slot->informational.size() && !write_ec;
-           ++informational_sent) {
+      for (; informational_sent < slot->informational.size() && !write_ec; ++informational_sent) {
         if (version != Version::Http10) {
           co_await write_all(stream,
                              serialize_response_head(slot->informational[informational_sent],
@@ -419,7 +418,7 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
     if (tunnel) {
       framing = Framing::Tunnel;
     } else if (body && response_has_content(method, response.status)) {
-      framing = response.content_length ? Framing::ContentLength
+      framing = response.content_length      ? Framing::ContentLength
                 : version == Version::Http11 ? Framing::Chunked
                                              : Framing::CloseDelimited;
     } else if (method == "HEAD" && response.content_length) {
@@ -445,8 +444,8 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
           break;
         }
         boost::system::error_code ec;
-        auto [tunnel_ec, n] = co_await asio::async_write(stream, asio::buffer(chunk.data),
-                                                         kUseTuple);
+        auto [tunnel_ec, n] =
+            co_await asio::async_write(stream, asio::buffer(chunk.data), kUseTuple);
         ec = tunnel_ec;
         body_ok = !ec;
       }

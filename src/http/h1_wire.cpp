@@ -75,7 +75,9 @@ std::string serialize_response_head(const ResponseHead& head, Framing framing, b
   return out;
 }
 
-std::string chunk_header(std::size_t size) { return fmt::format("{:x}\r\n", size); }
+std::string chunk_header(std::size_t size) {
+  return fmt::format("{:x}\r\n", size);
+}
 
 std::string last_chunk(const Fields& trailers) {
   std::string out = "0\r\n";
@@ -124,12 +126,35 @@ RequestHead request_head_from_beast(const boost::beast::http::request_header<>& 
 }
 
 bool allowed_in_trailers(std::string_view name) noexcept {
-  for (const std::string_view forbidden :
-       {"content-length", "transfer-encoding", "host", "content-type", "content-encoding",
-        "content-range", "trailer", "authorization", "set-cookie", "cookie", "te", "connection",
-        "keep-alive", "upgrade", "expect", "cache-control", "max-forwards", "pragma", "range",
-        "proxy-authorization", "www-authenticate", "proxy-authenticate", "age", "expires",
-        "date", "location", "retry-after", "vary", "warning"}) {
+  for (const std::string_view forbidden : {"content-length",
+                                           "transfer-encoding",
+                                           "host",
+                                           "content-type",
+                                           "content-encoding",
+                                           "content-range",
+                                           "trailer",
+                                           "authorization",
+                                           "set-cookie",
+                                           "cookie",
+                                           "te",
+                                           "connection",
+                                           "keep-alive",
+                                           "upgrade",
+                                           "expect",
+                                           "cache-control",
+                                           "max-forwards",
+                                           "pragma",
+                                           "range",
+                                           "proxy-authorization",
+                                           "www-authenticate",
+                                           "proxy-authenticate",
+                                           "age",
+                                           "expires",
+                                           "date",
+                                           "location",
+                                           "retry-after",
+                                           "vary",
+                                           "warning"}) {
     if (iequals(name, forbidden)) {
       return false;
     }

@@ -2,10 +2,9 @@
 // HTTP/1.1 message syntax (RFC 9112): serialisation of heads and chunked framing, and the
 // conversion from Beast's parsed fields. Parsing itself is Beast's (boost::beast::http parser).
 
-#include <string>
-
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
+#include <string>
 
 #include "http/message.h"
 
@@ -23,8 +22,7 @@ enum class Framing {
 /// "METHOD target HTTP/1.1\r\n" + fields + the framing field + "\r\n". `host` is written as the
 /// Host field (replacing any in `head.headers`); the request target must be origin-form,
 /// authority-form (CONNECT) or "*".
-std::string serialize_request_head(const RequestHead& head, std::string_view host,
-                                   Framing framing);
+std::string serialize_request_head(const RequestHead& head, std::string_view host, Framing framing);
 
 /// "HTTP/1.1 status reason\r\n" + fields + framing field (+ "connection: close") + "\r\n".
 std::string serialize_response_head(const ResponseHead& head, Framing framing, bool close);

@@ -1,15 +1,14 @@
 #include "http/h2_session.h"
 
 #include <nghttp2/nghttp2.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
-
-#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -346,17 +345,14 @@ struct H2Session<Stream>::Callbacks {
           }
         }
         return 0;
-      case NGHTTP2_GOAWAY:
-        s.goaway_received_ = true;
-        return 0;
+      case NGHTTP2_GOAWAY: s.goaway_received_ = true; return 0;
       case NGHTTP2_PING:
         if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) {
           s.ping_outstanding_ = false;
           s.last_ping_ack_ = std::chrono::steady_clock::now();
         }
         return 0;
-      default:
-        return 0;
+      default: return 0;
     }
   }
 
@@ -376,8 +372,7 @@ struct H2Session<Stream>::Callbacks {
     return 0;
   }
 
-  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame,
-                           void* user_data) {
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     auto& s = self(user_data);
     // A server that has sent its whole response does not wait for the rest of the request
     // (RFC 9113 §8.1: RST_STREAM with NO_ERROR ends the request side).
@@ -403,9 +398,8 @@ struct H2Session<Stream>::Callbacks {
     auto state = it->second;
     s.streams_.erase(it);
     state->closed = true;
-    const auto reason = make_error_code(error_code == NGHTTP2_REFUSED_STREAM
-                                            ? Errc::StreamRefused
-                                            : Errc::StreamReset);
+    const auto reason = make_error_code(error_code == NGHTTP2_REFUSED_STREAM ? Errc::StreamRefused
+                                                                             : Errc::StreamReset);
     if (state->in && !state->in->closed()) {
       state->in->fail(reason);
     }
@@ -443,8 +437,7 @@ H2Session<Stream>::~H2Session() {
 }
 
 template <class Stream>
-std::shared_ptr<H2Session<Stream>> H2Session<Stream>::make_server(Stream stream,
-                                                                  H2Options options,
+std::shared_ptr<H2Session<Stream>> H2Session<Stream>::make_server(Stream stream, H2Options options,
                                                                   RequestHandler handler,
                                                                   asio::ip::address peer) {
   std::shared_ptr<H2Session> session(
@@ -509,11 +502,10 @@ bool H2Session<Stream>::init() {
   } else {
     settings.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
   }
-  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size()) !=
-          0 ||
-      nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
-                                            static_cast<std::int32_t>(
-                                                options_.connection_window)) != 0) {
+  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size()) != 0 ||
+      nghttp2_session_set_local_window_size(
+          session_, NGHTTP2_FLAG_NONE, 0, static_cast<std::int32_t>(options_.connection_window)) !=
+          0) {
     return false;
   }
   return true;
@@ -756,9 +748,9 @@ void H2Session<Stream>::submit_response(const std::shared_ptr<StreamState>& shar
   NvList nv;
   nv.add(":status", std::to_string(head.status));
   add_regular_fields(nv, head.headers, false);
-  const bool content = body && (response_has_content(state.request.method, head.status) ||
-                                (state.request.method == "CONNECT" && head.status >= 200 &&
-                                 head.status < 300));
+  const bool content =
+      body && (response_has_content(state.request.method, head.status) ||
+               (state.request.method == "CONNECT" && head.status >= 200 && head.status < 300));
   if (head.content_length && !head.headers.contains("content-length") &&
       (content || state.request.method == "HEAD")) {
     nv.add("content-length", std::to_string(*head.content_length));
@@ -791,8 +783,8 @@ void H2Session<Stream>::deliver_response(const std::shared_ptr<StreamState>& sta
   UpstreamResponse response;
   response.head = std::move(state->response);
   response.head.status = state->status;
-  const bool tunnel = state->request_method == "CONNECT" && state->status >= 200 &&
-                      state->status < 300;
+  const bool tunnel =
+      state->request_method == "CONNECT" && state->status >= 200 && state->status < 300;
   if (tunnel || response_has_content(state->request_method, state->status)) {
     response.body = state->in;
   } else {
@@ -842,8 +834,7 @@ asio::awaitable<Outcome<UpstreamResponse>> H2Session<Stream>::send(
     provider.source.ptr = state.get();
     provider.read_callback = &Callbacks::read_data;
     state->out = request_body;
-    id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider,
-                                state.get());
+    id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, state.get());
   } else {
     if (request_body) {
       request_body->abandon();

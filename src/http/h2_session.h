@@ -11,14 +11,13 @@
 //
 // Threading: the session and all its streams live on the stream's executor (one io_context).
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "core/async_event.h"
 #include "http/exchange.h"

@@ -2,15 +2,14 @@
 // Helpers over the two stream types the HTTP layer runs on: plain TCP (beast::tcp_stream) and
 // TLS over TCP (asio::ssl::stream<beast::tcp_stream>, the attested channel).
 
-#include <chrono>
-#include <type_traits>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <type_traits>
 
 namespace atls::http {
 

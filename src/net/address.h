@@ -1,11 +1,10 @@
 #pragma once
 // Address strings as the CLI accepts them (interop spec §1.3, §8).
 
+#include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/ip/tcp.hpp>
 
 #include "core/error.h"
 

@@ -14,7 +14,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 
 asio::awaitable<Outcome<asio::ip::tcp::socket>> connect_tcp(const HostPort& target,
-                                                             std::chrono::milliseconds timeout) {
+                                                            std::chrono::milliseconds timeout) {
   constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
   // The socket, not a beast::tcp_stream, is returned: tcp_stream's unconstrained variadic
   // constructor makes result<tcp_stream, Failure> ambiguous (clang rejects it outright).

@@ -1,9 +1,8 @@
 #pragma once
 
-#include <chrono>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
 
 #include "core/error.h"
 #include "net/address.h"

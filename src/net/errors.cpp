@@ -23,6 +23,8 @@ const NamedCategory kCategory{"net", kTable};
 
 }  // namespace
 
-const NamedCategory& net_category() noexcept { return kCategory; }
+const NamedCategory& net_category() noexcept {
+  return kCategory;
+}
 
 }  // namespace atls::net

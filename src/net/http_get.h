@@ -19,10 +19,10 @@ namespace atls::net {
 
 struct HttpGetOptions {
   std::chrono::milliseconds timeout{10000};  ///< whole request
-  std::size_t max_body_bytes = 16 * 1024 * 1024;
+  std::size_t max_body_bytes = std::size_t{16} << 20;
   /// Limit of the status line plus all header fields (Intel PCS sends URL-encoded PEM chains in
   /// headers, a few KiB each; Beast's default is 8 KiB).
-  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_header_bytes = std::size_t{64} << 10;
   std::string accept = "application/json";  ///< Accept header value
 };
 

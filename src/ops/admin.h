@@ -10,9 +10,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "http/exchange.h"
 #include "ops/metrics.h"

@@ -40,7 +40,9 @@ const NamedCategory kCategory{"audit", kTable};
 
 const std::string kGenesisHash(64, '0');
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 std::filesystem::path with_suffix(const std::filesystem::path& path, std::string_view suffix) {
   std::filesystem::path out = path;
@@ -89,8 +91,7 @@ std::optional<ParsedRecord> parse_record(std::string_view line) {
   }
   const auto seq = json.find("seq");
   const auto prev = json.find("prev");
-  if (seq == json.end() || !seq->is_number_unsigned() || prev == json.end() ||
-      !prev->is_string()) {
+  if (seq == json.end() || !seq->is_number_unsigned() || prev == json.end() || !prev->is_string()) {
     return std::nullopt;
   }
   ParsedRecord out{seq->get<std::uint64_t>(), prev->get<std::string>()};
@@ -141,7 +142,8 @@ Outcome<std::optional<Head>> read_head(const std::filesystem::path& log_path) {
       !is_lower_hex64(json["hash"].get<std::string>())) {
     return Failure(AuditErrc::HeadMismatch, head_path.string() + ": not a valid head file");
   }
-  return std::optional<Head>(Head{json["seq"].get<std::uint64_t>(), json["hash"].get<std::string>()});
+  return std::optional<Head>(
+      Head{json["seq"].get<std::uint64_t>(), json["hash"].get<std::string>()});
 }
 
 /// Last record of a file (seq and line hash), if any; fails on a partial last line.
@@ -158,8 +160,9 @@ Outcome<std::optional<Head>> last_record(const std::filesystem::path& path) {
   const auto lines = split_lines(*content, partial);
   if (partial) {
     return Failure(AuditErrc::Truncated,
-                   path.string() + ": ends with a partial record (crash or tampering); verify it "
-                                   "with `atls-proxy audit verify` and move it aside");
+                   path.string() +
+                       ": ends with a partial record (crash or tampering); verify it "
+                       "with `atls-proxy audit verify` and move it aside");
   }
   if (lines.empty()) {
     return std::optional<Head>{};
@@ -188,7 +191,9 @@ Outcome<void> write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-const NamedCategory& audit_category() noexcept { return kCategory; }
+const NamedCategory& audit_category() noexcept {
+  return kCategory;
+}
 
 Outcome<FsyncPolicy> parse_fsync_policy(std::string_view text) {
   if (text == "always") {
@@ -204,7 +209,9 @@ Outcome<FsyncPolicy> parse_fsync_policy(std::string_view text) {
                  "fsync policy must be always, interval or never, not '" + std::string(text) + "'");
 }
 
-std::string audit_line_hash(std::string_view line) { return sha256_hex(line); }
+std::string audit_line_hash(std::string_view line) {
+  return sha256_hex(line);
+}
 
 AuditLog::AuditLog(std::filesystem::path path, AuditOptions options)
     : path_(std::move(path)), options_(std::move(options)) {}
@@ -360,9 +367,9 @@ Outcome<void> AuditLog::write_record(nlohmann::json event) {
   }
   size_ += line.size() + 1;
   const auto now = std::chrono::steady_clock::now();
-  const bool sync = options_.fsync == FsyncPolicy::Always ||
-                    (options_.fsync == FsyncPolicy::Interval &&
-                     now - last_sync_ >= std::chrono::seconds(1));
+  const bool sync =
+      options_.fsync == FsyncPolicy::Always ||
+      (options_.fsync == FsyncPolicy::Interval && now - last_sync_ >= std::chrono::seconds(1));
   if (sync) {
     if (::fdatasync(fd_) != 0) {
       return Failure(AuditErrc::WriteFailed, "fdatasync " + path_.string() + ": " + errno_text());
@@ -433,8 +440,7 @@ Outcome<AuditVerification> verify_audit_files(const std::vector<std::filesystem:
     for (std::size_t i = 0; i < lines.size(); ++i) {
       auto record = parse_record(lines[i]);
       if (!record) {
-        return Failure(AuditErrc::MalformedRecord,
-                       path.string() + ":" + std::to_string(i + 1));
+        return Failure(AuditErrc::MalformedRecord, path.string() + ":" + std::to_string(i + 1));
       }
       records.push_back(std::move(*record));
     }
@@ -452,22 +458,22 @@ Outcome<AuditVerification> verify_audit_files(const std::vector<std::filesystem:
         out.first_seq = record->seq;
         out.anchored = record->seq == 1;
         if (record->seq == 1 && record->prev != kGenesisHash) {
-          return Failure(AuditErrc::HashMismatch, where + ": first record does not start the chain");
+          return Failure(AuditErrc::HashMismatch,
+                         where + ": first record does not start the chain");
         }
       } else {
         if (record->seq <= previous_seq) {
-          return Failure(AuditErrc::SequenceReordered,
-                         where + ": seq " + std::to_string(record->seq) + " after " +
-                             std::to_string(previous_seq));
+          return Failure(AuditErrc::SequenceReordered, where + ": seq " +
+                                                           std::to_string(record->seq) + " after " +
+                                                           std::to_string(previous_seq));
         }
         if (record->seq != previous_seq + 1) {
           const AuditErrc code = i == 0 ? AuditErrc::ChainBroken
                                  : appears_later(i + 1, previous_seq, record->seq)
                                      ? AuditErrc::SequenceReordered
                                      : AuditErrc::SequenceGap;
-          return Failure(code,
-                         where + ": seq " + std::to_string(record->seq) + " after " +
-                             std::to_string(previous_seq));
+          return Failure(code, where + ": seq " + std::to_string(record->seq) + " after " +
+                                   std::to_string(previous_seq));
         }
         if (record->prev != *previous_hash) {
           return Failure(i == 0 ? AuditErrc::ChainBroken : AuditErrc::HashMismatch,
@@ -480,9 +486,9 @@ Outcome<AuditVerification> verify_audit_files(const std::vector<std::filesystem:
       ++out.records;
     }
     if (partial) {
-      return Failure(AuditErrc::Truncated,
-                     path.string() + ": ends with a partial record after line " +
-                         std::to_string(lines.size()));
+      return Failure(AuditErrc::Truncated, path.string() +
+                                               ": ends with a partial record after line " +
+                                               std::to_string(lines.size()));
     }
   }
   out.last_seq = previous_seq;
@@ -495,15 +501,15 @@ Outcome<AuditVerification> verify_audit_files(const std::vector<std::filesystem:
     if (*head) {
       if ((*head)->seq > out.last_seq) {
         return Failure(AuditErrc::Truncated,
-                       files.back().string() + ": head says seq " +
-                           std::to_string((*head)->seq) + " but the log ends at seq " +
-                           std::to_string(out.last_seq) + " (records cut off the end)");
+                       files.back().string() + ": head says seq " + std::to_string((*head)->seq) +
+                           " but the log ends at seq " + std::to_string(out.last_seq) +
+                           " (records cut off the end)");
       }
       if ((*head)->seq != out.last_seq || (*head)->hash != out.last_hash) {
         return Failure(AuditErrc::HeadMismatch,
                        files.back().string() + ": head (seq " + std::to_string((*head)->seq) +
-                           ") does not match the last record (seq " +
-                           std::to_string(out.last_seq) + ", the last record was modified?)");
+                           ") does not match the last record (seq " + std::to_string(out.last_seq) +
+                           ", the last record was modified?)");
       }
       out.head_checked = true;
     }

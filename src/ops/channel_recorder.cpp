@@ -54,8 +54,8 @@ ProxyMetrics::ProxyMetrics(Registry& r)
       backend_requests(r.counter("atls_backend_requests_total",
                                  "Requests forwarded to the backend, by response status class",
                                  {"code"})),
-      channels_active(r.gauge("atls_channels_active", "Established attested channels open now",
-                              {"role"})),
+      channels_active(
+          r.gauge("atls_channels_active", "Established attested channels open now", {"role"})),
       handshake_seconds(r.histogram("atls_channel_handshake_seconds",
                                     "TLS handshake duration of channel attempts", {"role"})),
       generation_seconds(r.histogram("atls_attestation_generation_seconds",
@@ -63,8 +63,8 @@ ProxyMetrics::ProxyMetrics(Registry& r)
       verification_seconds(r.histogram("atls_attestation_verification_seconds",
                                        "Time to verify and appraise peer evidence", {"type"})),
       audit_records(r.counter("atls_audit_records_total", "Audit records written")),
-      audit_write_failures(r.counter("atls_audit_write_failures_total",
-                                     "Audit records that could not be written")),
+      audit_write_failures(
+          r.counter("atls_audit_write_failures_total", "Audit records that could not be written")),
       build_info(r.gauge("atls_build_info", "Build information (value 1)", {"version"})),
       reloads(r.counter("atls_config_reloads_total",
                         "Policy reloads on SIGHUP (failure: rejected, the old policy stays)",
@@ -80,10 +80,8 @@ bool is_policy_violation(const ErrorCode& error) noexcept {
     case ratls::Errc::AttestationTypeNotAccepted:
     case ratls::Errc::AttestationGivenWhenNoneExpected:
     case ratls::Errc::MeasurementsNotAccepted:
-    case ratls::Errc::TcbStatusNotAccepted:
-      return true;
-    default:
-      return false;
+    case ratls::Errc::TcbStatusNotAccepted: return true;
+    default: return false;
   }
 }
 
@@ -131,8 +129,7 @@ void ChannelRecorder::on_channel(const ratls::ChannelReport& report) noexcept {
     }
     if (established) {
       m.channels_active.with({role}).add(1);
-      m.verifications.with({role, peer_type, report.peer_claims ? "accepted" : "unattested"})
-          .inc();
+      m.verifications.with({role, peer_type, report.peer_claims ? "accepted" : "unattested"}).inc();
       check_drift(report);
     } else {
       const std::string reason = error_id(report.error);
@@ -226,8 +223,8 @@ void ChannelRecorder::audit(const ratls::ChannelReport& report) {
       {"local_type", std::string(attest::to_string(report.local_type))},
       {"peer_type", type_label(report.peer_claimed_type)},
       {"evidence_sha256", report.peer_evidence_sha256},
-      {"decision", established ? (report.peer_claims ? "accepted" : "accepted_unattested")
-                               : "rejected"},
+      {"decision",
+       established ? (report.peer_claims ? "accepted" : "accepted_unattested") : "rejected"},
       {"stage", std::string(ratls::to_string(report.stage))},
   };
   if (report.peer_claims) {

@@ -86,8 +86,7 @@ CounterFamily& Registry::counter(std::string name, std::string help,
   return *counters_.back();
 }
 
-GaugeFamily& Registry::gauge(std::string name, std::string help,
-                             std::vector<std::string> labels) {
+GaugeFamily& Registry::gauge(std::string name, std::string help, std::vector<std::string> labels) {
   std::lock_guard lock(mutex_);
   gauges_.push_back(
       std::make_unique<GaugeFamily>(std::move(name), std::move(help), std::move(labels)));
@@ -98,8 +97,7 @@ GaugeFamily& Registry::gauge(std::string name, std::string help,
 }
 
 HistogramFamily& Registry::histogram(std::string name, std::string help,
-                                     std::vector<std::string> labels,
-                                     std::vector<double> buckets) {
+                                     std::vector<std::string> labels, std::vector<double> buckets) {
   std::lock_guard lock(mutex_);
   histograms_.push_back(std::make_unique<HistogramFamily>(std::move(name), std::move(help),
                                                           std::move(labels), std::move(buckets)));
@@ -134,8 +132,8 @@ std::string label_set(const std::vector<std::string>& names, const std::vector<s
                       std::string_view extra_name = {}, std::string_view extra_value = {}) {
   std::string out;
   for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
-    out += fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", names[i],
-                       escape_label_value(values[i]));
+    out +=
+        fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", names[i], escape_label_value(values[i]));
   }
   if (!extra_name.empty()) {
     out += fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", extra_name, extra_value);
@@ -207,9 +205,8 @@ std::string Registry::render() const {
                label_set(family->label_names(), labels, "le", format_value(bounds[i])) + " " +
                std::to_string(counts[i]) + "\n";
       }
-      out += family->name() + "_bucket" +
-             label_set(family->label_names(), labels, "le", "+Inf") + " " +
-             std::to_string(counts.back()) + "\n";
+      out += family->name() + "_bucket" + label_set(family->label_names(), labels, "le", "+Inf") +
+             " " + std::to_string(counts.back()) + "\n";
       out += family->name() + "_sum" + label_set(family->label_names(), labels) + " " +
              format_value(histogram.sum()) + "\n";
       out += family->name() + "_count" + label_set(family->label_names(), labels) + " " +

@@ -84,7 +84,8 @@ class Family {
   const std::string& help() const noexcept { return help_; }
   const std::vector<std::string>& label_names() const noexcept { return label_names_; }
   /// Visits every child (under the family's lock).
-  void for_each(const std::function<void(const std::vector<std::string>&, const Metric&)>& fn) const;
+  void for_each(
+      const std::function<void(const std::vector<std::string>&, const Metric&)>& fn) const;
 
  private:
   std::string name_;

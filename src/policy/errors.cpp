@@ -16,15 +16,13 @@ constexpr std::array kTable{
     errc_row(Errc::WrongFieldType, "wrong_field_type", "field has the wrong JSON type"),
     errc_row(Errc::MissingAttestationType, "missing_attestation_type",
              "record has no attestation_type"),
-    errc_row(Errc::UnknownAttestationType, "unknown_attestation_type",
-             "unknown attestation type"),
+    errc_row(Errc::UnknownAttestationType, "unknown_attestation_type", "unknown attestation type"),
     errc_row(Errc::MeasurementsOnNoneRecord, "measurements_on_none_record",
              "a record of type none cannot list measurements"),
     errc_row(Errc::BadRegisterKey, "bad_register_key", "unrecognised register key"),
     errc_row(Errc::BadRegisterIndex, "bad_register_index",
              "register index out of range for the attestation type"),
-    errc_row(Errc::DuplicateRegister, "duplicate_register",
-             "register listed twice in one record"),
+    errc_row(Errc::DuplicateRegister, "duplicate_register", "register listed twice in one record"),
     errc_row(Errc::BothExpectedAndExpectedAny, "both_expected_and_expected_any",
              "register has both expected and expected_any"),
     errc_row(Errc::NoExpectedValue, "no_expected_value",
@@ -47,6 +45,8 @@ const NamedCategory kCategory{"policy", kTable};
 
 }  // namespace
 
-const NamedCategory& policy_category() noexcept { return kCategory; }
+const NamedCategory& policy_category() noexcept {
+  return kCategory;
+}
 
 }  // namespace atls::policy

@@ -1,8 +1,9 @@
 #include "policy/measurement_policy.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-#include <fmt/format.h>
 
 #include "core/json.h"
 #include "policy/errors.h"
@@ -14,8 +15,8 @@ using attest::AttestationType;
 using attest::Family;
 using nlohmann::json;
 
-constexpr unsigned kDcapRegisterCount = 5;   // MRTD, RTMR0..3
-constexpr unsigned kAzurePcrCount = 24;      // PCR0..23
+constexpr unsigned kDcapRegisterCount = 5;  // MRTD, RTMR0..3
+constexpr unsigned kAzurePcrCount = 24;     // PCR0..23
 constexpr std::size_t kDcapRegisterSize = 48;
 constexpr std::size_t kAzurePcrSize = 32;
 
@@ -99,10 +100,9 @@ Outcome<unsigned> parse_register_key(Family family, std::string_view key,
     named = index.has_value();
   }
   if (!index) {
-    return context.fail(Errc::BadRegisterKey, field,
-                        family == Family::Dcap
-                            ? "use 0-4 or mrtd, rtmr0..rtmr3"
-                            : "use 0-23 or pcr0..pcr23");
+    return context.fail(
+        Errc::BadRegisterKey, field,
+        family == Family::Dcap ? "use 0-4 or mrtd, rtmr0..rtmr3" : "use 0-23 or pcr0..pcr23");
   }
   const unsigned limit = family == Family::Dcap ? kDcapRegisterCount : kAzurePcrCount;
   if (*index >= limit) {
@@ -176,8 +176,8 @@ Outcome<RegisterRule> parse_register(Family family, const std::string& key, cons
     return context.fail(Errc::EmptyExpectedAny, field + ".expected_any");
   }
   for (std::size_t i = 0; i < any.size(); ++i) {
-    auto value = parse_register_value(any[i], size,
-                                      fmt::format("{}.expected_any[{}]", field, i), context);
+    auto value =
+        parse_register_value(any[i], size, fmt::format("{}.expected_any[{}]", field, i), context);
     if (!value) {
       return value.error();
     }
@@ -186,12 +186,10 @@ Outcome<RegisterRule> parse_register(Family family, const std::string& key, cons
   return rule;
 }
 
-Outcome<PolicyRecord> parse_record(const json& node, std::size_t position,
-                                   ErrorContext& context) {
+Outcome<PolicyRecord> parse_record(const json& node, std::size_t position, ErrorContext& context) {
   context.set_record(position, {});
   if (!node.is_object()) {
-    return context.fail(Errc::RecordNotObject, "",
-                        fmt::format("got {}", node.type_name()));
+    return context.fail(Errc::RecordNotObject, "", fmt::format("got {}", node.type_name()));
   }
   PolicyRecord record;
   record.position = position;
@@ -236,8 +234,8 @@ Outcome<PolicyRecord> parse_record(const json& node, std::size_t position,
   if (family == Family::Snp) {
     // SEV-SNP records constrain named report fields (policy/snp_policy.h); without an "snp"
     // object the secure defaults apply (debug forbidden, VMPL 0).
-    auto snp = SnpPolicy::from_json(snp_it == node.end() ? json::object() : *snp_it,
-                                    context.location());
+    auto snp =
+        SnpPolicy::from_json(snp_it == node.end() ? json::object() : *snp_it, context.location());
     if (!snp) {
       return snp.error();
     }
@@ -271,12 +269,13 @@ Outcome<PolicyRecord> parse_record(const json& node, std::size_t position,
     if (!rule) {
       return rule.error();
     }
-    const bool duplicate = std::any_of(record.rules.begin(), record.rules.end(),
-                                       [&](const RegisterRule& r) { return r.index == rule->index; });
+    const bool duplicate =
+        std::any_of(record.rules.begin(), record.rules.end(),
+                    [&](const RegisterRule& r) { return r.index == rule->index; });
     if (duplicate) {
-      return context.fail(Errc::DuplicateRegister, "measurements." + key,
-                          fmt::format("register {} is already listed",
-                                      register_name(family, rule->index)));
+      return context.fail(
+          Errc::DuplicateRegister, "measurements." + key,
+          fmt::format("register {} is already listed", register_name(family, rule->index)));
     }
     record.rules.push_back(std::move(*rule));
   }
@@ -321,8 +320,7 @@ Outcome<MeasurementPolicy> MeasurementPolicy::parse(std::string_view json_text,
   // A single record object is accepted in place of an array (flashbots main, §6.2).
   json records = document->is_object() ? json::array({*document}) : std::move(*document);
   if (!records.is_array()) {
-    return context.fail(Errc::NotAListOfRecords, "",
-                        fmt::format("got {}", records.type_name()));
+    return context.fail(Errc::NotAListOfRecords, "", fmt::format("got {}", records.type_name()));
   }
   if (records.empty()) {
     return context.fail(Errc::EmptyPolicy, "");
@@ -356,9 +354,9 @@ Outcome<MeasurementPolicy> MeasurementPolicy::from_allowed_type(std::string_view
   }
   const auto parsed = attest::parse_attestation_type(lower);
   if (!parsed) {
-    return Failure{make_error_code(Errc::InvalidAllowedType),
-                   fmt::format("\"{}\": use none, tdx, dcap-tdx, gcp-tdx, qemu-tdx or azure-tdx",
-                               type)};
+    return Failure{
+        make_error_code(Errc::InvalidAllowedType),
+        fmt::format("\"{}\": use none, tdx, dcap-tdx, gcp-tdx, qemu-tdx or azure-tdx", type)};
   }
   add(*parsed);
   if (attest::family_of(*parsed) == Family::Snp) {
@@ -367,7 +365,9 @@ Outcome<MeasurementPolicy> MeasurementPolicy::from_allowed_type(std::string_view
   return policy;
 }
 
-bool MeasurementPolicy::accepts_none() const noexcept { return has_family(Family::None); }
+bool MeasurementPolicy::accepts_none() const noexcept {
+  return has_family(Family::None);
+}
 
 bool MeasurementPolicy::has_family(Family family) const noexcept {
   return std::any_of(records_.begin(), records_.end(), [family](const PolicyRecord& r) {

@@ -80,8 +80,7 @@ class MeasurementPolicy {
 
   /// Human-readable listing of every mismatch, e.g.
   /// "record 3 (\"dcap-tdx-example\"): mrtd is a5844e88… (expected 47a1cc07…)".
-  std::string describe(const Evaluation& evaluation,
-                       const attest::VerifiedClaims& claims) const;
+  std::string describe(const Evaluation& evaluation, const attest::VerifiedClaims& claims) const;
 
   const std::vector<PolicyRecord>& records() const noexcept { return records_; }
   const std::string& source() const noexcept { return source_; }

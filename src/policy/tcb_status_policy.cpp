@@ -38,10 +38,12 @@ Outcome<TcbStatusPolicy> TcbStatusPolicy::parse(const std::vector<std::string>& 
       }
     }
     if (!status) {
-      return Failure{make_error_code(Errc::UnknownTcbStatus),
-                     "\"" + item + "\": use UpToDate, SWHardeningNeeded, ConfigurationNeeded, "
-                     "ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded, "
-                     "TDRelaunchAdvised, TDRelaunchAdvisedConfigurationNeeded or any-but-revoked"};
+      return Failure{
+          make_error_code(Errc::UnknownTcbStatus),
+          "\"" + item +
+              "\": use UpToDate, SWHardeningNeeded, ConfigurationNeeded, "
+              "ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded, "
+              "TDRelaunchAdvised, TDRelaunchAdvisedConfigurationNeeded or any-but-revoked"};
     }
     if (*status == attest::tdx::TcbStatus::Revoked) {
       return Failure{make_error_code(Errc::UnknownTcbStatus),

@@ -10,7 +10,6 @@
 #include <string_view>
 #include <vector>
 
-
 namespace atls::ratls {
 
 inline constexpr std::string_view kProtocolV1 = "flashbots-ratls/1";

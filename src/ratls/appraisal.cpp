@@ -38,9 +38,9 @@ Outcome<PeerAttestation> Appraiser::appraise(const AttestationMessage& message,
 
   if (message.type == AttestationType::None) {
     if (!accepts_none()) {
-      return Failure{make_error_code(Errc::AttestationTypeNotAccepted),
-                     fmt::format("peer sent no attestation; policy {} requires one",
-                                 policy_->source())};
+      return Failure{
+          make_error_code(Errc::AttestationTypeNotAccepted),
+          fmt::format("peer sent no attestation; policy {} requires one", policy_->source())};
     }
     if (!message.evidence.empty()) {
       return Failure{make_error_code(Errc::AttestationGivenWhenNoneExpected),
@@ -66,13 +66,13 @@ Outcome<PeerAttestation> Appraiser::appraise(const AttestationMessage& message,
 
   auto claims = verifier->verify(message.type, message.evidence, expected_report_data, now);
   if (!claims) {
-    return Failure{claims.error(), fmt::format("{} evidence rejected by the {} verifier",
-                                               type_name, verifier->name())};
+    return Failure{claims.error(), fmt::format("{} evidence rejected by the {} verifier", type_name,
+                                               verifier->name())};
   }
   // TCB status is policy, not verification (the verifier already rejected Revoked).
   if (const auto& tcb = policy_->tcb_status_policy(); !tcb.accepts(claims->tcb_status)) {
-    std::string detail = fmt::format("TCB status {} (accepted: {})", claims->tcb_status,
-                                     tcb.describe());
+    std::string detail =
+        fmt::format("TCB status {} (accepted: {})", claims->tcb_status, tcb.describe());
     if (!claims->advisory_ids.empty()) {
       detail += "; advisories:";
       for (const auto& id : claims->advisory_ids) {

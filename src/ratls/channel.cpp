@@ -1,14 +1,13 @@
 #include "ratls/channel.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
-
-#include <spdlog/spdlog.h>
-
 #include <fstream>
 
 #include "core/digest.h"
@@ -91,8 +90,8 @@ asio::awaitable<Outcome<AttestationMessage>> make_local_message(
     co_return Failure{make_error_code(Errc::AttestationTimeout), "generating local evidence"};
   }
   if (!*generated) {
-    co_return Failure{generated->error(), fmt::format("generating {} evidence",
-                                                      attest::to_string(type))};
+    co_return Failure{generated->error(),
+                      fmt::format("generating {} evidence", attest::to_string(type))};
   }
   co_return AttestationMessage{type, std::move(**generated)};
 }
@@ -101,9 +100,9 @@ asio::awaitable<Outcome<void>> send_message(TlsStream& stream, const Attestation
                                             const ChannelConfig& config) {
   auto frame = encode_frame(message);
   if (!frame) {
-    co_return Failure{frame.error(), fmt::format("local {} evidence of {} bytes",
-                                                 attest::to_string(message.type),
-                                                 message.evidence.size())};
+    co_return Failure{frame.error(),
+                      fmt::format("local {} evidence of {} bytes", attest::to_string(message.type),
+                                  message.evidence.size())};
   }
   beast::get_lowest_layer(stream).expires_after(config.step_timeout);
   auto [ec, written] = co_await asio::async_write(stream, asio::buffer(*frame), kUseTuple);
@@ -129,7 +128,8 @@ asio::awaitable<Outcome<AttestationMessage>> receive_message(TlsStream& stream,
   // One deadline for the whole frame: a peer trickling bytes cannot extend it.
   beast::get_lowest_layer(stream).expires_after(config.step_timeout);
   std::array<std::uint8_t, kFrameHeaderSize> header{};
-  auto [header_ec, header_read] = co_await asio::async_read(stream, asio::buffer(header), kUseTuple);
+  auto [header_ec, header_read] =
+      co_await asio::async_read(stream, asio::buffer(header), kUseTuple);
   if (header_ec) {
     co_return read_failure(header_ec, header_read, "reading the attestation frame header");
   }
@@ -145,8 +145,8 @@ asio::awaitable<Outcome<AttestationMessage>> receive_message(TlsStream& stream,
   }
   auto message = decode_message(body);
   if (!message) {
-    co_return Failure{message.error(), fmt::format("decoding a {}-byte attestation message",
-                                                   body.size())};
+    co_return Failure{message.error(),
+                      fmt::format("decoding a {}-byte attestation message", body.size())};
   }
   co_return std::move(*message);
 }
@@ -158,8 +158,7 @@ void log_evidence(const std::filesystem::path& directory, const AttestationMessa
   const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  const auto path =
-      directory / fmt::format("{}-{}", attest::to_string(message.type), nanos);
+  const auto path = directory / fmt::format("{}-{}", attest::to_string(message.type), nanos);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(message.evidence.data()),
             static_cast<std::streamsize>(message.evidence.size()));
@@ -361,16 +360,11 @@ std::string_view to_string(ChannelRole role) noexcept {
 
 std::string_view to_string(ChannelStage stage) noexcept {
   switch (stage) {
-    case ChannelStage::Handshake:
-      return "handshake";
-    case ChannelStage::Generation:
-      return "generation";
-    case ChannelStage::Exchange:
-      return "exchange";
-    case ChannelStage::Verification:
-      return "verification";
-    case ChannelStage::Established:
-      return "established";
+    case ChannelStage::Handshake: return "handshake";
+    case ChannelStage::Generation: return "generation";
+    case ChannelStage::Exchange: return "exchange";
+    case ChannelStage::Verification: return "verification";
+    case ChannelStage::Established: return "established";
   }
   return "unknown";
 }
@@ -389,8 +383,7 @@ asio::awaitable<Outcome<ChannelInfo>> accept_channel(TlsStream& stream,
   co_return result;
 }
 
-asio::awaitable<Outcome<ChannelInfo>> open_channel(TlsStream& stream,
-                                                   std::string_view server_name,
+asio::awaitable<Outcome<ChannelInfo>> open_channel(TlsStream& stream, std::string_view server_name,
                                                    const ChannelConfig& config) {
   ChannelReport report;
   report.role = ChannelRole::Client;

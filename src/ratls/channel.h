@@ -3,18 +3,17 @@
 // framed messages — the server's first; the client verifies it, then always answers — after
 // which the TLS stream carries the application protocol.
 
-#include <chrono>
-#include <filesystem>
-#include <optional>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <string_view>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "attest/attester.h"
 #include "core/clock.h"
@@ -30,8 +29,7 @@ using TlsStream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
 /// The appraiser in force; replaced as a whole on reload (SIGHUP), read once per attempt.
 class AppraiserSlot {
  public:
-  explicit AppraiserSlot(std::shared_ptr<const Appraiser> initial)
-      : current_(std::move(initial)) {}
+  explicit AppraiserSlot(std::shared_ptr<const Appraiser> initial) : current_(std::move(initial)) {}
   std::shared_ptr<const Appraiser> get() const {
     std::lock_guard lock(mutex_);
     return current_;

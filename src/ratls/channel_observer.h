@@ -44,8 +44,8 @@ struct ChannelReport {
   std::string matched_record;
   std::string downgrade_reason;
   /// Durations in seconds; zero for steps that did not run.
-  double handshake_seconds = 0;   ///< TLS handshake
-  double generation_seconds = 0;  ///< our evidence
+  double handshake_seconds = 0;     ///< TLS handshake
+  double generation_seconds = 0;    ///< our evidence
   double verification_seconds = 0;  ///< the peer's evidence (verify + policy)
   double total_seconds = 0;
 };

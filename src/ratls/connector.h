@@ -3,9 +3,8 @@
 // then the flashbots-ratls/1 exchange (interop spec §2). Used by the proxy-client, attested-get
 // and get-tls-cert.
 
-#include <memory>
-
 #include <boost/asio/awaitable.hpp>
+#include <memory>
 
 #include "net/address.h"
 #include "ratls/channel.h"

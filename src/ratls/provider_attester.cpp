@@ -1,7 +1,8 @@
 #include "ratls/provider_attester.h"
 
-#include <boost/asio/ip/address.hpp>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "net/errors.h"
 #include "net/http_get.h"

@@ -1,11 +1,11 @@
 #include "ratls/report_data.h"
 
-#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
 #include <string_view>
 
+#include "core/digest.h"
 #include "ratls/errors.h"
 
 namespace atls::ratls {
@@ -19,16 +19,15 @@ Digest32 public_key_hash(const X509* cert) {
   if (bits == nullptr) {
     return out;
   }
-  SHA256(ASN1_STRING_get0_data(bits), static_cast<std::size_t>(ASN1_STRING_length(bits)),
-         out.data());
-  return out;
+  return sha256(
+      ByteView(ASN1_STRING_get0_data(bits), static_cast<std::size_t>(ASN1_STRING_length(bits))));
 }
 
 Result<Digest32> export_channel_binding(SSL* ssl) {
   static constexpr std::string_view kLabel = "EXPORTER-Channel-Binding";
   Digest32 out{};
-  if (SSL_export_keying_material(ssl, out.data(), out.size(), kLabel.data(), kLabel.size(),
-                                 nullptr, 0, 0) != 1) {
+  if (SSL_export_keying_material(ssl, out.data(), out.size(), kLabel.data(), kLabel.size(), nullptr,
+                                 0, 0) != 1) {
     return make_error_code(Errc::ExporterFailed);
   }
   return out;

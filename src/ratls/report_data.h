@@ -5,10 +5,10 @@
 //                 or zeros when the attester presented no certificate (§3.2)
 //   bytes 32..63  TLS exporter, label "EXPORTER-Channel-Binding", no context, 32 bytes
 
+#include <openssl/ssl.h>
+
 #include <array>
 #include <cstdint>
-
-#include <openssl/ssl.h>
 
 #include "attest/claims.h"
 #include "core/error.h"

@@ -39,18 +39,10 @@ bool set_time(ASN1_TIME* field, SystemTime at) {
 Outcome<EvpPkeyPtr> generate_key(KeyAlgorithm algorithm) {
   EVP_PKEY* key = nullptr;
   switch (algorithm) {
-    case KeyAlgorithm::EcP256:
-      key = EVP_EC_gen("P-256");
-      break;
-    case KeyAlgorithm::EcP384:
-      key = EVP_EC_gen("P-384");
-      break;
-    case KeyAlgorithm::Rsa2048:
-      key = EVP_RSA_gen(2048);
-      break;
-    case KeyAlgorithm::Rsa4096:
-      key = EVP_RSA_gen(4096);
-      break;
+    case KeyAlgorithm::EcP256: key = EVP_EC_gen("P-256"); break;
+    case KeyAlgorithm::EcP384: key = EVP_EC_gen("P-384"); break;
+    case KeyAlgorithm::Rsa2048: key = EVP_RSA_gen(2048); break;
+    case KeyAlgorithm::Rsa4096: key = EVP_RSA_gen(4096); break;
   }
   if (key == nullptr) {
     return keygen_failure("key generation");
@@ -58,8 +50,8 @@ Outcome<EvpPkeyPtr> generate_key(KeyAlgorithm algorithm) {
   return EvpPkeyPtr(key);
 }
 
-Outcome<X509Ptr> issue_certificate(const CertificateSpec& spec, EVP_PKEY* subject_key,
-                                   X509* issuer, EVP_PKEY* issuer_key) {
+Outcome<X509Ptr> issue_certificate(const CertificateSpec& spec, EVP_PKEY* subject_key, X509* issuer,
+                                   EVP_PKEY* issuer_key) {
   X509Ptr cert(X509_new());
   if (!cert) {
     return keygen_failure("X509_new");

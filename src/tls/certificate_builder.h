@@ -29,8 +29,8 @@ struct CertificateSpec {
 /// Issues a certificate for `subject_key`. With `issuer == nullptr` it is self-signed with
 /// `subject_key`; otherwise signed by `issuer_key` under `issuer`'s subject name.
 /// Digest: SHA-256 (SHA-384 for P-384 issuers).
-Outcome<X509Ptr> issue_certificate(const CertificateSpec& spec, EVP_PKEY* subject_key,
-                                   X509* issuer, EVP_PKEY* issuer_key);
+Outcome<X509Ptr> issue_certificate(const CertificateSpec& spec, EVP_PKEY* subject_key, X509* issuer,
+                                   EVP_PKEY* issuer_key);
 
 /// An ephemeral ECDSA P-256 self-signed certificate whose SAN is `host` (IP address or DNS
 /// name), valid from one hour ago for ten years.

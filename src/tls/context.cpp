@@ -34,9 +34,8 @@ int requested_ex_index() {
 
 int select_alpn_callback(SSL* ssl, const unsigned char** out, unsigned char* out_length,
                          const unsigned char* in, unsigned int in_length, void* /*arg*/) {
-  const auto* preference =
-      static_cast<const std::vector<std::string>*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
-                                                                       alpn_ex_index()));
+  const auto* preference = static_cast<const std::vector<std::string>*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), alpn_ex_index()));
   if (preference == nullptr) {
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
@@ -175,8 +174,7 @@ Outcome<SharedSslContext> make_client_context(const ClientContextOptions& option
   if (!options.alpn.empty()) {
     const Bytes wire = alpn_wire(options.alpn);
     // Note: SSL_CTX_set_alpn_protos returns 0 on success.
-    if (SSL_CTX_set_alpn_protos(ctx->get(), wire.data(), static_cast<unsigned>(wire.size())) !=
-        0) {
+    if (SSL_CTX_set_alpn_protos(ctx->get(), wire.data(), static_cast<unsigned>(wire.size())) != 0) {
       return setup_failure("ALPN");
     }
   }

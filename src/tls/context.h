@@ -5,12 +5,11 @@
 // (SSL objects hold their own reference to the SSL_CTX, so a context may be replaced while
 // connections made with it are still open).
 
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/ssl/context.hpp>
 
 #include "core/error.h"
 #include "tls/credentials.h"

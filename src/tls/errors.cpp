@@ -26,6 +26,8 @@ const NamedCategory kCategory{"tls", kTable};
 
 }  // namespace
 
-const NamedCategory& tls_category() noexcept { return kCategory; }
+const NamedCategory& tls_category() noexcept {
+  return kCategory;
+}
 
 }  // namespace atls::tls

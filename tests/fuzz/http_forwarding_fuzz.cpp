@@ -6,14 +6,13 @@
 //
 // Input: byte 0 selects the direction (0: request head, 1: response head, 2: raw field pairs
 // as they could arrive in HTTP/2 HEADERS), the rest is the message.
-#include <cstdint>
-#include <cstdlib>
-#include <string>
-
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "http/h1_wire.h"
 #include "http/semantics.h"
@@ -130,15 +129,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 3) {
-    case 0:
-      fuzz_request(rest);
-      break;
-    case 1:
-      fuzz_response(rest);
-      break;
-    default:
-      fuzz_raw_fields(rest);
-      break;
+    case 0: fuzz_request(rest); break;
+    case 1: fuzz_response(rest); break;
+    default: fuzz_raw_fields(rest); break;
   }
   return 0;
 }

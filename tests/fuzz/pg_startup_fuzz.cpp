@@ -110,18 +110,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const atls::ByteView input(data + 1, size - 1);
   switch (data[0] % 4) {
-    case 0:
-      fuzz_startup(input);
-      break;
-    case 1:
-      fuzz_rewriter(input);
-      break;
-    case 2:
-      fuzz_error_response(input);
-      break;
-    default:
-      fuzz_hba(input);
-      break;
+    case 0: fuzz_startup(input); break;
+    case 1: fuzz_rewriter(input); break;
+    case 2: fuzz_error_response(input); break;
+    default: fuzz_hba(input); break;
   }
   return 0;
 }

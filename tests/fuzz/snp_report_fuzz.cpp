@@ -1,5 +1,5 @@
 // Fuzzes the SEV-SNP evidence container and ATTESTATION_REPORT parser (src/attest/snp/
-// PROTOCOL.md, report.h), then the whole production verification path: any input must parse
+// docs/protocol.md §7, report.h), then the whole production verification path: any input must parse
 // or fail with a named snp error, never crash or read out of bounds. The input is tried both
 // as evidence and as a bare report.
 #include <cstdint>

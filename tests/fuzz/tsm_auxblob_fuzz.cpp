@@ -1,6 +1,6 @@
 // Fuzzes what the SEV-SNP attester does with the bytes the kernel hands back from the host
 // (untrusted in the SEV-SNP model): the configfs-tsm `auxblob` / SNP_GET_EXT_REPORT
-// certificate table turned into PROTOCOL.md evidence by assemble_evidence(), and the
+// certificate table turned into docs/protocol.md §7 evidence by assemble_evidence(), and the
 // configfs-tsm decimal attributes (`generation`, `privlevel_floor`). Evidence that is produced
 // must decode again with the same certificates.
 #include <cstdint>

@@ -17,7 +17,9 @@ constexpr std::string_view kMagic = "ECHO";
 
 }  // namespace
 
-const NamedCategory& fake_category() noexcept { return kCategory; }
+const NamedCategory& fake_category() noexcept {
+  return kCategory;
+}
 
 Result<Bytes> EchoAttester::generate(const attest::ReportData& report_data) const {
   if (mode_ == Mode::Fail) {
@@ -41,8 +43,7 @@ attest::ReportData EchoAttester::last_report_data() const {
   return last_;
 }
 
-Result<attest::VerifiedClaims> EchoVerifier::verify(attest::AttestationType type,
-                                                    ByteView evidence,
+Result<attest::VerifiedClaims> EchoVerifier::verify(attest::AttestationType type, ByteView evidence,
                                                     const attest::ReportData& expected,
                                                     SystemTime /*now*/) const {
   ++calls_;

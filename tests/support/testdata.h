@@ -29,10 +29,10 @@ Bytes read_bytes(const std::filesystem::path& path);
 }  // namespace atls::testing
 
 /// Skips the current test when the shared test data is not available.
-#define ATLS_REQUIRE_TESTDATA()                                                          \
-  do {                                                                                   \
-    if (!std::filesystem::is_directory(::atls::testing::testdata_root())) {              \
+#define ATLS_REQUIRE_TESTDATA()                                                            \
+  do {                                                                                     \
+    if (!std::filesystem::is_directory(::atls::testing::testdata_root())) {                \
       GTEST_SKIP() << "shared test data not found at " << ::atls::testing::testdata_root() \
-                   << " (set ATLS_TESTDATA_DIR)";                                        \
-    }                                                                                    \
+                   << " (set ATLS_TESTDATA_DIR)";                                          \
+    }                                                                                      \
   } while (false)

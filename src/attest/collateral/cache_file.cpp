@@ -1,7 +1,6 @@
 #include "attest/collateral/cache_file.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 
 #include "attest/collateral/errors.h"
 #include "core/bytes.h"
+#include "core/digest.h"
 #include "core/json.h"
 
 namespace atls::attest::collateral {
@@ -30,15 +30,6 @@ Failure malformed(std::string detail) {
 Failure io_failed(const std::filesystem::path& path, std::string_view step) {
   return Failure{make_error_code(Errc::CacheIoFailed),
                  std::string(step) + " " + path.string() + ": " + std::strerror(errno)};
-}
-
-std::string sha256_hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) {
-    return {};
-  }
-  return to_hex(ByteView(digest.data(), size));
 }
 
 /// Closes a file descriptor on scope exit.

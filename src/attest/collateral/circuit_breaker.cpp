@@ -4,12 +4,9 @@ namespace atls::attest::collateral {
 
 std::string_view to_string(BreakerState state) noexcept {
   switch (state) {
-    case BreakerState::Closed:
-      return "closed";
-    case BreakerState::Open:
-      return "open";
-    case BreakerState::HalfOpen:
-      return "half_open";
+    case BreakerState::Closed: return "closed";
+    case BreakerState::Open: return "open";
+    case BreakerState::HalfOpen: return "half_open";
   }
   return "closed";
 }
@@ -23,12 +20,9 @@ BreakerState CircuitBreaker::state(SystemTime now) const {
 
 bool CircuitBreaker::would_allow(SystemTime now) const {
   switch (state(now)) {
-    case BreakerState::Closed:
-      return true;
-    case BreakerState::Open:
-      return false;
-    case BreakerState::HalfOpen:
-      return !probe_in_flight_;
+    case BreakerState::Closed: return true;
+    case BreakerState::Open: return false;
+    case BreakerState::HalfOpen: return !probe_in_flight_;
   }
   return false;
 }

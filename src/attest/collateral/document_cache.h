@@ -66,7 +66,7 @@ struct CacheOptions {
   std::size_t max_entries = 64;
   /// An entry that never loaded and was not asked for during this long is dropped.
   std::chrono::seconds forget_after{std::chrono::hours(24)};
-  std::uintmax_t max_file_bytes = 16 * 1024 * 1024;
+  std::uintmax_t max_file_bytes = std::uintmax_t{16} << 20;
   UpstreamOptions upstream;
 };
 

@@ -100,12 +100,18 @@ std::optional<SystemTime> make_time(int year, int month_index, int day, int hour
   static constexpr std::array<int, 12> kDaysIn{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const int days_in_month =
       kDaysIn[static_cast<std::size_t>(month_index)] + (month_index == 1 && leap(year) ? 1 : 0);
+  // system_clock counts nanoseconds in 64 bits: it spans 1678..2262 only. A date outside a
+  // generous window is treated as unparseable rather than overflowing.
+  if (year < 1900 || year > 2200) {
+    return std::nullopt;
+  }
   // RFC 9110 allows a leap second (60).
   if (day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
   const std::int64_t days = days_from_civil(year, month_index + 1, day);
-  return SystemTime(std::chrono::seconds(days * 86400 + hour * 3600 + minute * 60 + second));
+  return SystemTime(std::chrono::days(days) + std::chrono::hours(hour) +
+                    std::chrono::minutes(minute) + std::chrono::seconds(second));
 }
 
 }  // namespace

@@ -1,9 +1,5 @@
 #include "attest/mock/snp_mock.h"
 
-#include <fstream>
-
-#include "tls/credentials.h"
-
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/objects.h>
@@ -11,6 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include <fstream>
 #include <mutex>
 
 #include "attest/snp/amd_certificate.h"
@@ -20,6 +17,7 @@
 #include "attest/snp/little_endian.h"
 #include "attest/snp/trust_anchors.h"
 #include "tls/certificate_builder.h"
+#include "tls/credentials.h"
 
 namespace atls::attest::mock {
 namespace {
@@ -126,7 +124,9 @@ Bytes der_ia5(std::string_view text) {
   return der_short_tlv(0x16, reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
 }
 
-Bytes der_octets(const Bytes& data) { return der_short_tlv(0x04, data.data(), data.size()); }
+Bytes der_octets(const Bytes& data) {
+  return der_short_tlv(0x04, data.data(), data.size());
+}
 
 struct CertificateRequest {
   std::string_view common_name;
@@ -196,12 +196,9 @@ std::string product_name(Product product, Signer kind) {
 
 snp::Cpuid cpuid_of(Product product) {
   switch (product) {
-    case Product::Milan:
-      return {0x19, 0x01, 0x01};
-    case Product::Genoa:
-      return {0x19, 0x11, 0x01};
-    case Product::Turin:
-      return {0x1A, 0x02, 0x00};
+    case Product::Milan: return {0x19, 0x01, 0x01};
+    case Product::Genoa: return {0x19, 0x11, 0x01};
+    case Product::Turin: return {0x1A, 0x02, 0x00};
   }
   return {};
 }
@@ -270,9 +267,8 @@ Outcome<void> write_file(const std::filesystem::path& path, const std::string& c
     return Failure{make_error_code(boost::system::errc::io_error), "cannot write " + path.string()};
   }
   if (secret) {
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write,
-                                 ec);
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
   }
   return Outcome<void>{};
 }
@@ -287,8 +283,7 @@ Outcome<void> MockSnpPki::save(const std::filesystem::path& directory) const {
       {"snp-ask", {ask_key_.get(), ask_.get()}},
       {"snp-asvk", {asvk_key_.get(), asvk_.get()}}};
   for (const auto& [name, pair] : parts) {
-    if (auto r = write_file(directory / (name + ".key"), tls::private_key_to_pem(pair.first),
-                            true);
+    if (auto r = write_file(directory / (name + ".key"), tls::private_key_to_pem(pair.first), true);
         !r) {
       return r.error();
     }
@@ -505,7 +500,7 @@ Result<Bytes> MockSnpAttester::generate_report(const ReportData& report_data) co
   put(0x0C0, c.host_data);
   put(0x0E0, c.id_key_digest);
   put(0x110, c.author_key_digest);
-  const auto report_id = snp::sha256(report_data);
+  const auto report_id = atls::sha256(report_data);
   put(0x140, report_id);
   std::fill(r + 0x160, r + 0x180, 0xff);  // REPORT_ID_MA: no migration agent
   store_le64(r + 0x180, tcb);

@@ -12,8 +12,8 @@
 // says "INSECURE MOCK". Key material exists only in memory.
 
 #include <array>
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -146,7 +146,7 @@ struct MockSnpConfig {
   bool hw_id_as_octet_string = true;
 };
 
-/// Mints INSECURE MOCK SNP evidence (PROTOCOL.md encoding) signed by a mock leaf issued for
+/// Mints INSECURE MOCK SNP evidence (docs/protocol.md §7 encoding) signed by a mock leaf issued for
 /// the configured chip and TCB at creation.
 class MockSnpAttester final : public Attester {
  public:

@@ -1,12 +1,11 @@
 #include "attest/mock/tdx_mock.h"
 
+#include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
-
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,7 +40,7 @@ Failure mock_failure(TdxMockErrc code, std::string detail) {
 }
 
 std::array<std::uint8_t, 32> sha256_of(std::string_view text) {
-  return tdx::sha256(as_bytes(text));
+  return atls::sha256(as_bytes(text));
 }
 
 std::string upper_hex(ByteView bytes) {
@@ -862,7 +861,7 @@ Outcome<std::shared_ptr<MockTdxAttester>> MockTdxAttester::create(MockTdxPkiPtr 
   report[0x103] = static_cast<std::uint8_t>(options.qe_isv_svn >> 8);
   Bytes binding(attester->attestation_public_.begin(), attester->attestation_public_.end());
   binding.insert(binding.end(), attester->qe_auth_data_.begin(), attester->qe_auth_data_.end());
-  const auto binding_hash = tdx::sha256(binding);
+  const auto binding_hash = atls::sha256(binding);
   std::memcpy(report.data() + 0x140, binding_hash.data(), 32);
   auto report_signature = pki->sign_with_pck(report);
   if (!report_signature) {

@@ -3,11 +3,11 @@
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 
 #include <ctime>
 
 #include "attest/snp/errors.h"
+#include "core/digest.h"
 
 namespace atls::attest::snp {
 namespace {
@@ -212,12 +212,6 @@ Bytes certificate_der(const X509* cert) {
   Bytes out(der, der + length);
   OPENSSL_free(der);
   return out;
-}
-
-std::array<std::uint8_t, 32> sha256(ByteView data) {
-  std::array<std::uint8_t, 32> digest{};
-  SHA256(data.data(), data.size(), digest.data());
-  return digest;
 }
 
 std::optional<Validity> certificate_validity(const X509* cert) {

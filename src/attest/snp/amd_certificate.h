@@ -69,9 +69,6 @@ Result<std::vector<tls::X509Ptr>> parse_certificates_pem(std::string_view pem);
 /// DER encoding of `cert` (empty on failure).
 Bytes certificate_der(const X509* cert);
 
-/// SHA-256 of `data`.
-std::array<std::uint8_t, 32> sha256(ByteView data);
-
 /// notBefore/notAfter as seconds since the epoch (nullopt if unparsable).
 struct Validity {
   std::int64_t not_before = 0;

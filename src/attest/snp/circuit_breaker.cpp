@@ -6,12 +6,9 @@ namespace atls::attest::snp {
 
 std::string_view to_string(BreakerState state) noexcept {
   switch (state) {
-    case BreakerState::Closed:
-      return "closed";
-    case BreakerState::Open:
-      return "open";
-    case BreakerState::HalfOpen:
-      return "half_open";
+    case BreakerState::Closed: return "closed";
+    case BreakerState::Open: return "open";
+    case BreakerState::HalfOpen: return "half_open";
   }
   return "closed";
 }
@@ -29,10 +26,8 @@ BreakerState CircuitBreaker::state(SystemTime now) const noexcept {
 
 bool CircuitBreaker::try_acquire(SystemTime now) noexcept {
   switch (state(now)) {
-    case BreakerState::Closed:
-      return true;
-    case BreakerState::Open:
-      return false;
+    case BreakerState::Closed: return true;
+    case BreakerState::Open: return false;
     case BreakerState::HalfOpen:
       if (probe_in_flight_) {
         return false;

@@ -8,7 +8,7 @@
 namespace atls::attest::snp {
 
 enum class Errc {
-  // Evidence container (PROTOCOL.md).
+  // Evidence container (docs/protocol.md §7).
   EvidenceTruncated = 1,
   EvidenceBadMagic,
   UnsupportedEvidenceVersion,

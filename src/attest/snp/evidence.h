@@ -1,6 +1,6 @@
 #pragma once
 // SEV-SNP evidence on the wire (this project's extension; flashbots has no SNP). The layout is
-// specified in src/attest/snp/PROTOCOL.md:
+// specified in docs/protocol.md §7:
 //
 //   off  size  field
 //   0    4     magic "SNPE" (53 4e 50 45)

@@ -77,12 +77,9 @@ FirmwareVersion firmware_at(ByteView data, std::size_t offset) noexcept {
 
 std::string_view to_string(Product product) noexcept {
   switch (product) {
-    case Product::Milan:
-      return "Milan";
-    case Product::Genoa:
-      return "Genoa";
-    case Product::Turin:
-      return "Turin";
+    case Product::Milan: return "Milan";
+    case Product::Genoa: return "Genoa";
+    case Product::Turin: return "Turin";
   }
   return "unknown";
 }

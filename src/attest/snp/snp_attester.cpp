@@ -114,7 +114,7 @@ Outcome<Bytes> assemble_evidence(ByteView report, ByteView cert_table, const Rep
   }
   Bytes encoded = encode_cert_table(*table);
   if (!table->empty() && encoded.size() > kMaxCertTableSize) {
-    // Keep what the verifier uses (PROTOCOL.md §2); extra platform data can go.
+    // Keep what the verifier uses (docs/protocol.md §7.2); extra platform data can go.
     std::erase_if(table->entries, [](const CertTableEntry& entry) {
       return !(entry.guid == guids::vcek() || entry.guid == guids::vlek() ||
                entry.guid == guids::ask() || entry.guid == guids::ark());
@@ -172,12 +172,8 @@ bool SnpAttester::device_present() const {
 Outcome<Bytes> SnpAttester::generate_evidence(const ReportData& report_data) const {
   Outcome<Raw> raw = fail(Errc::GenerationUnavailable);
   switch (options_.backend) {
-    case SnpBackend::ConfigfsTsm:
-      raw = from_tsm(report_data);
-      break;
-    case SnpBackend::Device:
-      raw = from_device(report_data);
-      break;
+    case SnpBackend::ConfigfsTsm: raw = from_tsm(report_data); break;
+    case SnpBackend::Device: raw = from_device(report_data); break;
     case SnpBackend::Auto:
       if (tsm_.root_present()) {
         raw = from_tsm(report_data);

@@ -1,6 +1,6 @@
 #pragma once
 // SEV-SNP evidence generation (docs/verification.md §5.1–5.2) producing the wire format of
-// PROTOCOL.md: the 1184-byte ATTESTATION_REPORT and the host-provided certificate table.
+// docs/protocol.md §7: the 1184-byte ATTESTATION_REPORT and the host-provided certificate table.
 //
 // Sources, in order (backend Auto):
 //   1. configfs-tsm (Linux ≥ 6.7), provider "sev_guest": outblob = report, auxblob = the GHCB
@@ -107,7 +107,7 @@ class SnpAttester final : public Attester {
   SevGuestDevicePtr device_;
 };
 
-/// Builds PROTOCOL.md evidence from what the kernel returned: checks that `report` is 1184
+/// Builds docs/protocol.md §7 evidence from what the kernel returned: checks that `report` is 1184
 /// bytes with REPORT_DATA == `expected` and VMPL == `vmpl`, parses `cert_table` strictly
 /// (empty = no certificates; the kernel's zero page padding is accepted), and re-encodes it
 /// canonically. Entries with GUIDs the verifier does not use are dropped if the table would

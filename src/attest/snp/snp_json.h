@@ -1,6 +1,6 @@
 #pragma once
-// JSON renderings of verified SNP claims (PROTOCOL.md §"Measurement header" and §"verify
-// --json"). Pure formatting; no verification happens here.
+// JSON renderings of verified SNP claims (docs/protocol.md §7.4 header JSON and §7.5
+// `verify --json`). Pure formatting; no verification happens here.
 
 #include <cstdint>
 #include <nlohmann/json.hpp>

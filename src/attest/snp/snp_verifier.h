@@ -107,7 +107,7 @@ class SnpVerifier final : public Verifier {
   std::string_view name() const noexcept override { return "sev-snp"; }
   bool handles(AttestationType type) const noexcept override;
 
-  /// Decodes `evidence` (PROTOCOL.md) and verifies it; see verify_evidence for the details.
+  /// Decodes `evidence` (docs/protocol.md §7) and verifies it; see verify_evidence for the details.
   Result<VerifiedClaims> verify(AttestationType type, ByteView evidence,
                                 const ReportData& expected_report_data,
                                 SystemTime now) const override;

@@ -252,14 +252,10 @@ Outcome<PckExtension> parse_pck_extension_der(ByteView der) {
                 return false;
               }
               switch (config_suffix[1]) {
-                case 1:
-                  return !config.dynamic_platform && read_bool(flag, config.dynamic_platform);
-                case 2:
-                  return !config.cached_keys && read_bool(flag, config.cached_keys);
-                case 3:
-                  return !config.smt_enabled && read_bool(flag, config.smt_enabled);
-                default:
-                  return true;
+                case 1: return !config.dynamic_platform && read_bool(flag, config.dynamic_platform);
+                case 2: return !config.cached_keys && read_bool(flag, config.cached_keys);
+                case 3: return !config.smt_enabled && read_bool(flag, config.smt_enabled);
+                default: return true;
               }
             });
         if (!config_ok) {
@@ -269,8 +265,7 @@ Outcome<PckExtension> parse_pck_extension_der(ByteView der) {
         ext.configuration = config;
         return true;
       }
-      default:
-        return true;
+      default: return true;
     }
   });
   if (!ok) {

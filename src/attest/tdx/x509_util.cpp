@@ -5,7 +5,6 @@
 #include <openssl/ec.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 
 #include <cstring>
 
@@ -84,12 +83,6 @@ bool digits(std::string_view text, std::size_t pos, std::size_t count, unsigned&
 }
 
 }  // namespace
-
-Sha256 sha256(ByteView data) {
-  Sha256 out{};
-  SHA256(data.data(), data.size(), out.data());
-  return out;
-}
 
 Outcome<std::vector<tls::X509Ptr>> parse_pem_chain(std::string_view pem, ErrorCode error) {
   std::vector<tls::X509Ptr> chain;

@@ -15,15 +15,14 @@
 
 #include "core/bytes.h"
 #include "core/clock.h"
+#include "core/digest.h"
 #include "core/error.h"
 #include "tls/ossl.h"
 
 namespace atls::attest::tdx {
 
 using X509CrlPtr = std::unique_ptr<X509_CRL, tls::OsslDeleter<X509_CRL_free>>;
-using Sha256 = std::array<std::uint8_t, 32>;
-
-Sha256 sha256(ByteView data);
+using Sha256 = Sha256Digest;  // atls::sha256 (core/digest.h) computes it
 
 /// Parses concatenated PEM certificates. Trailing NULs and whitespace are ignored; anything else
 /// that is not a CERTIFICATE block fails. `error` is the code reported on failure.

@@ -262,17 +262,13 @@ struct TsmClient::State {
           continue;
         }
         switch (error) {
-          case ENXIO:
-            return fail(Errc::NoProvider, options.root.string());
+          case ENXIO: return fail(Errc::NoProvider, options.root.string());
           case ENOENT:
-          case ENOTDIR:
-            return fail(Errc::Unavailable, options.root.string());
+          case ENOTDIR: return fail(Errc::Unavailable, options.root.string());
           case EACCES:
           case EPERM:
-          case EROFS:
-            return fail(Errc::PermissionDenied, path + ": " + errno_text(error));
-          default:
-            return fail(Errc::EntryCreateFailed, path + ": " + errno_text(error));
+          case EROFS: return fail(Errc::PermissionDenied, path + ": " + errno_text(error));
+          default: return fail(Errc::EntryCreateFailed, path + ": " + errno_text(error));
         }
       }
       const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -1,10 +1,11 @@
 #include "proxy/http/attested_server.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "http/stream_util.h"
 #include "net/errors.h"
@@ -91,8 +92,7 @@ asio::awaitable<void> AttestedServer::accept_loop() {
       continue;
     }
     if (open_.load() >= options_.max_connections) {
-      spdlog::warn("connection limit {} reached; refusing a connection",
-                   options_.max_connections);
+      spdlog::warn("connection limit {} reached; refusing a connection", options_.max_connections);
       continue;  // the socket closes here
     }
     socket.set_option(tcp::no_delay(true), ec);
@@ -132,9 +132,8 @@ asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_i
   http::RequestHandler handler = handlers_(context);
 
   if (context.channel->http_version == ratls::HttpVersion::Http2) {
-    auto session = http::H2Session<http::TlsStream>::make_server(std::move(stream), options_.h2,
-                                                                 std::move(handler),
-                                                                 peer.address());
+    auto session = http::H2Session<http::TlsStream>::make_server(
+        std::move(stream), options_.h2, std::move(handler), peer.address());
     if (session) {
       const void* key = session.get();
       {

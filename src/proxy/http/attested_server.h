@@ -5,13 +5,12 @@
 // handler made for that channel (so it knows the client's attestation).
 
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-
-#include <boost/asio/ip/tcp.hpp>
 
 #include "core/runtime.h"
 #include "http/h1_server.h"

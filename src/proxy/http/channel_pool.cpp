@@ -2,13 +2,12 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
-
 #include <random>
 
 #include "http/errors.h"
@@ -32,10 +31,8 @@ bool is_fatal_channel_failure(const ErrorCode& code) {
       case ratls::Errc::ExchangeTimeout:
       case ratls::Errc::AttestationTimeout:
       case ratls::Errc::PeerClosed:
-      case ratls::Errc::FrameTruncated:
-        return false;
-      default:
-        return true;
+      case ratls::Errc::FrameTruncated: return false;
+      default: return true;
     }
   }
   // Transport failures are transient; a verifier's named error is a rejection.
@@ -90,8 +87,8 @@ asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::establish() {
   upstream.established_at = std::chrono::steady_clock::now();
   upstream.peer = std::make_shared<const ratls::PeerAttestation>(channel->info.peer);
   if (upstream.version == ratls::HttpVersion::Http2) {
-    auto session = http::H2Session<http::TlsStream>::make_client(std::move(*channel->stream),
-                                                                 options_.h2);
+    auto session =
+        http::H2Session<http::TlsStream>::make_client(std::move(*channel->stream), options_.h2);
     if (!session) {
       co_return Failure{make_error_code(http::Errc::ProtocolError), "HTTP/2 session setup"};
     }
@@ -200,8 +197,10 @@ void ChannelPool::prune_closed_h1() {
   if (options_.max_attestation_age.count() > 0) {
     const auto now = std::chrono::steady_clock::now();
     for (const auto& channel : h1_) {
-      if (channel.session->can_send() && now - channel.established_at >= options_.max_attestation_age) {
-        if (auto* h1 = dynamic_cast<http::H1ClientSession<http::TlsStream>*>(channel.session.get())) {
+      if (channel.session->can_send() &&
+          now - channel.established_at >= options_.max_attestation_age) {
+        if (auto* h1 =
+                dynamic_cast<http::H1ClientSession<http::TlsStream>*>(channel.session.get())) {
           h1->close();
         }
       }
@@ -227,9 +226,10 @@ std::chrono::steady_clock::time_point ChannelPool::renewal_due() const {
 
 asio::awaitable<void> ChannelPool::renew_h2() {
   auto old = h2_;
-  spdlog::info("attested channel to {} reached 90% of max attestation age ({} ms): "
-               "re-attesting on a new channel",
-               options_.server.to_string(), options_.max_attestation_age.count());
+  spdlog::info(
+      "attested channel to {} reached 90% of max attestation age ({} ms): "
+      "re-attesting on a new channel",
+      options_.server.to_string(), options_.max_attestation_age.count());
   auto fresh = co_await establish();
   if (stopped_) {
     co_return;
@@ -237,8 +237,8 @@ asio::awaitable<void> ChannelPool::renew_h2() {
   if (!fresh) {
     // Keep serving on the old channel until it expires; retry with backoff.
     const auto delay = next_backoff();
-    spdlog::warn("re-attestation to {} failed: {}; retrying in {} ms",
-                 options_.server.to_string(), fresh.error().describe(), delay.count());
+    spdlog::warn("re-attestation to {} failed: {}; retrying in {} ms", options_.server.to_string(),
+                 fresh.error().describe(), delay.count());
     asio::steady_timer pause(executor_, delay);
     co_await pause.async_wait(http::kUseTuple);
     co_return;

@@ -12,11 +12,10 @@
 // (plus jitter); requests arriving meanwhile wait up to `acquire_timeout` and then fail with
 // 502 (interop spec §7.5). flashbots instead queues them without limit (§7.2).
 
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <memory>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "core/async_event.h"
 #include "http/exchange.h"

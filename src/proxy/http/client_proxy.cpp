@@ -1,10 +1,10 @@
 #include "proxy/http/client_proxy.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <spdlog/spdlog.h>
-
 #include <cstring>
 
 #include "http/semantics.h"
@@ -68,7 +68,9 @@ RequestHead make_channel_request(const RequestHead& source, ratls::HttpVersion c
 ClientProxy::ClientProxy(asio::io_context& io, ClientProxyOptions options)
     : io_(io), options_(std::move(options)), pool_(io.get_executor(), options_.pool) {}
 
-asio::awaitable<Outcome<void>> ClientProxy::connect() { co_return co_await pool_.start(); }
+asio::awaitable<Outcome<void>> ClientProxy::connect() {
+  co_return co_await pool_.start();
+}
 
 Outcome<tcp::endpoint> ClientProxy::listen() {
   auto acceptor = listen_on(io_, options_.listen);
@@ -123,8 +125,8 @@ asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket) {
   while (sniffed.size() < kH2Preface.size()) {
     std::array<std::uint8_t, 24> chunk{};
     const std::size_t want = kH2Preface.size() - sniffed.size();
-    auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(chunk.data(), want),
-                                                        http::kUseTuple);
+    auto [read_ec, n] =
+        co_await stream.async_read_some(asio::buffer(chunk.data(), want), http::kUseTuple);
     sniffed.insert(sniffed.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
     if (read_ec) {
       co_return;
@@ -136,9 +138,8 @@ asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket) {
   stream.expires_never();
   if (sniffed.size() == kH2Preface.size() &&
       std::memcmp(sniffed.data(), kH2Preface.data(), sniffed.size()) == 0) {
-    auto session = http::H2Session<http::PlainStream>::make_server(std::move(stream),
-                                                                   options_.h2, handler(),
-                                                                   peer_address);
+    auto session = http::H2Session<http::PlainStream>::make_server(std::move(stream), options_.h2,
+                                                                   handler(), peer_address);
     if (session) {
       session->set_initial_bytes(std::move(sniffed));
       co_await session->run();
@@ -157,8 +158,8 @@ asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
   const RequestHead& source = exchange->request();
   auto channel = co_await pool_.acquire();
   if (!channel) {
-    auto failed = http::make_text_response(
-        executor, 502, "Request failed: " + channel.error().describe() + "\n");
+    auto failed = http::make_text_response(executor, 502,
+                                           "Request failed: " + channel.error().describe() + "\n");
     exchange->send_response(std::move(failed.head), std::move(failed.body));
     co_return;
   }
@@ -176,8 +177,8 @@ asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
   if (!response) {
     spdlog::warn("{} {}: forwarding over the attested channel failed: {}", source.method,
                  source.target, response.error().describe());
-    auto failed = http::make_text_response(
-        executor, 502, "Request failed: " + response.error().describe() + "\n");
+    auto failed = http::make_text_response(executor, 502,
+                                           "Request failed: " + response.error().describe() + "\n");
     exchange->send_response(std::move(failed.head), std::move(failed.body));
     co_return;
   }
@@ -194,8 +195,9 @@ asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
       head.headers.erase("sec-websocket-accept");
       head.headers.add("upgrade", "websocket");
       head.headers.add("connection", "upgrade");
-      head.headers.add("sec-websocket-accept",
-                       http::websocket_accept(source.headers.get("sec-websocket-key").value_or("")));
+      head.headers.add(
+          "sec-websocket-accept",
+          http::websocket_accept(source.headers.get("sec-websocket-key").value_or("")));
     }
   }
   set_attestation_headers(head.headers, *channel->peer);

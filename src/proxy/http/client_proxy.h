@@ -7,10 +7,9 @@
 // connection preface, RFC 9113 §3.4); flashbots accepts only HTTP/1.x. A WebSocket upgrade
 // from a source client is carried as an RFC 8441 extended CONNECT on an HTTP/2 channel.
 
-#include <memory>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <memory>
 
 #include "http/h1_server.h"
 #include "http/h2_session.h"

@@ -1,7 +1,6 @@
 #include "proxy/http/file_server.h"
 
 #include <boost/asio/this_coro.hpp>
-
 #include <fstream>
 
 #include "http/h1_server.h"
@@ -57,14 +56,12 @@ std::string_view content_type_for(const fs::path& path) {
     std::string_view type;
   };
   static constexpr Entry kTypes[] = {
-      {".txt", "text/plain"},        {".html", "text/html"},
-      {".htm", "text/html"},         {".css", "text/css"},
-      {".js", "text/javascript"},    {".json", "application/json"},
-      {".xml", "application/xml"},   {".png", "image/png"},
-      {".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},
-      {".gif", "image/gif"},         {".svg", "image/svg+xml"},
-      {".pdf", "application/pdf"},   {".wasm", "application/wasm"},
-      {".md", "text/markdown"},      {".csv", "text/csv"},
+      {".txt", "text/plain"},      {".html", "text/html"},        {".htm", "text/html"},
+      {".css", "text/css"},        {".js", "text/javascript"},    {".json", "application/json"},
+      {".xml", "application/xml"}, {".png", "image/png"},         {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},     {".gif", "image/gif"},         {".svg", "image/svg+xml"},
+      {".pdf", "application/pdf"}, {".wasm", "application/wasm"}, {".md", "text/markdown"},
+      {".csv", "text/csv"},
   };
   for (const auto& entry : kTypes) {
     if (ext == entry.extension) {

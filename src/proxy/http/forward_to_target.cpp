@@ -1,7 +1,8 @@
 #include "proxy/http/forward_to_target.h"
 
-#include <boost/asio/this_coro.hpp>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/this_coro.hpp>
 
 #include "http/semantics.h"
 #include "proxy/http/attestation_headers.h"
@@ -46,8 +47,8 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange, OriginPool& pool
     }
   };
   http::BodyPipePtr request_body = exchange->request_body();
-  auto response = co_await pool.send(std::move(upstream), std::move(request_body),
-                                     std::move(relay_interim));
+  auto response =
+      co_await pool.send(std::move(upstream), std::move(request_body), std::move(relay_interim));
   if (observer && *observer) {
     (*observer)(response ? response->head.status : 0);
   }
@@ -55,8 +56,8 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange, OriginPool& pool
     spdlog::warn("{} {}: target failed: {}", request.method, request.target,
                  response.error().describe());
     // §7.5: 502 with the error text.
-    auto failed = http::make_text_response(
-        executor, 502, "Request failed: " + response.error().describe() + "\n");
+    auto failed = http::make_text_response(executor, 502,
+                                           "Request failed: " + response.error().describe() + "\n");
     exchange->send_response(std::move(failed.head), std::move(failed.body));
     co_return;
   }

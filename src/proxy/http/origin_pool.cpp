@@ -54,7 +54,8 @@ asio::awaitable<Outcome<std::shared_ptr<OriginPool::Session>>> OriginPool::acqui
 }
 
 asio::awaitable<Outcome<http::UpstreamResponse>> OriginPool::send(
-    http::RequestHead request, http::BodyPipePtr body, http::InformationalHandler on_informational) {
+    http::RequestHead request, http::BodyPipePtr body,
+    http::InformationalHandler on_informational) {
   auto session = co_await acquire(false);
   if (!session) {
     co_return session.error();

@@ -4,11 +4,10 @@
 // target connection per request (interop spec §7.3); reusing them is where much of the
 // throughput difference comes from (docs/benchmarks.md).
 
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <memory>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "http/h1_client.h"
 #include "http/stream_util.h"

@@ -1,9 +1,10 @@
 #include "proxy/http/plain_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <spdlog/spdlog.h>
 
 #include "http/stream_util.h"
 #include "proxy/http/attested_server.h"

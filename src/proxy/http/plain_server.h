@@ -2,10 +2,9 @@
 // A small plain-HTTP/1.1 listener for local endpoints that need no attestation: the health
 // check (interop spec §7.6) and, later, the admin endpoints.
 
-#include <memory>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <memory>
 
 #include "http/h1_server.h"
 

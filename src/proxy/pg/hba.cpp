@@ -412,12 +412,8 @@ HbaDecision HbaRules::evaluate(const HbaRequest& request) const {
     }
     decision.line = record.line;
     switch (record.method) {
-      case HbaMethod::Trust:
-        decision.allowed = true;
-        break;
-      case HbaMethod::Reject:
-        decision.reason = make_error_code(Errc::HbaRejected);
-        break;
+      case HbaMethod::Trust: decision.allowed = true; break;
+      case HbaMethod::Reject: decision.reason = make_error_code(Errc::HbaRejected); break;
       case HbaMethod::Attested:
         decision.allowed = request.attested;
         if (!request.attested) {

@@ -162,8 +162,7 @@ Result<StartupPacket> parse_startup_packet(ByteView packet) {
       cancel.key.assign(packet.begin() + 12, packet.end());
       return StartupPacket{std::move(cancel)};
     }
-    default:
-      break;
+    default: break;
   }
   if ((code >> 16) == 1234U) {
     // Another "special" code: PostgreSQL rejects it as an unsupported protocol.
@@ -260,25 +259,16 @@ Result<ErrorFields> parse_error_response(ByteView message) {
       return make_error_code(Errc::BackendMessageInvalid);
     }
     switch (type) {
-      case 'V':
-        fields.severity = std::move(*value);
-        break;
+      case 'V': fields.severity = std::move(*value); break;
       case 'S':
         if (fields.severity.empty()) {
           fields.severity = std::move(*value);
         }
         break;
-      case 'C':
-        fields.sqlstate = std::move(*value);
-        break;
-      case 'M':
-        fields.message = std::move(*value);
-        break;
-      case 'D':
-        fields.detail = std::move(*value);
-        break;
-      default:
-        break;
+      case 'C': fields.sqlstate = std::move(*value); break;
+      case 'M': fields.message = std::move(*value); break;
+      case 'D': fields.detail = std::move(*value); break;
+      default: break;
     }
   }
   if (pos != body.size()) {

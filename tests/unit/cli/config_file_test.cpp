@@ -44,7 +44,8 @@ attestation:
   policy: {measurements_file: m.json}
 policy: {max_attestation_age: 5m}
 logging: {format: json}
-)", "server");
+)",
+                                      "server");
   EXPECT_EQ(render(items),
             "server.listen-addr=0.0.0.0:26257;server.target_addr=db.internal:26257;"
             "measurements-file=m.json;server.server-attestation-type=auto;"

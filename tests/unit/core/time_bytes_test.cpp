@@ -36,11 +36,11 @@ TEST(EvidenceText, HexBase64AndRawAreRecognised) {
   EXPECT_EQ(decode_evidence_text(as_bytes("0x00ff1080\n")), raw);
   EXPECT_EQ(decode_evidence_text(as_bytes("00FF 1080")), raw);
   EXPECT_EQ(decode_evidence_text(as_bytes("AP8QgA==")), raw);
-  EXPECT_EQ(decode_evidence_text(as_bytes("AP8QgA")), raw);     // unpadded
-  EXPECT_EQ(decode_evidence_text(raw), raw);                     // binary stays binary
-  EXPECT_FALSE(from_base64("AP8Q=gA").has_value());             // data after padding
-  EXPECT_FALSE(from_base64("A").has_value());                   // impossible length
-  EXPECT_EQ(from_base64("-_8"), (Bytes{0xfb, 0xff}));           // URL-safe alphabet
+  EXPECT_EQ(decode_evidence_text(as_bytes("AP8QgA")), raw);  // unpadded
+  EXPECT_EQ(decode_evidence_text(raw), raw);                 // binary stays binary
+  EXPECT_FALSE(from_base64("AP8Q=gA").has_value());          // data after padding
+  EXPECT_FALSE(from_base64("A").has_value());                // impossible length
+  EXPECT_EQ(from_base64("-_8"), (Bytes{0xfb, 0xff}));        // URL-safe alphabet
 }
 
 }  // namespace

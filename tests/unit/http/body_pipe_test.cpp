@@ -14,7 +14,9 @@ namespace {
 
 namespace asio = boost::asio;
 
-Bytes bytes_of(std::string_view text) { return Bytes(text.begin(), text.end()); }
+Bytes bytes_of(std::string_view text) {
+  return Bytes(text.begin(), text.end());
+}
 
 TEST(BodyPipe, DeliversChunksInOrderThenTrailers) {
   asio::io_context io;

@@ -30,10 +30,15 @@ TEST(HttpFields, TokensAreMatchedAcrossListsAndParameters) {
 }
 
 TEST(HttpSemantics, ConnectionSpecificFieldsAreStripped) {
-  Fields fields{{"Connection", "close, X-Secret"}, {"Keep-Alive", "timeout=5"},
-                {"Proxy-Connection", "keep-alive"}, {"Transfer-Encoding", "chunked"},
-                {"Upgrade", "websocket"}, {"TE", "trailers, deflate"}, {"X-Secret", "s"},
-                {"X-Kept", "k"}, {"Host", "h"}};
+  Fields fields{{"Connection", "close, X-Secret"},
+                {"Keep-Alive", "timeout=5"},
+                {"Proxy-Connection", "keep-alive"},
+                {"Transfer-Encoding", "chunked"},
+                {"Upgrade", "websocket"},
+                {"TE", "trailers, deflate"},
+                {"X-Secret", "s"},
+                {"X-Kept", "k"},
+                {"Host", "h"}};
   strip_connection_fields(fields);
   EXPECT_EQ(fields, (Fields{{"x-kept", "k"}, {"host", "h"}, {"te", "trailers"}}));
 

@@ -218,9 +218,10 @@ TEST_F(AuditLogTest, DetectsAForgedFirstRecord) {
 }
 
 TEST_F(AuditLogTest, RejectsMalformedRecords) {
-  for (const std::string bad : {"not json", "[]", R"({"seq":1})", R"({"seq":0,"prev":"00"})",
-                                R"({"seq":"1","prev":"0000000000000000000000000000000000000000000000000000000000000000"})",
-                                R"({"seq":1,"prev":"ZZ00000000000000000000000000000000000000000000000000000000000000"})"}) {
+  for (const std::string bad :
+       {"not json", "[]", R"({"seq":1})", R"({"seq":0,"prev":"00"})",
+        R"({"seq":"1","prev":"0000000000000000000000000000000000000000000000000000000000000000"})",
+        R"({"seq":1,"prev":"ZZ00000000000000000000000000000000000000000000000000000000000000"})"}) {
     write_lines(path_, {bad});
     EXPECT_EQ(verify_error({path_}), make_error_code(AuditErrc::MalformedRecord)) << bad;
   }

@@ -77,7 +77,9 @@ class ChannelRecorderTest : public ::testing::Test {
 TEST_F(ChannelRecorderTest, AcceptedChannelIsCountedAndAudited) {
   recorder_->on_channel(established_report("10.0.0.1:5000", 1));
   const auto text = registry_.render();
-  EXPECT_TRUE(has(text, R"(atls_attestation_verifications_total{role="server",type="dcap-tdx",result="accepted"} 1)"))
+  EXPECT_TRUE(has(
+      text,
+      R"(atls_attestation_verifications_total{role="server",type="dcap-tdx",result="accepted"} 1)"))
       << text;
   EXPECT_TRUE(has(text, R"(atls_channels_active{role="server"} 1)"));
   EXPECT_TRUE(has(text, R"(atls_attestation_verification_seconds_count{type="dcap-tdx"} 1)"));
@@ -102,10 +104,14 @@ TEST_F(ChannelRecorderTest, PolicyRejectionIsAPolicyViolationNotAVerificationFai
   report.error = make_error_code(ratls::Errc::MeasurementsNotAccepted);
   recorder_->on_channel(report);
   const auto text = registry_.render();
-  EXPECT_TRUE(has(text, R"(atls_policy_violations_total{role="server",reason="ratls.measurements_not_accepted"} 1)"))
+  EXPECT_TRUE(has(
+      text,
+      R"(atls_policy_violations_total{role="server",reason="ratls.measurements_not_accepted"} 1)"))
       << text;
   EXPECT_FALSE(has(text, "atls_attestation_failures_total{"));
-  EXPECT_TRUE(has(text, R"(atls_attestation_verifications_total{role="server",type="dcap-tdx",result="rejected"} 1)"));
+  EXPECT_TRUE(has(
+      text,
+      R"(atls_attestation_verifications_total{role="server",type="dcap-tdx",result="rejected"} 1)"));
   const auto records = audit_records();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0]["decision"], "rejected");
@@ -119,7 +125,9 @@ TEST_F(ChannelRecorderTest, VerifierErrorIsAnAttestationFailure) {
   report.error = make_error_code(ratls::Errc::FrameTooLarge);  // any non-policy code
   recorder_->on_channel(report);
   const auto text = registry_.render();
-  EXPECT_TRUE(has(text, R"(atls_attestation_failures_total{role="server",type="dcap-tdx",reason="ratls.frame_too_large"} 1)"))
+  EXPECT_TRUE(has(
+      text,
+      R"(atls_attestation_failures_total{role="server",type="dcap-tdx",reason="ratls.frame_too_large"} 1)"))
       << text;
   EXPECT_FALSE(has(text, "atls_policy_violations_total{"));
 }
@@ -131,8 +139,9 @@ TEST_F(ChannelRecorderTest, HandshakeFailuresAreCountedButNotAudited) {
   report.stage = ratls::ChannelStage::Handshake;
   report.error = make_error_code(ratls::Errc::AlpnMissing);
   recorder_->on_channel(report);
-  EXPECT_TRUE(has(registry_.render(),
-                  R"(atls_channel_failures_total{role="client",stage="handshake",reason="ratls.alpn_missing"} 1)"));
+  EXPECT_TRUE(has(
+      registry_.render(),
+      R"(atls_channel_failures_total{role="client",stage="handshake",reason="ratls.alpn_missing"} 1)"));
   EXPECT_TRUE(audit_records().empty());
 }
 

@@ -53,8 +53,7 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   EXPECT_NE(text.find("atls_seconds_bucket{type=\"sev-snp\",le=\"0.1\"} 2\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find("atls_seconds_bucket{type=\"sev-snp\",le=\"1\"} 3\n"), std::string::npos);
-  EXPECT_NE(text.find("atls_seconds_bucket{type=\"sev-snp\",le=\"+Inf\"} 4\n"),
-            std::string::npos);
+  EXPECT_NE(text.find("atls_seconds_bucket{type=\"sev-snp\",le=\"+Inf\"} 4\n"), std::string::npos);
   EXPECT_NE(text.find("atls_seconds_sum{type=\"sev-snp\"} 7.65\n"), std::string::npos) << text;
   EXPECT_NE(text.find("atls_seconds_count{type=\"sev-snp\"} 4\n"), std::string::npos);
 }

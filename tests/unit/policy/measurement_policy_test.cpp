@@ -17,11 +17,12 @@ using attest::AttestationType;
 using attest::VerifiedClaims;
 
 std::string read_data(const std::string& name) {
-  return testing::read_text(
-      testing::testdata_path("flashbots/attestation-test-assets/" + name));
+  return testing::read_text(testing::testdata_path("flashbots/attestation-test-assets/" + name));
 }
 
-Bytes filled(std::size_t size, std::uint8_t value) { return Bytes(size, value); }
+Bytes filled(std::size_t size, std::uint8_t value) {
+  return Bytes(size, value);
+}
 
 VerifiedClaims dcap_claims(AttestationType type, std::array<Bytes, 5> registers) {
   VerifiedClaims claims;
@@ -33,8 +34,8 @@ VerifiedClaims dcap_claims(AttestationType type, std::array<Bytes, 5> registers)
 }
 
 VerifiedClaims zero_dcap(AttestationType type = AttestationType::DcapTdx) {
-  return dcap_claims(type, {filled(48, 0), filled(48, 0), filled(48, 0), filled(48, 0),
-                            filled(48, 0)});
+  return dcap_claims(type,
+                     {filled(48, 0), filled(48, 0), filled(48, 0), filled(48, 0), filled(48, 0)});
 }
 
 VerifiedClaims azure_claims(std::map<unsigned, Bytes> pcrs) {
@@ -56,7 +57,9 @@ Failure parse_error(std::string_view text) {
   return policy ? Failure{} : policy.error();
 }
 
-std::string hex_of(std::size_t size, char digit) { return std::string(size * 2, digit); }
+std::string hex_of(std::size_t size, char digit) {
+  return std::string(size * 2, digit);
+}
 
 TEST(MeasurementPolicy, ReadsFlashbotsMeasurementsFile) {
   // flashbots test_read_measurements_file.
@@ -75,7 +78,7 @@ TEST(MeasurementPolicy, ReadsFlashbotsMeasurementsFile) {
   EXPECT_EQ(to_hex(policy.records()[2].rules[0].accepted[0]).substr(0, 8), "47a1cc07");
 
   EXPECT_FALSE(policy.accepts_none());
-  EXPECT_FALSE(policy.evaluate(zero_dcap()).matched);  // mock (all-zero) measurements
+  EXPECT_FALSE(policy.evaluate(zero_dcap()).matched);       // mock (all-zero) measurements
   EXPECT_FALSE(policy.evaluate(azure_claims({})).matched);  // Azure set with no PCRs
 }
 
@@ -141,8 +144,10 @@ TEST(MeasurementPolicy, ReadsBuildernetSnapshot) {
 TEST(MeasurementPolicy, ExpectedAnyIsOrWithinAndAcrossRegisters) {
   // test_check_measurement_with_or_semantics / test_mixed_expected_and_expected_any...
   const std::string text = R"([{"attestation_type":"dcap-tdx","measurements":{
-      "0":{"expected_any":[")" + hex_of(48, '1') + R"(",")" + hex_of(48, '2') + R"("]},
-      "1":{"expected":")" + hex_of(48, '3') + R"("}}}])";
+      "0":{"expected_any":[")" +
+                           hex_of(48, '1') + R"(",")" + hex_of(48, '2') + R"("]},
+      "1":{"expected":")" + hex_of(48, '3') +
+                           R"("}}}])";
   const auto policy = parse_ok(text);
   auto claims = zero_dcap();
   claims.measurements[1] = filled(48, 0x33);
@@ -159,14 +164,21 @@ TEST(MeasurementPolicy, ExpectedAnyIsOrWithinAndAcrossRegisters) {
 
 TEST(MeasurementPolicy, NamedRegistersAreCaseInsensitive) {
   const std::string text = R"([{"attestation_type":"dcap-tdx","measurements":{
-      "MRTD":{"expected":")" + hex_of(48, '1') + R"("},
-      "Rtmr0":{"expected":")" + hex_of(48, '2') + R"("},
-      "3":{"expected":")" + hex_of(48, '4') + R"("},
-      "rtmr3":{"expected":")" + hex_of(48, '5') + R"("}}},
+      "MRTD":{"expected":")" +
+                           hex_of(48, '1') + R"("},
+      "Rtmr0":{"expected":")" +
+                           hex_of(48, '2') + R"("},
+      "3":{"expected":")" + hex_of(48, '4') +
+                           R"("},
+      "rtmr3":{"expected":")" +
+                           hex_of(48, '5') + R"("}}},
       {"attestation_type":"azure-tdx","measurements":{
-      "PCR4":{"expected":")" + hex_of(32, 'a') + R"("},
-      "pcr11":{"expected":")" + hex_of(32, 'b') + R"("},
-      "9":{"expected":")" + hex_of(32, 'c') + R"("}}}])";
+      "PCR4":{"expected":")" +
+                           hex_of(32, 'a') + R"("},
+      "pcr11":{"expected":")" +
+                           hex_of(32, 'b') + R"("},
+      "9":{"expected":")" + hex_of(32, 'c') +
+                           R"("}}}])";
   const auto policy = parse_ok(text);
   ASSERT_EQ(policy.records().size(), 2U);
   std::vector<unsigned> dcap;
@@ -241,8 +253,8 @@ TEST(MeasurementPolicy, RejectsMalformedPoliciesWithNamedErrors) {
       {R"([{"attestation_type":"dcap-tdx","measurements":{"0":{"expected":")" + h48 +
            R"(","expected_any":[")" + h48 + R"("]}}}])",
        "policy.both_expected_and_expected_any", "measurements.0"},
-      {R"([{"attestation_type":"dcap-tdx","measurements":{"0":{}}}])",
-       "policy.no_expected_value", "measurements.0"},
+      {R"([{"attestation_type":"dcap-tdx","measurements":{"0":{}}}])", "policy.no_expected_value",
+       "measurements.0"},
       {R"([{"attestation_type":"dcap-tdx","measurements":{"0":{"expected_any":[]}}}])",
        "policy.empty_expected_any", "measurements.0.expected_any"},
       {R"([{"attestation_type":"dcap-tdx","measurements":{"0":{"expected":"zz"}}}])",
@@ -309,11 +321,15 @@ TEST(MeasurementPolicy, AllowedTypeFromCli) {
 TEST(MeasurementPolicy, MismatchReportListsEveryRegisterOfEveryCandidate) {
   const std::string text = R"([
     {"measurement_id":"a","attestation_type":"dcap-tdx","measurements":{
-      "mrtd":{"expected":")" + hex_of(48, '1') + R"("},
-      "rtmr1":{"expected":")" + hex_of(48, '2') + R"("}}},
-    {"attestation_type":"azure-tdx","measurements":{"4":{"expected":")" + hex_of(32, '3') + R"("}}},
+      "mrtd":{"expected":")" +
+                           hex_of(48, '1') + R"("},
+      "rtmr1":{"expected":")" +
+                           hex_of(48, '2') + R"("}}},
+    {"attestation_type":"azure-tdx","measurements":{"4":{"expected":")" +
+                           hex_of(32, '3') + R"("}}},
     {"measurement_id":"b","attestation_type":"qemu-tdx","measurements":{
-      "rtmr3":{"expected_any":[")" + hex_of(48, '4') + R"(",")" + hex_of(48, '5') + R"("]}}}])";
+      "rtmr3":{"expected_any":[")" +
+                           hex_of(48, '4') + R"(",")" + hex_of(48, '5') + R"("]}}}])";
   const auto policy = parse_ok(text);
   const auto claims = zero_dcap();
   const auto evaluation = policy.evaluate(claims);
@@ -332,7 +348,8 @@ TEST(MeasurementPolicy, MismatchReportListsEveryRegisterOfEveryCandidate) {
 
 TEST(MeasurementPolicy, MissingRegisterInEvidenceIsAMismatch) {
   const auto policy = parse_ok(R"([{"attestation_type":"azure-tdx","measurements":{
-      "pcr4":{"expected":")" + hex_of(32, '0') + R"("}}}])");
+      "pcr4":{"expected":")" + hex_of(32, '0') +
+                               R"("}}}])");
   const auto claims = azure_claims({{9, filled(32, 0)}});
   const auto evaluation = policy.evaluate(claims);
   ASSERT_FALSE(evaluation.matched);
@@ -359,7 +376,8 @@ attest::VerifiedClaims snp_claims(std::uint8_t measurement_byte, std::uint64_t g
 TEST(MeasurementPolicySnp, RecordsTakeAnSnpObjectWithSecureDefaults) {
   const std::string hex_a(96, 'a');
   const std::string text = R"([{"measurement_id":"snp-prod","attestation_type":"sev-snp",
-      "snp":{"measurement":[")" + hex_a + R"("]}}])";
+      "snp":{"measurement":[")" +
+                           hex_a + R"("]}}])";
   auto policy = MeasurementPolicy::parse(text, "snp.json");
   ASSERT_TRUE(policy) << policy.error().describe();
   EXPECT_TRUE(policy->has_family(attest::Family::Snp));

@@ -78,8 +78,8 @@ TEST(ChannelRequest, ShapedLikeTheFlashbotsClient) {
   RequestHead source;
   source.method = "GET";
   source.target = "/x";
-  source.headers = Fields{{"Host", "svc"}, {"X-Flashbots-Measurement", "forged"},
-                          {"Keep-Alive", "5"}};
+  source.headers =
+      Fields{{"Host", "svc"}, {"X-Flashbots-Measurement", "forged"}, {"Keep-Alive", "5"}};
   auto h2 = make_channel_request(source, ratls::HttpVersion::Http2);
   EXPECT_EQ(h2.scheme, "http");
   EXPECT_TRUE(h2.authority.empty());  // no :authority; Host stays a regular field (§7.1)
@@ -90,7 +90,9 @@ TEST(ChannelRequest, ShapedLikeTheFlashbotsClient) {
   RequestHead upgrade;
   upgrade.method = "GET";
   upgrade.target = "/ws";
-  upgrade.headers = Fields{{"Host", "svc"}, {"Upgrade", "websocket"}, {"Connection", "Upgrade"},
+  upgrade.headers = Fields{{"Host", "svc"},
+                           {"Upgrade", "websocket"},
+                           {"Connection", "Upgrade"},
                            {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
                            {"Sec-WebSocket-Version", "13"}};
   auto ws = make_channel_request(upgrade, ratls::HttpVersion::Http2);
@@ -104,15 +106,16 @@ TEST(ChannelRequest, ShapedLikeTheFlashbotsClient) {
 }
 
 TEST(AttestationHeaders, AreReplacedNotAppended) {
-  Fields fields{{"X-FLASHBOTS-MEASUREMENT", "a"}, {"x-flashbots-measurement", "b"},
+  Fields fields{{"X-FLASHBOTS-MEASUREMENT", "a"},
+                {"x-flashbots-measurement", "b"},
                 {"X-Flashbots-Attestation-Type", "azure-tdx"}};
   set_attestation_headers(fields, attested_dcap());
   EXPECT_EQ(fields.size(), 2U);
   EXPECT_EQ(fields.get("x-flashbots-attestation-type"), "dcap-tdx");
-  const std::string expected =
-      R"({"0":")" + std::string(96, '0') + R"(","1":")" + to_hex(Bytes(48, 1)) + R"(","2":")" +
-      to_hex(Bytes(48, 2)) + R"(","3":")" + to_hex(Bytes(48, 3)) + R"(","4":")" +
-      to_hex(Bytes(48, 4)) + R"("})";
+  const std::string expected = R"({"0":")" + std::string(96, '0') + R"(","1":")" +
+                               to_hex(Bytes(48, 1)) + R"(","2":")" + to_hex(Bytes(48, 2)) +
+                               R"(","3":")" + to_hex(Bytes(48, 3)) + R"(","4":")" +
+                               to_hex(Bytes(48, 4)) + R"("})";
   EXPECT_EQ(fields.get("x-flashbots-measurement"), expected);
 }
 
@@ -147,7 +150,8 @@ TEST(ProviderAttester, OnlyPrivateIpLiteralsAndExplicitTypes) {
   EXPECT_FALSE(ratls::is_private_ip_literal("2001:db8::1"));
   EXPECT_FALSE(ratls::is_private_ip_literal("localhost"));
 
-  auto ok = ratls::ProviderAttester::create("127.0.0.1:8080/attest/", attest::AttestationType::DcapTdx);
+  auto ok =
+      ratls::ProviderAttester::create("127.0.0.1:8080/attest/", attest::AttestationType::DcapTdx);
   ASSERT_TRUE(ok) << ok.error().describe();
   EXPECT_EQ((*ok)->url().scheme, "http");
   EXPECT_EQ((*ok)->url().target, "");

@@ -13,8 +13,8 @@ using Strings = std::vector<std::string>;
 
 TEST(RatlsAlpn, ProxyListsMatchSpec) {
   const Strings proxy = ratls_alpn_list(with_http_protocols({}));
-  EXPECT_EQ(proxy, (Strings{"flashbots-ratls/1+h2", "flashbots-ratls/1+http/1.1",
-                            "flashbots-ratls/1"}));
+  EXPECT_EQ(proxy,
+            (Strings{"flashbots-ratls/1+h2", "flashbots-ratls/1+http/1.1", "flashbots-ratls/1"}));
   EXPECT_EQ(ratls_alpn_list({}), Strings{"flashbots-ratls/1"});
 }
 
@@ -46,11 +46,11 @@ TEST(RatlsAlpn, ServerPreferenceSelectionTable) {
   const Strings h1_only = ratls_alpn_list(Strings{"http/1.1"});
   const Strings bare = ratls_alpn_list({});
   const SelectionCase cases[] = {
-      {full, full, "flashbots-ratls/1+h2"},                       // Rust client <-> server
-      {h1_only, full, "flashbots-ratls/1+http/1.1"},              // http_proxy_with_http1
-      {full, bare, "flashbots-ratls/1"},                          // get-tls-cert
+      {full, full, "flashbots-ratls/1+h2"},           // Rust client <-> server
+      {h1_only, full, "flashbots-ratls/1+http/1.1"},  // http_proxy_with_http1
+      {full, bare, "flashbots-ratls/1"},              // get-tls-cert
       {full, {"flashbots-ratls/1+http/1.1", "flashbots-ratls/1+h2"}, "flashbots-ratls/1+h2"},
-      {full, {"h2", "http/1.1"}, std::nullopt},                   // plain HTTPS client
+      {full, {"h2", "http/1.1"}, std::nullopt},  // plain HTTPS client
       {bare, {"flashbots-ratls/2"}, std::nullopt},
   };
   for (const auto& c : cases) {
@@ -61,7 +61,7 @@ TEST(RatlsAlpn, ServerPreferenceSelectionTable) {
 TEST(RatlsAlpn, MalformedClientOfferSelectsNothing) {
   const Strings server = ratls_alpn_list({});
   EXPECT_EQ(tls::select_alpn(server, Bytes{}), std::nullopt);
-  EXPECT_EQ(tls::select_alpn(server, Bytes{0x00}), std::nullopt);         // zero-length entry
+  EXPECT_EQ(tls::select_alpn(server, Bytes{0x00}), std::nullopt);            // zero-length entry
   EXPECT_EQ(tls::select_alpn(server, Bytes{0x05, 'a', 'b'}), std::nullopt);  // overrun
 }
 

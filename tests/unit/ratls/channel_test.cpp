@@ -109,8 +109,7 @@ class ChannelTest : public ::testing::Test {
           TlsStream stream(boost::beast::tcp_stream(std::move(socket)), *server.context);
           result.server = co_await accept_channel(stream, server.config);
           if (*result.server) {
-            result.server_exporter =
-                export_channel_binding(stream.native_handle()).value();
+            result.server_exporter = export_channel_binding(stream.native_handle()).value();
             std::string buffer(4, '\0');
             auto [read_ec, n] = co_await asio::async_read(stream, asio::buffer(buffer), kUseTuple);
             result.server_received = buffer.substr(0, n);
@@ -129,8 +128,7 @@ class ChannelTest : public ::testing::Test {
           TlsStream stream(std::move(tcp_stream), *client.context);
           result.client = co_await open_channel(stream, server_name, client.config);
           if (*result.client) {
-            result.client_exporter =
-                export_channel_binding(stream.native_handle()).value();
+            result.client_exporter = export_channel_binding(stream.native_handle()).value();
             co_await asio::async_write(stream, asio::buffer(std::string("ping")), kUseTuple);
             std::string buffer(4, '\0');
             auto [read_ec, n] = co_await asio::async_read(stream, asio::buffer(buffer), kUseTuple);
@@ -192,11 +190,10 @@ TEST_F(ChannelTest, MutualAttestationWithClientCertificate) {
   auto server_attester = std::make_shared<testing::EchoAttester>(AttestationType::DcapTdx);
   auto client_attester = std::make_shared<testing::EchoAttester>(AttestationType::QemuTdx);
   auto verifier = std::make_shared<testing::EchoVerifier>();
-  auto result = run_pair(
-      {server_context(/*client_auth=*/true),
-       config(server_attester, appraiser_for("dcap-tdx", {verifier}))},
-      {client_context(/*with_certificate=*/true),
-       config(client_attester, appraiser_for("dcap-tdx", {verifier}))});
+  auto result = run_pair({server_context(/*client_auth=*/true),
+                          config(server_attester, appraiser_for("dcap-tdx", {verifier}))},
+                         {client_context(/*with_certificate=*/true),
+                          config(client_attester, appraiser_for("dcap-tdx", {verifier}))});
   ASSERT_TRUE(*result.server) << result.server->error().describe();
   ASSERT_TRUE(*result.client) << result.client->error().describe();
   EXPECT_EQ((*result.server)->peer.reported_type(), AttestationType::QemuTdx);
@@ -213,7 +210,8 @@ TEST_F(ChannelTest, ClientAttestationWithoutClientAuthBindsZeros) {
   auto client_attester = std::make_shared<testing::EchoAttester>(AttestationType::DcapTdx);
   auto verifier = std::make_shared<testing::EchoVerifier>();
   auto result = run_pair(
-      {server_context(/*client_auth=*/false), config(none(), appraiser_for("dcap-tdx", {verifier}))},
+      {server_context(/*client_auth=*/false),
+       config(none(), appraiser_for("dcap-tdx", {verifier}))},
       {client_context(/*with_certificate=*/true), config(client_attester, appraiser_for("none"))});
   ASSERT_TRUE(*result.server) << result.server->error().describe();
   EXPECT_TRUE((*result.server)->peer.attested());
@@ -245,9 +243,11 @@ TEST_F(ChannelTest, MeasurementMismatchListsRegisters) {
   auto attester = std::make_shared<testing::EchoAttester>(AttestationType::DcapTdx);
   auto verifier = std::make_shared<testing::EchoVerifier>();
   const std::string policy = R"([{"measurement_id":"prod","attestation_type":"dcap-tdx",
-      "measurements":{"rtmr1":{"expected":")" + std::string(96, '0') + R"("}}}])";
-  auto result = run_pair({server_context(), config(attester, appraiser_for("none"))},
-                         {client_context(), config(none(), appraiser_from_json(policy, {verifier}))});
+      "measurements":{"rtmr1":{"expected":")" +
+                             std::string(96, '0') + R"("}}}])";
+  auto result =
+      run_pair({server_context(), config(attester, appraiser_for("none"))},
+               {client_context(), config(none(), appraiser_from_json(policy, {verifier}))});
   ASSERT_FALSE(*result.client);
   EXPECT_EQ(result.client->error().code, make_error_code(Errc::MeasurementsNotAccepted));
   EXPECT_NE(result.client->error().detail.find("record 1 (\"prod\"): rtmr1 is 1111"),
@@ -291,9 +291,11 @@ TEST_F(ChannelTest, PolicyAcceptingNoneTreatsUnmatchedAttestationAsUnattested) {
   auto attester = std::make_shared<testing::EchoAttester>(AttestationType::DcapTdx);
   auto verifier = std::make_shared<testing::EchoVerifier>();
   const std::string policy = R"([{"attestation_type":"none"},{"attestation_type":"dcap-tdx",
-      "measurements":{"0":{"expected":")" + std::string(96, '0') + R"("}}}])";
-  auto result = run_pair({server_context(), config(attester, appraiser_for("none"))},
-                         {client_context(), config(none(), appraiser_from_json(policy, {verifier}))});
+      "measurements":{"0":{"expected":")" +
+                             std::string(96, '0') + R"("}}}])";
+  auto result =
+      run_pair({server_context(), config(attester, appraiser_for("none"))},
+               {client_context(), config(none(), appraiser_from_json(policy, {verifier}))});
   ASSERT_TRUE(*result.client) << result.client->error().describe();
   EXPECT_FALSE((*result.client)->peer.attested());
   EXPECT_EQ((*result.client)->peer.claimed_type, AttestationType::DcapTdx);
@@ -306,10 +308,9 @@ TEST_F(ChannelTest, PolicyAcceptingNoneTreatsUnmatchedAttestationAsUnattested) {
 TEST_F(ChannelTest, VerificationTimeoutIsNamed) {
   auto attester = std::make_shared<testing::EchoAttester>(AttestationType::DcapTdx);
   auto slow = std::make_shared<testing::EchoVerifier>(std::chrono::milliseconds(1500));
-  auto result = run_pair(
-      {server_context(), config(attester, appraiser_for("none"))},
-      {client_context(),
-       config(none(), appraiser_for("dcap-tdx", {slow}), std::chrono::milliseconds(300))});
+  auto result = run_pair({server_context(), config(attester, appraiser_for("none"))},
+                         {client_context(), config(none(), appraiser_for("dcap-tdx", {slow}),
+                                                   std::chrono::milliseconds(300))});
   ASSERT_FALSE(*result.client);
   EXPECT_EQ(result.client->error().code, make_error_code(Errc::AttestationTimeout));
 }
@@ -319,9 +320,9 @@ TEST_F(ChannelTest, WrongCaIsRefused) {
   tls::ClientContextOptions options;
   options.alpn = ratls_alpn_list(with_http_protocols({}));
   options.extra_trust_anchors = testing::anchors(other_ca);
-  auto result = run_pair({server_context(), config(none(), appraiser_for("none"))},
-                         {tls::make_client_context(options).value(),
-                          config(none(), appraiser_for("none"))});
+  auto result =
+      run_pair({server_context(), config(none(), appraiser_for("none"))},
+               {tls::make_client_context(options).value(), config(none(), appraiser_for("none"))});
   ASSERT_FALSE(*result.client);
   EXPECT_NE(result.client->error().detail.find("unable to get local issuer certificate"),
             std::string::npos)
@@ -330,9 +331,9 @@ TEST_F(ChannelTest, WrongCaIsRefused) {
 }
 
 TEST_F(ChannelTest, HostnameIsVerified) {
-  auto result = run_pair({server_context(), config(none(), appraiser_for("none"))},
-                         {client_context(), config(none(), appraiser_for("none"))},
-                         "other.example");
+  auto result =
+      run_pair({server_context(), config(none(), appraiser_for("none"))},
+               {client_context(), config(none(), appraiser_for("none"))}, "other.example");
   ASSERT_FALSE(*result.client);
   EXPECT_NE(result.client->error().detail.find("hostname mismatch"), std::string::npos)
       << result.client->error().describe();
@@ -346,32 +347,31 @@ TEST_F(ChannelTest, SelfSignedModeAcceptsOnlyGenuinelySelfSignedLeaves) {
   tls::ClientContextOptions options;
   options.alpn = ratls_alpn_list({});
   options.allow_self_signed = true;
-  auto self_signed = tls::make_self_signed_credentials("127.0.0.1", std::chrono::system_clock::now())
-                         .value();
+  auto self_signed =
+      tls::make_self_signed_credentials("127.0.0.1", std::chrono::system_clock::now()).value();
   tls::ServerContextOptions server_options;
   server_options.credentials = &self_signed;
   server_options.alpn_preference = ratls_alpn_list(with_http_protocols({}));
-  auto ok = run_pair({tls::make_server_context(server_options).value(),
-                      config(none(), appraiser_for("none"))},
-                     {tls::make_client_context(options).value(),
-                      config(none(), appraiser_for("none"))},
-                     "some-unrelated-name");
+  auto ok = run_pair(
+      {tls::make_server_context(server_options).value(), config(none(), appraiser_for("none"))},
+      {tls::make_client_context(options).value(), config(none(), appraiser_for("none"))},
+      "some-unrelated-name");
   ASSERT_TRUE(*ok.client) << ok.client->error().describe();
   EXPECT_EQ((*ok.client)->alpn, "flashbots-ratls/1");
   EXPECT_EQ((*ok.client)->http_version, HttpVersion::Http1);
 
   // A CA-issued leaf is not self-signed: refused (flashbots' BadSignature).
-  auto refused = run_pair({server_context(), config(none(), appraiser_for("none"))},
-                          {tls::make_client_context(options).value(),
-                           config(none(), appraiser_for("none"))});
+  auto refused =
+      run_pair({server_context(), config(none(), appraiser_for("none"))},
+               {tls::make_client_context(options).value(), config(none(), appraiser_for("none"))});
   ASSERT_FALSE(*refused.client);
 }
 
 TEST_F(ChannelTest, ClientWithoutRatlsAlpnIsRefused) {
   // Offering only plain HTTP protocols: the server aborts with no_application_protocol.
-  auto result = run_pair({server_context(), config(none(), appraiser_for("none"))},
-                         {client_context(false, {"h2", "http/1.1"}),
-                          config(none(), appraiser_for("none"))});
+  auto result =
+      run_pair({server_context(), config(none(), appraiser_for("none"))},
+               {client_context(false, {"h2", "http/1.1"}), config(none(), appraiser_for("none"))});
   ASSERT_FALSE(*result.client);
   ASSERT_FALSE(*result.server);
   EXPECT_NE(result.client->error().detail.find("no application protocol"), std::string::npos)
@@ -381,9 +381,9 @@ TEST_F(ChannelTest, ClientWithoutRatlsAlpnIsRefused) {
 TEST_F(ChannelTest, ClientOfferingNoAlpnIsRefusedAfterHandshake) {
   tls::ClientContextOptions options;  // no ALPN at all
   options.extra_trust_anchors = testing::anchors(ca_);
-  auto result = run_pair({server_context(), config(none(), appraiser_for("none"))},
-                         {tls::make_client_context(options).value(),
-                          config(none(), appraiser_for("none"))});
+  auto result =
+      run_pair({server_context(), config(none(), appraiser_for("none"))},
+               {tls::make_client_context(options).value(), config(none(), appraiser_for("none"))});
   ASSERT_FALSE(*result.server);
   EXPECT_EQ(result.server->error().code, make_error_code(Errc::AlpnMissing));
   ASSERT_FALSE(*result.client);
@@ -393,8 +393,7 @@ TEST_F(ChannelTest, ClientOfferingNoAlpnIsRefusedAfterHandshake) {
 // A raw peer that completes TLS and then misbehaves at the frame level.
 class MisbehavingPeerTest : public ChannelTest {
  protected:
-  Outcome<ChannelInfo> server_against(std::string client_bytes,
-                                      std::chrono::milliseconds timeout) {
+  Outcome<ChannelInfo> server_against(std::string client_bytes, std::chrono::milliseconds timeout) {
     asio::io_context io(1);
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     const auto port = acceptor.local_endpoint().port();
@@ -449,7 +448,8 @@ TEST_F(MisbehavingPeerTest, StalledPeerTimesOut) {
 }
 
 TEST_F(MisbehavingPeerTest, PeerStallingInsideTheFrameTimesOut) {
-  auto result = server_against(std::string("\x00\x00\x00\x10\x10", 5), std::chrono::milliseconds(300));
+  auto result =
+      server_against(std::string("\x00\x00\x00\x10\x10", 5), std::chrono::milliseconds(300));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, make_error_code(Errc::ExchangeTimeout));
 }
@@ -461,15 +461,15 @@ TEST_F(MisbehavingPeerTest, OversizedFrameHeaderIsRejectedBeforeAllocation) {
 }
 
 TEST_F(MisbehavingPeerTest, UnknownTypeStringIsRejected) {
-  auto result = server_against(std::string("\x00\x00\x00\x06\x10NONE\x00", 10),
-                               std::chrono::seconds(2));
+  auto result =
+      server_against(std::string("\x00\x00\x00\x06\x10NONE\x00", 10), std::chrono::seconds(2));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, make_error_code(Errc::UnknownAttestationType));
 }
 
 TEST_F(MisbehavingPeerTest, NoneWithEvidenceIsRejected) {
-  auto result = server_against(std::string("\x00\x00\x00\x07\x10none\x04\x01", 11),
-                               std::chrono::seconds(2));
+  auto result =
+      server_against(std::string("\x00\x00\x00\x07\x10none\x04\x01", 11), std::chrono::seconds(2));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, make_error_code(Errc::AttestationGivenWhenNoneExpected));
 }

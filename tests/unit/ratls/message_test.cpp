@@ -11,7 +11,9 @@ namespace {
 
 using attest::AttestationType;
 
-Bytes hex(std::string_view text) { return from_hex(text).value(); }
+Bytes hex(std::string_view text) {
+  return from_hex(text).value();
+}
 
 Bytes compact(std::uint64_t value) {
   Bytes out;
@@ -47,8 +49,8 @@ TEST(ScaleCompact, RoundTripsAcrossModeBoundaries) {
 }
 
 TEST(ScaleCompact, RejectsNonMinimalEncodings) {
-  for (const char* text : {"0100", "fd00", "02000000", "feff0000", "0300000000", "03ffffff3f",
-                           "070000004000"}) {
+  for (const char* text :
+       {"0100", "fd00", "02000000", "feff0000", "0300000000", "03ffffff3f", "070000004000"}) {
     Bytes bytes = hex(text);
     ByteView view = bytes;
     auto decoded = read_compact(view);
@@ -133,20 +135,20 @@ TEST(FrameHeader, AcceptsUpToCapAndRejectsBeyond) {
 
 TEST(AttestationMessage, DecodeRejectsMalformedInput) {
   const std::pair<const char*, Errc> cases[] = {
-      {"", Errc::FieldOverrun},                          // nothing at all
-      {"10", Errc::FieldOverrun},                        // type length without bytes
-      {"106e6f6e", Errc::FieldOverrun},                  // truncated type string
-      {"106e6f6e65", Errc::FieldOverrun},                // missing evidence length
-      {"106e6f6e6504", Errc::FieldOverrun},              // evidence length 1, no byte
-      {"106e6f6e650000", Errc::TrailingBytes},           // one byte after the message
-      {"104e4f4e4500", Errc::UnknownAttestationType},    // "NONE": case-sensitive
-      {"106e6f6e6600", Errc::UnknownAttestationType},    // "nonf"
-      {"0000", Errc::UnknownAttestationType},            // empty type string
-      {"1461757473", Errc::FieldOverrun},                // "auts" announced 5 bytes
-      {"146175746f00", Errc::UnknownAttestationType},    // "auto" is CLI-only
-      {"0100", Errc::CompactNonMinimal},                 // 2-byte compact for 0
-      {"01016e", Errc::FieldOverrun},                    // 2-byte compact 64, 1 byte left
-      {"03000000000000", Errc::CompactNonMinimal},       // big-integer mode for small value
+      {"", Errc::FieldOverrun},                        // nothing at all
+      {"10", Errc::FieldOverrun},                      // type length without bytes
+      {"106e6f6e", Errc::FieldOverrun},                // truncated type string
+      {"106e6f6e65", Errc::FieldOverrun},              // missing evidence length
+      {"106e6f6e6504", Errc::FieldOverrun},            // evidence length 1, no byte
+      {"106e6f6e650000", Errc::TrailingBytes},         // one byte after the message
+      {"104e4f4e4500", Errc::UnknownAttestationType},  // "NONE": case-sensitive
+      {"106e6f6e6600", Errc::UnknownAttestationType},  // "nonf"
+      {"0000", Errc::UnknownAttestationType},          // empty type string
+      {"1461757473", Errc::FieldOverrun},              // "auts" announced 5 bytes
+      {"146175746f00", Errc::UnknownAttestationType},  // "auto" is CLI-only
+      {"0100", Errc::CompactNonMinimal},               // 2-byte compact for 0
+      {"01016e", Errc::FieldOverrun},                  // 2-byte compact 64, 1 byte left
+      {"03000000000000", Errc::CompactNonMinimal},     // big-integer mode for small value
   };
   for (const auto& [text, expected] : cases) {
     auto decoded = decode_message(hex(text));

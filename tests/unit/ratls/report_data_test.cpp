@@ -12,7 +12,6 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-
 #include <regex>
 #include <thread>
 
@@ -58,8 +57,12 @@ TEST(PublicKeyHash, ZerosWithoutCertificate) {
 // The hash of the subjectPublicKey BIT STRING contents, computed by openssl asn1parse + sha256.
 std::string openssl_key_hash(const testing::TempDir& dir, const std::string& cert) {
   const std::string spki = dir.path() + "/spki.der";
-  EXPECT_EQ(run_command("openssl x509 -in " + cert + " -pubkey -noout | openssl pkey -pubin "
-                        "-outform DER -out " + spki).exit_code, 0);
+  EXPECT_EQ(run_command("openssl x509 -in " + cert +
+                        " -pubkey -noout | openssl pkey -pubin "
+                        "-outform DER -out " +
+                        spki)
+                .exit_code,
+            0);
   // The BIT STRING is the SPKI's last element: its contents minus the unused-bits octet are the
   // last (length - 1) bytes of the file.
   const auto parsed = run_command("openssl asn1parse -inform DER -in " + spki);
@@ -67,15 +70,15 @@ std::string openssl_key_hash(const testing::TempDir& dir, const std::string& cer
   const std::regex bit_string(R"(hl=\s*(\d+)\s+l=\s*(\d+)\s+prim:\s+BIT STRING)");
   EXPECT_TRUE(std::regex_search(parsed.output, match, bit_string)) << parsed.output;
   const long content = std::stol(match[2]) - 1;
-  const auto hash = run_command("tail -c " + std::to_string(content) + " " + spki +
-                                " | openssl dgst -sha256 -r");
+  const auto hash =
+      run_command("tail -c " + std::to_string(content) + " " + spki + " | openssl dgst -sha256 -r");
   return hash.output.substr(0, 64);
 }
 
 TEST(PublicKeyHash, MatchesOpensslForEcAndRsaKeys) {
   testing::TempDir dir;
-  for (const auto algorithm : {tls::KeyAlgorithm::EcP256, tls::KeyAlgorithm::EcP384,
-                               tls::KeyAlgorithm::Rsa2048}) {
+  for (const auto algorithm :
+       {tls::KeyAlgorithm::EcP256, tls::KeyAlgorithm::EcP384, tls::KeyAlgorithm::Rsa2048}) {
     auto ca = testing::make_test_ca("Key Hash CA", algorithm);
     const std::string pem = dir.write("cert.pem", tls::to_pem(ca.cert.get()));
     EXPECT_EQ(to_hex(public_key_hash(ca.cert.get())), openssl_key_hash(dir, pem));
@@ -113,8 +116,8 @@ TEST(ChannelBinding, ExporterMatchesOpensslSClient) {
         auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
         asio::ssl::stream<boost::beast::tcp_stream> stream(
             boost::beast::tcp_stream(std::move(socket)), **context);
-        auto [handshake_ec] = co_await stream.async_handshake(
-            asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+        auto [handshake_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                              asio::as_tuple(asio::use_awaitable));
         if (!handshake_ec) {
           server_exporter = export_channel_binding(stream.native_handle());
         }

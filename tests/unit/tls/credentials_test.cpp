@@ -56,8 +56,10 @@ TEST_F(CredentialsTest, LoadsPkcs8Pkcs1AndSec1Keys) {
 TEST_F(CredentialsTest, CombinedKeyAndCertificateFileWorksForBoth) {
   openssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem");
   self_signed("key.pem", "cert.pem");
-  ASSERT_EQ(run_command("cat " + path("cert.pem") + " " + path("key.pem") + " > " +
-                        path("both.pem")).exit_code, 0);
+  ASSERT_EQ(
+      run_command("cat " + path("cert.pem") + " " + path("key.pem") + " > " + path("both.pem"))
+          .exit_code,
+      0);
   auto credentials = load_credentials(path("both.pem"), path("both.pem"));
   ASSERT_TRUE(credentials) << credentials.error().describe();
 }
@@ -68,8 +70,10 @@ TEST_F(CredentialsTest, ChainKeepsOrderLeafFirst) {
   openssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out leaf.key");
   openssl("req -new -key leaf.key -subj /CN=leaf -out leaf.csr");
   openssl("x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -out leaf.crt");
-  ASSERT_EQ(run_command("cat " + path("leaf.crt") + " " + path("ca.crt") + " > " +
-                        path("chain.pem")).exit_code, 0);
+  ASSERT_EQ(
+      run_command("cat " + path("leaf.crt") + " " + path("ca.crt") + " > " + path("chain.pem"))
+          .exit_code,
+      0);
   auto credentials = load_credentials(path("chain.pem"), path("leaf.key"));
   ASSERT_TRUE(credentials) << credentials.error().describe();
   ASSERT_EQ(credentials->chain.size(), 2U);
@@ -81,8 +85,9 @@ TEST_F(CredentialsTest, ChainKeepsOrderLeafFirst) {
 TEST_F(CredentialsTest, NamedErrorsForBadInput) {
   openssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem");
   openssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.pem");
-  openssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:secret "
-          "-out encrypted.pem");
+  openssl(
+      "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:secret "
+      "-out encrypted.pem");
   self_signed("key.pem", "cert.pem");
 
   auto mismatch = load_credentials(path("cert.pem"), path("other.pem"));
@@ -108,8 +113,7 @@ TEST_F(CredentialsTest, NamedErrorsForBadInput) {
 }
 
 TEST(CredentialsParse, MalformedBlocksAreNamedErrors) {
-  const std::string bad_cert =
-      "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n";
+  const std::string bad_cert = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n";
   auto cert = parse_certificates(bad_cert);
   ASSERT_FALSE(cert);
   EXPECT_EQ(cert.error().code, make_error_code(Errc::InvalidCertificate));

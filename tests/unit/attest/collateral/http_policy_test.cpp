@@ -37,7 +37,9 @@ TEST(CollateralHttpPolicy, RetryAfterRejectsMalformedValues) {
                           "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT",
                           "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
                           "Sun, 06 Foo 1994 08:49:37 GMT", "Sunday, 06-Nov-1994 08:49:37 GMT",
-                          "Sun Nov 6 08:49:37 1994", "Sun, 29 Feb 2023 08:49:37 GMT"}) {
+                          "Sun Nov 6 08:49:37 1994", "Sun, 29 Feb 2023 08:49:37 GMT",
+                          // Beyond what system_clock's nanoseconds can hold: refused, not UB.
+                          "Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 0000 00:00:00 GMT"}) {
     EXPECT_FALSE(parse_retry_after(bad, kNow)) << bad;
   }
 }

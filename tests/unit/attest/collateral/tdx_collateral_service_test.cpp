@@ -5,12 +5,11 @@
 // ManualClock; the refresh thread is driven by poll() except where the thread itself is tested.
 #include <gtest/gtest.h>
 
-#include <optional>
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "attest/collateral/cache_file.h"

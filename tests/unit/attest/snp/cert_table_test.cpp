@@ -1,5 +1,5 @@
 // The GHCB certificate table (SNP_GET_EXT_REPORT / configfs-tsm auxblob) and this project's
-// SNP evidence container (PROTOCOL.md).
+// SNP evidence container (docs/protocol.md §7).
 #include "attest/snp/cert_table.h"
 
 #include <gtest/gtest.h>

@@ -333,7 +333,7 @@ TEST_F(SnpVectors, ChainCacheDoesNotSkipPerReportChecks) {
 }
 
 TEST_F(SnpVectors, ProtocolExampleMatchesTheDocumentation) {
-  // src/attest/snp/PROTOCOL.md §3.
+  // docs/protocol.md §7.3.
   const auto vector = go_sev_guest();
   const Bytes evidence = encode_evidence(vector.report, vector.certificates);
   EXPECT_EQ(evidence.size(), 5972U);
@@ -343,7 +343,7 @@ TEST_F(SnpVectors, ProtocolExampleMatchesTheDocumentation) {
 }
 
 TEST_F(SnpVectors, MeasurementHeaderOfTheVirteeReport) {
-  // src/attest/snp/PROTOCOL.md §4.
+  // docs/protocol.md §7.4.
   const auto result = verify(verifier_, virtee_milan());
   ASSERT_TRUE(result) << result.error().describe();
   const auto header = nlohmann::json::parse(measurement_header_json(*result->snp));
