@@ -68,6 +68,15 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
                  "attestation is this many seconds old (0 = never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--max-connections", global.max_connections,
+                 "Per listener: connections open at once beyond this are closed right after "
+                 "accept (counted in atls_connections_refused_total)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--idle-timeout", global.idle_timeout_seconds,
+                 "Seconds an idle HTTP/1.1 keep-alive connection (source or channel) stays open")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--handshake-timeout", global.handshake_timeout_seconds,
                  "Seconds allowed for the TLS handshake and for each attestation step")
       ->envname("ATLS_HANDSHAKE_TIMEOUT")

@@ -84,7 +84,12 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
   proxy_options.pool.acquire_timeout =
       std::chrono::milliseconds(static_cast<long long>(options.request_wait_seconds * 1000));
   proxy_options.pool.max_h1_channels = options.max_h1_channels;
+  proxy_options.max_connections = global.max_connections;
+  proxy_options.on_connection_refused = count_refused_connections(**operations, "local");
+  proxy_options.h1.idle_timeout = global.idle_timeout();
   proxy::ClientProxy proxy(runtime.main_io(), proxy_options);
+  *(*operations)->on_policy_reloaded =
+      recheck_channels_on_reload(proxy.channels(), server->to_string());
 
   auto bound = proxy.listen();
   if (!bound) {

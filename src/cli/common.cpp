@@ -35,6 +35,48 @@ std::chrono::milliseconds GlobalOptions::step_timeout() const {
   return std::chrono::milliseconds(static_cast<long long>(handshake_timeout_seconds * 1000.0));
 }
 
+std::chrono::milliseconds GlobalOptions::idle_timeout() const {
+  return std::chrono::milliseconds(static_cast<long long>(idle_timeout_seconds * 1000.0));
+}
+
+Operations::ReloadHook recheck_channels_on_reload(proxy::AttestedServer& server) {
+  return [&server](std::shared_ptr<const ratls::Appraiser> appraiser) {
+    const std::size_t closed = server.close_channels_if([&appraiser](const ratls::ChannelInfo& c) {
+      auto verdict = appraiser->still_accepts(c.peer);
+      if (!verdict) {
+        spdlog::warn(
+            "policy reload: closing gracefully a channel whose client the new policy "
+            "refuses: {}",
+            verdict.error().describe());
+      }
+      return !verdict;
+    });
+    spdlog::info("policy reload: open channels re-checked, {} closed", closed);
+  };
+}
+
+Operations::ReloadHook recheck_channels_on_reload(proxy::ChannelPool& pool,
+                                                  std::string server_name) {
+  return [&pool,
+          server_name = std::move(server_name)](std::shared_ptr<const ratls::Appraiser> appraiser) {
+    pool.retire_channels_if([appraiser, server_name](const ratls::PeerAttestation& peer) {
+      auto verdict = appraiser->still_accepts(peer);
+      if (!verdict) {
+        spdlog::warn("policy reload: the new policy refuses {}: {}", server_name,
+                     verdict.error().describe());
+      }
+      return !verdict;
+    });
+  };
+}
+
+std::function<void()> count_refused_connections(const Operations& operations,
+                                                std::string listener) {
+  return [metrics = operations.metrics, listener = std::move(listener)] {
+    metrics->connections_refused.with({listener}).inc();
+  };
+}
+
 Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOptions& global) {
   auto policy =
       policy::policy_from_options(global.measurements_file, global.allowed_remote_attestation_type);
@@ -323,7 +365,9 @@ void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& run
     // Shared pointers, not the Operations: the task may outlive it at shutdown.
     boost::asio::post(runtime.attestation_executor(), [&global, metrics = operations.metrics,
                                                        readiness = operations.readiness,
-                                                       appraisers = operations.appraisers] {
+                                                       appraisers = operations.appraisers,
+                                                       hook = operations.on_policy_reloaded,
+                                                       main = runtime.main_io().get_executor()] {
       auto next = make_appraiser(global);
       if (!next) {
         metrics->reloads.with({"failure"}).inc();
@@ -335,9 +379,18 @@ void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& run
       readiness->set("policy", true,
                      fmt::format("{} record(s) from {} (reloaded)", policy.records().size(),
                                  policy.source().empty() ? std::string("flags") : policy.source()));
+      std::shared_ptr<const ratls::Appraiser> appraiser = *next;
       appraisers->set(std::move(*next));
       metrics->reloads.with({"success"}).inc();
-      spdlog::info("policy reloaded: {} record(s); new channels use it", policy.records().size());
+      spdlog::info("policy reloaded: {} record(s); new channels use it, open ones are re-checked",
+                   policy.records().size());
+      // On the main io_context: it stops running handlers when the command returns, so the
+      // hook never outlives the listeners it refers to.
+      boost::asio::post(main, [hook, appraiser] {
+        if (*hook) {
+          (*hook)(appraiser);
+        }
+      });
     });
     await_sighup(signals, runtime, global, operations);
   });

@@ -13,6 +13,8 @@
 #include "core/runtime.h"
 #include "ops/admin.h"
 #include "ops/channel_recorder.h"
+#include "proxy/http/attested_server.h"
+#include "proxy/http/channel_pool.h"
 #include "proxy/http/plain_server.h"
 #include "ratls/appraisal.h"
 #include "ratls/channel.h"
@@ -55,9 +57,14 @@ struct GlobalOptions {
   double drain_timeout_seconds = 30.0;
   /// policy.max_attestation_age in seconds (proxy-client re-attests before); 0 = unlimited.
   double max_attestation_age_seconds = 0.0;
+  /// Per listener: concurrent connections beyond this are closed right after accept.
+  std::size_t max_connections = 10000;
+  /// HTTP/1.1 keep-alive connections (sources and channels) idle this long are closed.
+  double idle_timeout_seconds = 60.0;
 
   std::chrono::milliseconds step_timeout() const;
   std::chrono::milliseconds drain_timeout() const;
+  std::chrono::milliseconds idle_timeout() const;
 };
 
 /// Policy + verifiers for the peer, from the global options. Usage errors carry the detail.
@@ -113,6 +120,10 @@ struct Operations {
   std::unique_ptr<proxy::PlainHttpServer> admin;
   /// The appraiser in force; SIGHUP replaces it (reload_policy_on_sighup).
   std::shared_ptr<ratls::AppraiserSlot> appraisers;
+  /// Run on the main io_context after a successful reload, with the new appraiser: commands
+  /// set it to re-check their open channels (close_channels_if / retire_channels_if).
+  using ReloadHook = std::function<void(std::shared_ptr<const ratls::Appraiser>)>;
+  std::shared_ptr<ReloadHook> on_policy_reloaded = std::make_shared<ReloadHook>();
 };
 
 /// Opens the audit log and starts the admin listener (when configured) on `runtime`'s main
@@ -122,11 +133,22 @@ Outcome<std::unique_ptr<Operations>> start_operations(
     const GlobalOptions& global, Runtime& runtime, const attest::AttesterPtr& attester,
     std::shared_ptr<const ratls::Appraiser> appraiser);
 
+/// Reload hooks (Operations::on_policy_reloaded): close gracefully the channels whose peer the
+/// new policy no longer accepts (Appraiser::still_accepts), logging why. `server` / `pool` must
+/// outlive the runtime's main io_context run.
+Operations::ReloadHook recheck_channels_on_reload(proxy::AttestedServer& server);
+Operations::ReloadHook recheck_channels_on_reload(proxy::ChannelPool& pool,
+                                                  std::string server_name);
+
+/// Counts a connection refused by --max-connections on `listener` ("attested", "local",
+/// "direct") in atls_connections_refused_total.
+std::function<void()> count_refused_connections(const Operations& operations, std::string listener);
+
 /// SIGHUP re-reads everything the policy is made of (measurements file or URL, accepted type,
 /// TDX collateral files, TCB statuses) off the I/O threads. A valid result replaces the
-/// appraiser for new channels; an invalid one is logged and counted, and the old policy stays
-/// in force (atls_config_reloads_total{result}). Channels already open keep the appraisal they
-/// were established with.
+/// appraiser for new channels and is handed to Operations::on_policy_reloaded, which closes
+/// gracefully the open channels whose peer it no longer accepts; an invalid one is logged and
+/// counted, and the old policy stays in force (atls_config_reloads_total{result}).
 void reload_policy_on_sighup(Runtime& runtime, const GlobalOptions& global, Operations& operations);
 
 /// Channel configuration from the parts every subcommand assembles.

@@ -192,7 +192,7 @@ class Translator {
       if (key == "listen") {
         emit_sub(entry.first, "proxy.listen", "listen-addr", {scalar(entry.second, key)});
       } else if (key == "server") {
-        if (subcommand_ == "server") {
+        if (subcommand_ == "server" || subcommand_ == "pg-server") {
           fail_at(entry.first,
                   "proxy.server is the proxy-server a client connects to; a "
                   "server forwards to proxy.backend");
@@ -208,11 +208,12 @@ class Translator {
 
   void backend(const YAML::Node& node) {
     // The backend is what a proxy-server forwards to; a client's peer is `proxy.server`.
-    if (!subcommand_.empty() && subcommand_ != "server") {
+    if (!subcommand_.empty() && subcommand_ != "server" && subcommand_ != "pg-server") {
       fail_at(node, "proxy.backend does not apply to '" + subcommand_ + "'");
     }
+    const std::string address_option = subcommand_ == "pg-server" ? "backend_addr" : "target_addr";
     if (node.IsScalar()) {
-      emit_sub(node, "proxy.backend", "target_addr", {node.Scalar()});
+      emit_sub(node, "proxy.backend", address_option, {node.Scalar()});
       return;
     }
     require_map(node, "proxy.backend");
@@ -225,10 +226,7 @@ class Translator {
       } else if (key == "port") {
         port = scalar(entry.second, key);
       } else if (key == "tls") {
-        fail_at(entry.first,
-                "proxy.backend.tls: TLS to the backend is configured in database "
-                "mode (see docs/database.md); the HTTP proxy-server speaks plain "
-                "HTTP to its target on the same host");
+        backend_tls(entry.first, entry.second);
       } else {
         fail_at(entry.first, "unknown key 'proxy.backend." + key + "'");
       }
@@ -236,7 +234,39 @@ class Translator {
     if (host.empty()) {
       fail_at(node, "proxy.backend needs a host");
     }
-    emit_sub(node, "proxy.backend", "target_addr", {port.empty() ? host : host + ":" + port});
+    emit_sub(node, "proxy.backend", address_option, {port.empty() ? host : host + ":" + port});
+  }
+
+  // proxy.backend.tls (seed 002 schema: enabled, ca_cert) → the pg-server --backend-* flags.
+  void backend_tls(const YAML::Node& key_node, const YAML::Node& node) {
+    if (subcommand_ == "server") {
+      fail_at(key_node,
+              "proxy.backend.tls: TLS to the backend is configured in database "
+              "mode (pg-server, see docs/database.md); the HTTP proxy-server speaks plain "
+              "HTTP to its target on the same host");
+    }
+    require_map(node, "proxy.backend.tls");
+    for (const auto& entry : node) {
+      const std::string key = scalar(entry.first, "a key");
+      const std::string where = "proxy.backend.tls." + key;
+      if (key == "enabled") {
+        // Enabled means verified: there is no "TLS without verification" setting.
+        emit_sub(entry.first, where, "backend-sslmode",
+                 {truthy(entry.second, where) ? "verify-full" : "disable"});
+      } else if (key == "ca_cert") {
+        emit_sub(entry.first, where, "backend-ca", {scalar(entry.second, where)});
+      } else if (key == "client_cert") {
+        emit_sub(entry.first, where, "backend-cert", {scalar(entry.second, where)});
+      } else if (key == "client_key") {
+        emit_sub(entry.first, where, "backend-key", {scalar(entry.second, where)});
+      } else if (key == "server_name") {
+        emit_sub(entry.first, where, "backend-server-name", {scalar(entry.second, where)});
+      } else if (key == "negotiation") {
+        emit_sub(entry.first, where, "backend-sslnegotiation", {scalar(entry.second, where)});
+      } else {
+        fail_at(entry.first, "unknown key '" + where + "'");
+      }
+    }
   }
 
   void attestation_section(const YAML::Node& node) {

@@ -101,7 +101,11 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
   proxy_options.local_tls = local_tls;
   proxy_options.startup_timeout =
       std::chrono::milliseconds(static_cast<long long>(options.startup_timeout * 1000));
+  proxy_options.max_connections = global.max_connections;
+  proxy_options.on_connection_refused = count_refused_connections(**operations, "local");
   proxy::pg::PgClientProxy proxy(runtime.main_io(), proxy_options);
+  *(*operations)->on_policy_reloaded =
+      recheck_channels_on_reload(proxy.channels(), server->to_string());
 
   auto bound = proxy.listen();
   if (!bound) {
@@ -123,7 +127,15 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
         }
       });
   reload_policy_on_sighup(runtime, global, **operations);
-  stop_on_signals(runtime, [&proxy] { proxy.shutdown(); });
+  // SIGTERM drains: no new local connections, open database sessions may finish within
+  // --drain-timeout (docs/operations.md).
+  stop_on_signals(
+      runtime,
+      [&proxy, &operations] {
+        proxy.shutdown();
+        (*operations)->readiness->set("draining", false, "shutting down");
+      },
+      global.drain_timeout(), [&proxy] { return proxy.drained(); });
   // Logged once signals are handled: whoever waits for this line may stop us right away.
   spdlog::info("pg-client listening on {}:{} ({}), proxy-server {}", bound->address().to_string(),
                bound->port(), local_tls ? "local TLS" : "plaintext, SSLRequest answered N",

@@ -185,26 +185,33 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
     spdlog::error("{}", operations.error().describe());
     return kExitUsage;
   }
-  // Every refused connection or cancel is audited once (report_rejection also logs it).
-  if (std::shared_ptr<ops::AuditLog> audit_log = (*operations)->audit) {
-    config->on_reject = [audit_log](const proxy::pg::Rejection& rejection) {
-      nlohmann::json record{
-          {"event", "pg_rejected"},         {"reason", error_id(rejection.reason)},
-          {"client", rejection.client},     {"via", rejection.via},
-          {"user", rejection.user},         {"database", rejection.database},
-          {"hba_line", rejection.hba_line},
-      };
-      audit_log->append(std::move(record));
+  // Every refused connection or cancel is counted and audited once (report_rejection also
+  // logs it). The reason label is a pg.* error id: a bounded set.
+  config->on_reject = [metrics = (*operations)->metrics,
+                       audit_log = (*operations)->audit](const proxy::pg::Rejection& rejection) {
+    metrics->pg_rejections.with({error_id(rejection.reason)}).inc();
+    if (!audit_log) {
+      return;
+    }
+    nlohmann::json record{
+        {"event", "pg_rejected"},         {"reason", error_id(rejection.reason)},
+        {"client", rejection.client},     {"via", rejection.via},
+        {"user", rejection.user},         {"database", rejection.database},
+        {"hba_line", rejection.hba_line},
     };
-  }
+    audit_log->append(std::move(record));
+  };
   proxy::AttestedServerOptions server_options;
   server_options.listen = *listen;
   server_options.tls = *channel_tls;
   server_options.channel = make_channel_config(
       *attester, *appraiser, runtime.attestation_executor(), global, (*operations)->recorder);
   server_options.channel.appraiser_slot = (*operations)->appraisers;
+  server_options.max_connections = global.max_connections;
+  server_options.on_connection_refused = count_refused_connections(**operations, "attested");
   proxy::AttestedServer server(runtime, server_options,
                                proxy::pg::make_channel_handler_factory(config));
+  *(*operations)->on_policy_reloaded = recheck_channels_on_reload(server);
   auto bound = server.start();
   if (!bound) {
     spdlog::error("{}", bound.error().describe());
@@ -226,6 +233,8 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
     direct_options.tls = *direct_tls;
     // The plaintext negotiation and the TLS handshake count against the start-up timeout too.
     direct_options.handshake_timeout = to_ms(options.startup_timeout);
+    direct_options.max_connections = global.max_connections;
+    direct_options.on_connection_refused = count_refused_connections(**operations, "direct");
     direct = std::make_unique<proxy::pg::DirectListener>(runtime, direct_options, config);
     auto direct_bound = direct->start();
     if (!direct_bound) {

@@ -81,10 +81,14 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
   server_options.channel = make_channel_config(
       *attester, *appraiser, runtime.attestation_executor(), global, (*operations)->recorder);
   server_options.channel.appraiser_slot = (*operations)->appraisers;
+  server_options.max_connections = global.max_connections;
+  server_options.on_connection_refused = count_refused_connections(**operations, "attested");
+  server_options.h1.idle_timeout = global.idle_timeout();
   proxy::AttestedServer server(runtime, server_options,
                                [forwarder](const proxy::ChannelContext& context) {
                                  return forwarder->handler_for(context);
                                });
+  *(*operations)->on_policy_reloaded = recheck_channels_on_reload(server);
   auto bound = server.start();
   if (!bound) {
     spdlog::error("{}", bound.error().describe());

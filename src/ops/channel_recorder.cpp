@@ -68,7 +68,15 @@ ProxyMetrics::ProxyMetrics(Registry& r)
       build_info(r.gauge("atls_build_info", "Build information (value 1)", {"version"})),
       reloads(r.counter("atls_config_reloads_total",
                         "Policy reloads on SIGHUP (failure: rejected, the old policy stays)",
-                        {"result"})) {
+                        {"result"})),
+      pg_rejections(r.counter("atls_pg_rejections_total",
+                              "Database connections and cancels refused by pg-server "
+                              "(allowlist, host-based rules, TLS required, ...)",
+                              {"reason"})),
+      connections_refused(r.counter("atls_connections_refused_total",
+                                    "Connections closed at accept because --max-connections "
+                                    "were open on that listener",
+                                    {"listener"})) {
   build_info.with({ATLS_VERSION}).set(1);
 }
 

@@ -33,6 +33,8 @@ struct ProxyMetrics {
   CounterFamily& audit_write_failures;    // {}
   GaugeFamily& build_info;                // {version}
   CounterFamily& reloads;                 // {result}
+  CounterFamily& pg_rejections;           // {reason}
+  CounterFamily& connections_refused;     // {listener}
 };
 
 /// Whether `error` is a policy decision (the evidence was fine or irrelevant, the workload is

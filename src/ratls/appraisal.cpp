@@ -29,6 +29,29 @@ bool Appraiser::needs_verification(AttestationType type) const noexcept {
   return !(accepts_none() && !policy_->has_family(attest::family_of(type)));
 }
 
+Outcome<void> Appraiser::still_accepts(const PeerAttestation& peer) const {
+  if (!peer.claims) {
+    if (accepts_none()) {
+      return {};
+    }
+    return Failure{
+        make_error_code(Errc::AttestationTypeNotAccepted),
+        fmt::format("unattested peer; policy {} now requires attestation", policy_->source())};
+  }
+  const attest::VerifiedClaims& claims = *peer.claims;
+  if (const auto& tcb = policy_->tcb_status_policy(); !tcb.accepts(claims.tcb_status)) {
+    return Failure{
+        make_error_code(Errc::TcbStatusNotAccepted),
+        fmt::format("TCB status {} (accepted now: {})", claims.tcb_status, tcb.describe())};
+  }
+  const policy::Evaluation evaluation = policy_->evaluate(claims);
+  if (!evaluation.matched) {
+    return Failure{make_error_code(Errc::MeasurementsNotAccepted),
+                   policy_->describe(evaluation, claims)};
+  }
+  return {};
+}
+
 Outcome<PeerAttestation> Appraiser::appraise(const AttestationMessage& message,
                                              const attest::ReportData& expected_report_data,
                                              SystemTime now) const {

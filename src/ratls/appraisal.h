@@ -64,6 +64,14 @@ class Appraiser {
                                     const attest::ReportData& expected_report_data,
                                     SystemTime now) const;
 
+  /// Whether a peer appraised earlier (under another policy) would still be accepted exactly as
+  /// it was — used after a policy reload to re-check open channels. Evidence is not verified
+  /// again (verification facts do not depend on the policy); the peer's verified claims are
+  /// matched against this policy. An attested peer must still match a record (being
+  /// downgraded to unattested would change what its channel reports); an unattested peer needs
+  /// a `none` record. Errors: the appraisal error the peer would get now.
+  Outcome<void> still_accepts(const PeerAttestation& peer) const;
+
   const policy::MeasurementPolicy& policy() const noexcept { return *policy_; }
 
  private:

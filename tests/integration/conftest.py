@@ -249,3 +249,30 @@ def start_client(procs, server_port, *extra, attestation="none", policy=("--allo
 def curl(*args, timeout=120):
     """curl with -sS; returns CompletedProcess (stdout bytes)."""
     return run(["curl", "-sS", "--max-time", str(timeout), *args], timeout=timeout + 10)
+
+
+# Admin endpoints (docs/operations.md): the port a process logged, GETs, Prometheus samples.
+def admin_port(process):
+    match = process.wait_for(r"admin endpoints .* on [0-9.]+:(\d+)")
+    return int(match.group(1))
+
+
+def get(url):
+    """(status, body) of a GET with curl."""
+    result = curl("-o", "-", "-w", "\n%{http_code}", url)
+    body, _, status = result.stdout.decode().rpartition("\n")
+    return int(status), body
+
+
+def metric_value(text, name, **labels):
+    """Value of the sample `name{labels}` (labels in any order), or None."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        match = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(3) or ""))
+        if found == {k: str(v) for k, v in labels.items()}:
+            return float(match.group(4))
+    return None

@@ -6,41 +6,17 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import BIN, curl, run, start_client, start_server
+from conftest import (BIN, admin_port, curl, get, metric_value, run, start_client,
+                      start_server)
 
 PROMTOOL = shutil.which("promtool")
-
-
-def admin_port(process):
-    match = process.wait_for(r"admin endpoints .* on [0-9.]+:(\d+)")
-    return int(match.group(1))
-
-
-def get(url):
-    """(status, body) of a GET with curl."""
-    result = curl("-o", "-", "-w", "\n%{http_code}", url)
-    body, _, status = result.stdout.decode().rpartition("\n")
-    return int(status), body
-
-
-def metric_value(text, name, **labels):
-    """Value of the sample `name{labels}` (labels in any order), or None."""
-    for line in text.splitlines():
-        if line.startswith("#") or not line.startswith(name):
-            continue
-        match = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
-        if not match or match.group(1) != name:
-            continue
-        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(3) or ""))
-        if found == {k: str(v) for k, v in labels.items()}:
-            return float(match.group(4))
-    return None
 
 
 def test_admin_endpoints_metrics_and_promtool(procs, target):
@@ -253,7 +229,8 @@ def test_sighup_reloads_the_policy_and_keeps_the_old_one_when_invalid(procs, tar
                     "--url-path", "/status?code=200",
                     "--allowed-remote-attestation-type", "none"], timeout=30).returncode
 
-    # Load through the established channel while the policy changes: no request fails.
+    # Load through the established channel while the policy changes in a way that still
+    # accepts this client: no request fails, the open channel passes the re-check.
     stop = threading.Event()
     statuses = []
 
@@ -265,29 +242,114 @@ def test_sighup_reloads_the_policy_and_keeps_the_old_one_when_invalid(procs, tar
     loader.start()
     try:
         assert attested_get() == 0
-        # A stricter policy: unattested clients are refused from now on.
-        policy.write_text(json.dumps([{"attestation_type": "dcap-tdx",
+        policy.write_text(json.dumps([{"attestation_type": "none"},
+                                      {"attestation_type": "dcap-tdx",
                                        "measurements": {"mrtd": {"expected": "ab" * 48}}}]))
         server.proc.send_signal(signal.SIGHUP)
-        server.wait_for("policy reloaded")
-        assert attested_get() != 0
-        # An invalid file is rejected; the stricter policy stays in force.
-        policy.write_text("[{not json")
-        server.proc.send_signal(signal.SIGHUP)
-        server.wait_for("policy reload rejected")
-        assert attested_get() != 0
-        text = get(f"{admin}/metrics")[1]
-        assert metric_value(text, "atls_config_reloads_total", result="success") == 1
-        assert metric_value(text, "atls_config_reloads_total", result="failure") == 1
-        # Back to accepting unattested clients.
-        policy.write_text(json.dumps([{"attestation_type": "none"}]))
-        server.proc.send_signal(signal.SIGHUP)
+        server.wait_for(r"open channels re-checked, 0 closed")
+        assert attested_get() == 0
         time.sleep(0.5)
-        deadline = time.monotonic() + 10
-        while attested_get() != 0:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
     finally:
         stop.set()
         loader.join(30)
     assert statuses and set(statuses) == {200}, statuses
+
+    # A stricter policy: unattested clients are refused from now on, and the open channel of
+    # the unattested proxy-client is closed gracefully.
+    policy.write_text(json.dumps([{"attestation_type": "dcap-tdx",
+                                   "measurements": {"mrtd": {"expected": "ab" * 48}}}]))
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_for(r"open channels re-checked, 1 closed")
+    assert "the new policy refuses" in server.log
+    assert attested_get() != 0
+    deadline = time.monotonic() + 15
+    while get(f"http://127.0.0.1:{client_port}/status?code=200")[0] != 502:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    # An invalid file is rejected; the stricter policy stays in force.
+    policy.write_text("[{not json")
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_for("policy reload rejected")
+    assert attested_get() != 0
+    text = get(f"{admin}/metrics")[1]
+    assert metric_value(text, "atls_config_reloads_total", result="success") == 2
+    assert metric_value(text, "atls_config_reloads_total", result="failure") == 1
+    # Back to accepting unattested clients: the proxy-client's reconnection succeeds.
+    policy.write_text(json.dumps([{"attestation_type": "none"}]))
+    server.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while attested_get() != 0 or get(f"http://127.0.0.1:{client_port}/status?code=200")[0] != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_client_sighup_retires_a_channel_the_new_policy_refuses(procs, target, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps([{"attestation_type": "none"}]))
+    _, server_port = start_server(procs, target)
+    client, client_port = start_client(procs, server_port, policy=("--measurements-file", policy))
+    assert get(f"http://127.0.0.1:{client_port}/status?code=200")[0] == 200
+    # The server is unattested; the client's new policy requires TDX.
+    policy.write_text(json.dumps([{"attestation_type": "dcap-tdx",
+                                   "measurements": {"mrtd": {"expected": "ab" * 48}}}]))
+    client.proc.send_signal(signal.SIGHUP)
+    client.wait_for("the new policy refuses")
+    deadline = time.monotonic() + 15
+    while get(f"http://127.0.0.1:{client_port}/status?code=200")[0] != 502:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_connection_limit_and_idle_timeout(procs, target):
+    _, server_port = start_server(procs, target)
+    client, client_port = start_client(procs, server_port, "--max-connections", "2",
+                                       "--idle-timeout", "1", "--admin-listen-addr", "127.0.0.1:0")
+    admin = f"http://127.0.0.1:{admin_port(client)}"
+    request = b"GET /status?code=200 HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def connect():
+        """A kept-alive connection that has carried one complete exchange."""
+        sock = socket.create_connection(("127.0.0.1", client_port), timeout=10)
+        sock.sendall(request)
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(4096)
+            assert chunk, response
+            response += chunk
+        head, _, body = response.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+        while len(body) < length:
+            chunk = sock.recv(4096)
+            assert chunk, body
+            body += chunk
+        return sock
+
+    held = [connect(), connect()]
+    # A third connection is closed right after accept: reading gives EOF (or a reset).
+    extra = socket.create_connection(("127.0.0.1", client_port), timeout=10)
+    try:
+        extra.sendall(request)
+        assert extra.recv(4096) == b""
+    except ConnectionResetError:
+        pass
+    extra.close()
+    status, text = get(f"{admin}/metrics")
+    assert metric_value(text, "atls_connections_refused_total", listener="local") >= 1
+    # --idle-timeout 1: the held keep-alive connections are closed by the proxy ...
+    for sock in held:
+        sock.settimeout(10)
+        started = time.monotonic()
+        assert sock.recv(4096) == b""
+        assert time.monotonic() - started < 5
+        sock.close()
+    # ... which frees their places (the slot goes with the connection's coroutine, right after
+    # the close we just saw).
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            connect().close()
+            break
+        except (AssertionError, ConnectionResetError):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)

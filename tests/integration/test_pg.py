@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import BIN, Pki, run
+from conftest import BIN, Pki, admin_port, get, metric_value, run
 
 PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
 PSQL = "/usr/bin/psql"
@@ -469,7 +469,9 @@ def test_hba_reject_is_fatal_28000(procs, cluster, tmp_path):
                    "host shop all 127.0.0.1/32 trust\n"
                    "host bench all all attested\n")
     audit = tmp_path / "audit.log"
-    _, server_port = start_pg_server(procs, cluster, "--hba-file", hba, "--audit-log", audit)
+    server, server_port = start_pg_server(procs, cluster, "--hba-file", hba, "--audit-log", audit,
+                                          "--admin-listen-addr", "127.0.0.1:0")
+    admin = f"http://127.0.0.1:{admin_port(server)}"
     _, port = start_pg_client(procs, server_port)
     kind, body = raw_startup(port, "mallory", "shop")
     assert kind == b"E"
@@ -502,6 +504,54 @@ def test_hba_reject_is_fatal_28000(procs, cluster, tmp_path):
     assert rejected[0]["via"].startswith("channel ")
     audit_check = run([BIN, "audit", "verify", audit])
     assert audit_check.returncode == 0, audit_check.stderr.decode()
+    # ... and counted by reason.
+    status, text = get(f"{admin}/metrics")
+    assert status == 200
+    assert metric_value(text, "atls_pg_rejections_total", reason="pg.hba_rejected") == 2
+    assert metric_value(text, "atls_pg_rejections_total", reason="pg.hba_no_match") == 1
+    assert metric_value(text, "atls_pg_rejections_total", reason="pg.hba_not_attested") == 1
+
+
+def test_example_configs_run_the_pair(procs, cluster, tmp_path):
+    """config/pg-server.yaml and config/pg-client.yaml as shipped, with flags overriding only
+    what cannot run here (addresses, the CA, attestation): flags > file."""
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    audit = tmp_path / "audit.json"
+    server = procs.start([BIN, "--config", repo / "config/pg-server.yaml", "--audit-log", audit,
+                          "--admin-listen-addr", "127.0.0.1:0", "pg-server",
+                          f"127.0.0.1:{cluster.port}", "--listen-addr", "127.0.0.1:0",
+                          "--backend-ca", cluster.ca["cert"], "--backend-server-name",
+                          "localhost", "--server-attestation-type", "none"], name="pg-server")
+    server_port = server.listen_port("pg-server")
+    # The file's backend TLS (tls.enabled) is in force: verify-full.
+    server.wait_for("verify-full")
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps([{"attestation_type": "none"}]))
+    client = procs.start([BIN, "--config", repo / "config/pg-client.yaml", "--measurements-file",
+                          policy, "--admin-listen-addr", "127.0.0.1:0", "pg-client",
+                          f"127.0.0.1:{server_port}", "--listen-addr", "127.0.0.1:0",
+                          "--allow-self-signed"], name="pg-client")
+    port = client.listen_port("pg-client")
+    # The file's ip-allowlist (10.0.0.0/8) refuses the loopback client ...
+    kind, body = raw_startup(port, "alice", "shop")
+    assert kind == b"E" and "pg.allowlist_rejected" in error_fields(body)["D"]
+    # ... and a flag overrides it.
+    server.stop()
+    server = procs.start([BIN, "--config", repo / "config/pg-server.yaml", "--audit-log", audit,
+                          "--admin-listen-addr", "127.0.0.1:0", "pg-server",
+                          f"127.0.0.1:{cluster.port}", "--listen-addr",
+                          f"127.0.0.1:{server_port}", "--backend-ca", cluster.ca["cert"],
+                          "--backend-server-name", "localhost", "--server-attestation-type",
+                          "none", "--ip-allowlist", "127.0.0.1/32"], name="pg-server-2")
+    server.listen_port("pg-server")
+    deadline = time.monotonic() + 20
+    while True:
+        ok = psql(conninfo(port), "-c", "select 1")
+        if ok.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert server.stop() == 0
 
 
 def test_allowlist_reject_is_fatal_28000(procs, cluster):
@@ -584,6 +634,32 @@ def test_backend_restart_mid_session_ends_cleanly(pair, cluster):
     # The channel survived; new sessions reach the restarted backend.
     result = psql(conninfo(pair["port"]), "-c", "select 1")
     assert result.returncode == 0, result.stderr.decode()
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_sigterm_drains_open_sessions(pair, cluster, side):
+    """SIGTERM on either proxy: no new database connections, the open session's query finishes,
+    then the process exits 0 well before --drain-timeout (30 s)."""
+    sleeper = subprocess.Popen([PSQL, "-X", "-At", "-d", conninfo(pair["port"]), "-c",
+                                "select pg_sleep(2)", "-c", "select 'done'"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while cluster.local_sql("select count(*) from pg_stat_activity where query = "
+                            "'select pg_sleep(2)' and state = 'active'") != "1":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    started = time.monotonic()
+    pair[side].proc.send_signal(signal.SIGTERM)
+    pair[side].wait_for("draining", timeout=10)
+    out, err = sleeper.communicate(timeout=30)
+    assert sleeper.returncode == 0, err.decode()
+    assert out.decode().split() == ["done"]
+    assert pair[side].proc.wait(20) == 0
+    assert time.monotonic() - started < 15
+    if side == "client":
+        # The local listener is gone with the process.
+        refused = psql(conninfo(pair["port"], connect_timeout=3), "-c", "select 1")
+        assert refused.returncode == 2
 
 
 def test_no_channel_gives_08006_then_recovers(procs, cluster):

@@ -39,11 +39,10 @@ Outcome<std::unique_ptr<tcp::acceptor>> listen_on(asio::io_context& io,
 
 AttestedServer::AttestedServer(Runtime& runtime, AttestedServerOptions options,
                                HandlerFactory handlers)
-    : runtime_(runtime), options_(std::move(options)), handlers_(std::move(handlers)) {
-  if (!options_.h1.drain) {
-    options_.h1.drain = std::make_shared<http::DrainSignal>();
-  }
-}
+    : runtime_(runtime),
+      options_(std::move(options)),
+      handlers_(std::move(handlers)),
+      limit_(options_.max_connections, options_.on_connection_refused) {}
 
 Outcome<tcp::endpoint> AttestedServer::start() {
   auto acceptor = listen_on(runtime_.main_io(), options_.listen);
@@ -67,14 +66,24 @@ void AttestedServer::stop_accepting() {
 
 void AttestedServer::drain() {
   stop_accepting();
-  if (options_.h1.drain) {
-    options_.h1.drain->start();
-  }
-  std::lock_guard lock(sessions_mutex_);
+  std::lock_guard lock(channels_mutex_);
   draining_ = true;
-  for (const auto& [key, shutdown] : h2_shutdowns_) {
-    shutdown();
+  for (const auto& [serial, channel] : channels_) {
+    channel.close_gracefully();
   }
+}
+
+std::size_t AttestedServer::close_channels_if(
+    const std::function<bool(const ratls::ChannelInfo&)>& reject) {
+  std::lock_guard lock(channels_mutex_);
+  std::size_t closed = 0;
+  for (const auto& [serial, channel] : channels_) {
+    if (reject(*channel.info)) {
+      channel.close_gracefully();
+      ++closed;
+    }
+  }
+  return closed;
 }
 
 asio::awaitable<void> AttestedServer::accept_loop() {
@@ -91,18 +100,19 @@ asio::awaitable<void> AttestedServer::accept_loop() {
       co_await pause.async_wait(http::kUseTuple);
       continue;
     }
-    if (open_.load() >= options_.max_connections) {
-      spdlog::warn("connection limit {} reached; refusing a connection", options_.max_connections);
+    auto slot = limit_.try_acquire();
+    if (!slot) {
+      spdlog::warn("connection limit {} reached; refusing a connection", limit_.max());
       continue;  // the socket closes here
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto connection = serve(std::move(socket), index);
+    auto connection = serve(std::move(socket), index, std::move(*slot));
     asio::co_spawn(runtime_.io(index), std::move(connection), asio::detached);
   }
 }
 
-asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_index) {
-  ++open_;
+asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_index,
+                                            [[maybe_unused]] ConnectionLimit::Slot slot) {
   boost::system::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   const std::string peer_text = fmt::format("{}:{}", peer.address().to_string(), peer.port());
@@ -111,7 +121,6 @@ asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_i
   if (!channel) {
     spdlog::warn("channel from {} refused: {}", peer_text, channel.error().describe());
     http::abort_stream(stream);
-    --open_;
     co_return;
   }
   const auto& peer_attestation = channel->peer;
@@ -131,44 +140,55 @@ asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_i
   context.io_index = io_index;
   http::RequestHandler handler = handlers_(context);
 
+  // Registered for drain() and close_channels_if(): how to close this channel gracefully.
+  const auto register_channel = [this, &context](std::function<void()> close_gracefully) {
+    std::lock_guard lock(channels_mutex_);
+    const std::uint64_t serial = next_channel_++;
+    channels_[serial] = LiveChannel{context.channel, close_gracefully};
+    if (draining_) {
+      close_gracefully();
+    }
+    return serial;
+  };
+  const auto unregister_channel = [this](std::uint64_t serial) {
+    std::lock_guard lock(channels_mutex_);
+    channels_.erase(serial);
+  };
+
   if (context.channel->http_version == ratls::HttpVersion::Http2) {
     auto session = http::H2Session<http::TlsStream>::make_server(
         std::move(stream), options_.h2, std::move(handler), peer.address());
     if (session) {
-      const void* key = session.get();
-      {
-        std::lock_guard lock(sessions_mutex_);
-        std::weak_ptr weak = session;
-        auto executor = co_await asio::this_coro::executor;
-        h2_shutdowns_[key] = [weak, executor] {
-          asio::post(executor, [weak] {
-            if (auto live = weak.lock()) {
-              live->shutdown();
-            }
-          });
-        };
-        if (draining_) {
-          h2_shutdowns_[key]();
-        }
-      }
+      auto executor = co_await asio::this_coro::executor;
+      std::weak_ptr weak = session;
+      const std::uint64_t serial = register_channel([weak, executor] {
+        asio::post(executor, [weak] {
+          if (auto live = weak.lock()) {
+            live->shutdown();  // GOAWAY; open streams finish
+          }
+        });
+      });
       const ErrorCode reason = co_await session->run();
-      {
-        std::lock_guard lock(sessions_mutex_);
-        h2_shutdowns_.erase(key);
-      }
+      unregister_channel(serial);
       spdlog::debug("channel from {} ended: {}", peer_text,
                     reason ? describe(reason) : std::string("closed"));
     }
   } else {
+    // Each HTTP/1.1 channel has its own drain signal, so that one channel can be closed
+    // gracefully (idle: now; busy: after its current response) without the others.
+    http::H1ServerOptions h1 = options_.h1;
+    h1.drain = std::make_shared<http::DrainSignal>();
+    const std::uint64_t serial = register_channel([drain = h1.drain] { drain->start(); });
     boost::beast::flat_buffer buffer;
     const asio::ip::address peer_address = peer.address();
-    co_await http::serve_h1(stream, buffer, peer_address, std::move(handler), options_.h1);
+    co_await http::serve_h1(stream, buffer, peer_address, std::move(handler), h1);
+    unregister_channel(serial);
     spdlog::debug("channel from {} ended", peer_text);
   }
   if (options_.channel.observer) {
     options_.channel.observer->on_channel_closed(ratls::ChannelRole::Server);
   }
-  --open_;
+  // `slot` is released with the coroutine frame: the connection no longer counts.
 }
 
 }  // namespace atls::proxy

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 
+#include "core/connection_limit.h"
 #include "core/runtime.h"
 #include "http/h1_server.h"
 #include "http/h2_session.h"
@@ -36,7 +37,10 @@ struct AttestedServerOptions {
   ratls::ChannelConfig channel;
   http::H2Options h2;
   http::H1ServerOptions h1;
+  /// --max-connections: more concurrent connections are closed at once after accept.
   std::size_t max_connections = 10000;
+  /// Called for each connection refused by max_connections (metrics); may be empty.
+  std::function<void()> on_connection_refused;
 };
 
 class AttestedServer {
@@ -50,19 +54,31 @@ class AttestedServer {
   /// finish, then the channel closes), closes idle HTTP/1.1 channels and busy ones after their
   /// current response.
   void drain();
-  std::size_t open_channels() const noexcept { return open_.load(); }
+  std::size_t open_channels() const noexcept { return limit_.open(); }
+
+  /// Closes gracefully (as drain() does, but only those) the established channels for which
+  /// `reject` returns true — e.g. peers a reloaded policy no longer accepts. Returns how many.
+  /// @par Thread Safety
+  /// Any thread; `reject` runs under the server's lock and must not block.
+  std::size_t close_channels_if(const std::function<bool(const ratls::ChannelInfo&)>& reject);
 
  private:
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, std::size_t io_index);
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, std::size_t io_index,
+                                     ConnectionLimit::Slot slot);
 
   Runtime& runtime_;
   AttestedServerOptions options_;
   HandlerFactory handlers_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  std::atomic<std::size_t> open_{0};
-  std::mutex sessions_mutex_;
-  std::map<const void*, std::function<void()>> h2_shutdowns_;  // per live HTTP/2 channel
+  ConnectionLimit limit_;
+  struct LiveChannel {
+    std::shared_ptr<const ratls::ChannelInfo> info;
+    std::function<void()> close_gracefully;  // GOAWAY (HTTP/2) or the channel's DrainSignal
+  };
+  std::mutex channels_mutex_;
+  std::map<std::uint64_t, LiveChannel> channels_;  // established channels, by serial
+  std::uint64_t next_channel_ = 0;
   bool draining_ = false;
   std::size_t next_io_ = 0;
 };

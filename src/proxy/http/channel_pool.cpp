@@ -197,12 +197,19 @@ void ChannelPool::prune_closed_h1() {
   if (options_.max_attestation_age.count() > 0) {
     const auto now = std::chrono::steady_clock::now();
     for (const auto& channel : h1_) {
-      if (channel.session->can_send() &&
+      if (channel.session->can_send() && !channel.retired &&
           now - channel.established_at >= options_.max_attestation_age) {
         if (auto* h1 =
                 dynamic_cast<http::H1ClientSession<http::TlsStream>*>(channel.session.get())) {
           h1->close();
         }
+      }
+    }
+  }
+  for (const auto& channel : h1_) {
+    if (channel.retired && channel.session->can_send()) {
+      if (auto* h1 = dynamic_cast<http::H1ClientSession<http::TlsStream>*>(channel.session.get())) {
+        h1->close();
       }
     }
   }
@@ -273,7 +280,7 @@ asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::acquire() {
     }
     prune_closed_h1();
     for (const auto& channel : h1_) {
-      if (channel.session->can_send()) {
+      if (!channel.retired && channel.session->can_send()) {
         co_return channel;
       }
     }
@@ -290,6 +297,38 @@ asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::acquire() {
                             last_error_ + ")"};
     }
   }
+}
+
+void ChannelPool::retire_channels_if(std::function<bool(const ratls::PeerAttestation&)> reject) {
+  asio::post(executor_, [this, reject = std::move(reject)] {
+    if (stopped_) {
+      return;
+    }
+    bool retired_any = false;
+    if (h2_.session && h2_.peer && reject(*h2_.peer)) {
+      spdlog::warn(
+          "the reloaded policy no longer accepts the attestation of {} on the current channel: "
+          "closing it gracefully and re-attesting",
+          options_.server.to_string());
+      const auto old = std::dynamic_pointer_cast<http::H2Session<http::TlsStream>>(h2_.session);
+      h2_ = UpstreamChannel{};
+      last_error_ = "channel retired by a policy reload";
+      if (old) {
+        old->shutdown();  // GOAWAY: open streams complete
+      }
+      retired_any = true;
+    }
+    for (auto& channel : h1_) {
+      if (!channel.retired && channel.peer && reject(*channel.peer)) {
+        channel.retired = true;
+        retired_any = true;
+      }
+    }
+    if (retired_any) {
+      prune_closed_h1();
+      changed_.notify_all();  // maintain() re-establishes; waiting requests re-check
+    }
+  });
 }
 
 void ChannelPool::shutdown() {

@@ -14,6 +14,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -53,6 +54,8 @@ struct UpstreamChannel {
   std::shared_ptr<const ratls::PeerAttestation> peer;
   ratls::HttpVersion version = ratls::HttpVersion::Http2;
   std::chrono::steady_clock::time_point established_at{};
+  /// HTTP/1.1: takes no new request and is closed once idle (retire_channels_if).
+  bool retired = false;
 };
 
 class ChannelPool {
@@ -70,6 +73,14 @@ class ChannelPool {
 
   /// Stops reconnecting and closes the channels gracefully.
   void shutdown();
+
+  /// After a policy reload: every channel whose server attestation `reject` refuses is retired
+  /// gracefully — the HTTP/2 channel gets GOAWAY (open streams finish) and a new channel is
+  /// established and appraised under the new policy; HTTP/1.1 channels take no new request and
+  /// close once idle. Requests meanwhile wait for the new channel (acquire_timeout).
+  /// @par Thread Safety
+  /// Any thread: the work is posted to the pool's executor.
+  void retire_channels_if(std::function<bool(const ratls::PeerAttestation&)> reject);
 
   /// Whether some channel is currently established.
   bool connected() const noexcept;

@@ -66,7 +66,10 @@ RequestHead make_channel_request(const RequestHead& source, ratls::HttpVersion c
 }
 
 ClientProxy::ClientProxy(asio::io_context& io, ClientProxyOptions options)
-    : io_(io), options_(std::move(options)), pool_(io.get_executor(), options_.pool) {}
+    : io_(io),
+      options_(std::move(options)),
+      pool_(io.get_executor(), options_.pool),
+      limit_(options_.max_connections, options_.on_connection_refused) {}
 
 asio::awaitable<Outcome<void>> ClientProxy::connect() {
   co_return co_await pool_.start();
@@ -107,13 +110,19 @@ asio::awaitable<void> ClientProxy::accept_loop() {
       co_await pause.async_wait(http::kUseTuple);
       continue;
     }
+    auto slot = limit_.try_acquire();
+    if (!slot) {
+      spdlog::warn("connection limit {} reached; refusing a source connection", limit_.max());
+      continue;  // the socket closes here
+    }
     socket.set_option(tcp::no_delay(true), ec);
-    auto source = serve_source(std::move(socket));
+    auto source = serve_source(std::move(socket), std::move(*slot));
     asio::co_spawn(io_, std::move(source), asio::detached);
   }
 }
 
-asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket) {
+asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket,
+                                                [[maybe_unused]] ConnectionLimit::Slot slot) {
   boost::system::error_code ec;
   const auto peer = socket.remote_endpoint(ec);
   const asio::ip::address peer_address = peer.address();

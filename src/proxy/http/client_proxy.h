@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 
+#include "core/connection_limit.h"
 #include "http/h1_server.h"
 #include "http/h2_session.h"
 #include "proxy/http/channel_pool.h"
@@ -22,6 +23,10 @@ struct ClientProxyOptions {
   ChannelPoolOptions pool;
   http::H1ServerOptions h1;
   http::H2Options h2;
+  /// --max-connections: more concurrent source connections are closed at once after accept.
+  std::size_t max_connections = 10000;
+  /// Called for each connection refused by max_connections (metrics); may be empty.
+  std::function<void()> on_connection_refused;
 };
 
 class ClientProxy {
@@ -42,13 +47,15 @@ class ClientProxy {
 
  private:
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve_source(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve_source(boost::asio::ip::tcp::socket socket,
+                                            ConnectionLimit::Slot slot);
   boost::asio::awaitable<void> forward(http::ServerExchangePtr exchange);
   http::RequestHandler handler();
 
   boost::asio::io_context& io_;
   ClientProxyOptions options_;
   ChannelPool pool_;
+  ConnectionLimit limit_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
 };
 

@@ -19,7 +19,10 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 PgClientProxy::PgClientProxy(asio::io_context& io, PgClientOptions options)
-    : io_(io), options_(std::move(options)), pool_(io.get_executor(), options_.pool) {}
+    : io_(io),
+      options_(std::move(options)),
+      pool_(io.get_executor(), options_.pool),
+      limit_(options_.max_connections, options_.on_connection_refused) {}
 
 asio::awaitable<Outcome<void>> PgClientProxy::connect() {
   co_return co_await pool_.start();
@@ -56,8 +59,13 @@ asio::awaitable<void> PgClientProxy::accept_loop() {
       co_await pause.async_wait(http::kUseTuple);
       continue;
     }
+    auto slot = limit_.try_acquire();
+    if (!slot) {
+      spdlog::warn("pg: connection limit {} reached; refusing a local connection", limit_.max());
+      continue;  // the socket closes here
+    }
     socket.set_option(tcp::no_delay(true), ec);
-    auto local = serve_local(std::move(socket));
+    auto local = serve_local(std::move(socket), std::move(*slot));
     asio::co_spawn(io_, std::move(local), asio::detached);
   }
 }
@@ -115,7 +123,8 @@ bool is_negotiation(const StartupPacket& packet) {
 
 }  // namespace
 
-asio::awaitable<void> PgClientProxy::serve_local(tcp::socket socket) {
+asio::awaitable<void> PgClientProxy::serve_local(tcp::socket socket,
+                                                 [[maybe_unused]] ConnectionLimit::Slot slot) {
   boost::system::error_code ec;
   const tcp::endpoint source = socket.remote_endpoint(ec);
   if (ec) {

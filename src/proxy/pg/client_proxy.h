@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 
+#include "core/connection_limit.h"
 #include "proxy/http/channel_pool.h"
 #include "proxy/pg/duplex.h"
 #include "proxy/pg/wire.h"
@@ -29,6 +30,10 @@ struct PgClientOptions {
   /// Server context for local TLS (answer 'S'); null = answer 'N' (plaintext on loopback).
   tls::SharedSslContext local_tls;
   std::chrono::milliseconds startup_timeout{std::chrono::seconds(30)};
+  /// --max-connections: more concurrent local connections are closed at once after accept.
+  std::size_t max_connections = 10000;
+  /// Called for each connection refused by max_connections (metrics); may be empty.
+  std::function<void()> on_connection_refused;
 };
 
 class PgClientProxy {
@@ -39,13 +44,17 @@ class PgClientProxy {
   boost::asio::awaitable<Outcome<void>> connect();
   /// Binds the local listener and starts accepting.
   Outcome<boost::asio::ip::tcp::endpoint> listen();
-  /// Stops accepting and closes the channel gracefully.
+  /// Stops accepting and closes the channel gracefully: GOAWAY, open database sessions (their
+  /// CONNECT streams) continue until they end.
   void shutdown();
+  /// After shutdown(): whether the channel has closed, i.e. every database session has ended.
+  bool drained() const noexcept { return !pool_.connected(); }
   ChannelPool& channels() noexcept { return pool_; }
 
  private:
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve_local(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve_local(boost::asio::ip::tcp::socket socket,
+                                           ConnectionLimit::Slot slot);
   boost::asio::awaitable<void> serve_secure(SocketDuplex<http::TlsStream>& secure,
                                             boost::asio::ip::tcp::endpoint source);
   boost::asio::awaitable<void> run_session(Duplex& local, boost::asio::ip::tcp::endpoint source,
@@ -56,6 +65,7 @@ class PgClientProxy {
   boost::asio::io_context& io_;
   PgClientOptions options_;
   ChannelPool pool_;
+  ConnectionLimit limit_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
 };
 

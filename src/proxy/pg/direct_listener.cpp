@@ -18,7 +18,10 @@ using asio::ip::tcp;
 
 DirectListener::DirectListener(Runtime& runtime, DirectListenerOptions options,
                                std::shared_ptr<const PgServerConfig> config)
-    : runtime_(runtime), options_(std::move(options)), config_(std::move(config)) {}
+    : runtime_(runtime),
+      options_(std::move(options)),
+      config_(std::move(config)),
+      limit_(options_.max_connections, options_.on_connection_refused) {}
 
 Outcome<tcp::endpoint> DirectListener::start() {
   auto acceptor = listen_on(runtime_.main_io(), options_.listen);
@@ -53,22 +56,19 @@ asio::awaitable<void> DirectListener::accept_loop() {
       co_await pause.async_wait(http::kUseTuple);
       continue;
     }
-    if (open_.load() >= options_.max_connections) {
-      spdlog::warn("pg direct: connection limit {} reached", options_.max_connections);
+    auto slot = limit_.try_acquire();
+    if (!slot) {
+      spdlog::warn("pg direct: connection limit {} reached; refusing a connection", limit_.max());
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto connection = serve(std::move(socket));
+    auto connection = serve(std::move(socket), std::move(*slot));
     asio::co_spawn(runtime_.io(index), std::move(connection), asio::detached);
   }
 }
 
-asio::awaitable<void> DirectListener::serve(tcp::socket socket) {
-  struct Count {
-    std::atomic<std::size_t>& open;
-    explicit Count(std::atomic<std::size_t>& o) : open(o) { ++open; }
-    ~Count() { --open; }
-  } count(open_);
+asio::awaitable<void> DirectListener::serve(tcp::socket socket,
+                                            [[maybe_unused]] ConnectionLimit::Slot slot) {
   boost::system::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   if (ec) {

@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
 
+#include "core/connection_limit.h"
 #include "core/runtime.h"
 #include "proxy/pg/frontend.h"
 #include "tls/context.h"
@@ -26,7 +27,10 @@ struct DirectListenerOptions {
   /// Server context with the proxy-server's certificate, ALPN preference {"postgresql"}.
   tls::SharedSslContext tls;
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(30)};
+  /// --max-connections: more concurrent connections are closed at once after accept.
   std::size_t max_connections = 10000;
+  /// Called for each connection refused by max_connections (metrics); may be empty.
+  std::function<void()> on_connection_refused;
 };
 
 class DirectListener {
@@ -39,13 +43,14 @@ class DirectListener {
 
  private:
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket,
+                                     ConnectionLimit::Slot slot);
 
   Runtime& runtime_;
   DirectListenerOptions options_;
   std::shared_ptr<const PgServerConfig> config_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  std::atomic<std::size_t> open_{0};
+  ConnectionLimit limit_;
   std::size_t next_io_ = 0;
 };
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace atls::cli {
 namespace {
 
@@ -16,9 +18,17 @@ struct TestApp {
     server->add_option("target_addr", target);
     server->add_option("--listen-addr", listen)->envname("ATLS_TEST_LISTEN_ADDR");
     server->add_option("--server-attestation-type", type);
+    auto* pg_server = app.add_subcommand("pg-server");
+    pg_server->add_option("backend_addr", target);
+    pg_server->add_option("--listen-addr", listen);
+    for (const char* flag : {"--backend-sslmode", "--backend-ca", "--backend-cert", "--backend-key",
+                             "--backend-server-name", "--backend-sslnegotiation"}) {
+      pg_server->add_option(flag, backend_tls[flag]);
+    }
   }
   CLI::App app;
   std::string measurements, target, listen, type;
+  std::map<std::string, std::string> backend_tls;
   double age = 0;
   bool log_json = false;
 };
@@ -50,6 +60,31 @@ logging: {format: json}
             "server.listen-addr=0.0.0.0:26257;server.target_addr=db.internal:26257;"
             "measurements-file=m.json;server.server-attestation-type=auto;"
             "max-attestation-age=300;log-json=true;");
+}
+
+TEST(ConfigFile, BackendTlsMapsOntoPgServerFlags) {
+  TestApp t;
+  YamlConfig reader(&t.app);
+  const auto items = reader.translate(R"(
+mode: pg-server
+proxy:
+  listen: "0.0.0.0:26257"
+  backend:
+    host: cockroachdb.internal
+    port: 26257
+    tls: {enabled: true, ca_cert: /ca.crt, client_cert: /c.crt, client_key: /c.key,
+          server_name: node1, negotiation: direct}
+)",
+                                      "pg-server");
+  EXPECT_EQ(render(items),
+            "pg-server.listen-addr=0.0.0.0:26257;pg-server.backend-sslmode=verify-full;"
+            "pg-server.backend-ca=/ca.crt;pg-server.backend-cert=/c.crt;"
+            "pg-server.backend-key=/c.key;pg-server.backend-server-name=node1;"
+            "pg-server.backend-sslnegotiation=direct;"
+            "pg-server.backend_addr=cockroachdb.internal:26257;");
+  EXPECT_EQ(render(reader.translate("proxy: {backend: {host: db, tls: {enabled: false}}}\n",
+                                    "pg-server")),
+            "pg-server.backend-sslmode=disable;pg-server.backend_addr=db;");
 }
 
 TEST(ConfigFile, FullParseAppliesTheFile) {
@@ -92,6 +127,8 @@ TEST(ConfigFile, ErrorsNameTheLine) {
       {"server: {bogus: 1}\n", "unknown option 'bogus' of 'server'"},
       {"policy: {require_fresh_attestation: maybe}\n", "must be true or false"},
       {"attestation: {provider: tpm9}\n", "unknown provider or type 'tpm9'"},
+      {"proxy: {backend: {host: a, tls: {enabled: true}}}\n",
+       "config line 1: proxy.backend.tls: TLS to the backend is configured in database mode"},
   };
   for (const auto& [text, expected] : cases) {
     try {
