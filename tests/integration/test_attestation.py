@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import threading
+import time
 
 import pytest
 
@@ -284,9 +285,17 @@ def gcp_metadata():
 
 
 def attested_type(client_port):
-    head = curl("-D", "-", "-o", "/dev/null", f"http://127.0.0.1:{client_port}/").stdout.decode()
+    """The server's attestation type as the proxy-client reports it."""
+    head = curl("-D", "-", "-o", "/dev/null", f"http://127.0.0.1:{client_port}/measurement").stdout.decode()
     line = next(l for l in head.split("\r\n") if l.lower().startswith("x-flashbots-attestation-type:"))
     return line.split(":", 1)[1].strip()
+
+
+def wait_until_empty(directory, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while list(pathlib.Path(directory).iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(pathlib.Path(directory).iterdir())
 
 
 @needs_fake_tsm
@@ -297,7 +306,7 @@ def test_server_generates_tdx_quotes_through_configfs_tsm(procs, target, mock_te
                                   policy=("--allowed-remote-attestation-type", "dcap-tdx"))
     assert attested_type(client_port) == "dcap-tdx"
     assert "cannot generate" not in server.log
-    assert list(pathlib.Path(root).iterdir()) == []  # every report entry was removed
+    assert wait_until_empty(root) == []  # every report entry was removed
 
 
 @needs_fake_tsm
