@@ -10,7 +10,7 @@
 #include <iterator>
 
 #include "attest/errors.h"
-#include "attest/factory.h"
+#include "attest/local/local_attester.h"
 #include "attest/mock/mock_tee.h"
 #include "attest/snp/snp_verifier.h"
 #include "attest/tdx/collateral.h"
@@ -244,7 +244,10 @@ Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
     }
     return attest::AttesterPtr(std::move(*provider));
   }
-  return attest::make_attester(type);
+  // Production: configfs-tsm / the SEV-SNP device, or `auto` detection. The paths and the GCP
+  // metadata URL come from ATLS_TSM_REPORT_ROOT, ATLS_SEV_GUEST_DEVICE and ATLS_GCP_METADATA_URL
+  // when set (test and advanced knobs, docs/cli.md).
+  return attest::local::make_attester(type, attest::local::options_from_environment());
 }
 
 ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,
@@ -320,15 +323,21 @@ Outcome<std::unique_ptr<Operations>> start_operations(
     boost::asio::post(runtime.attestation_executor(), [attester, readiness] {
       attest::ReportData probe{};
       probe.fill(0xA5);
-      auto evidence = attester->generate(probe);
+      auto evidence = attester->generate_evidence(probe);
       if (evidence) {
         readiness->set("attester", true,
                        fmt::format("{} evidence generated ({} bytes)",
                                    attest::to_string(attester->type()), evidence->size()));
       } else {
-        readiness->set("attester", false, describe(evidence.error()));
-        spdlog::error("readiness: the {} attester failed its self-test: {}",
-                      attest::to_string(attester->type()), describe(evidence.error()));
+        // The process keeps running (the TEE may recover, e.g. a restarting quoting service),
+        // but every handshake that needs local evidence fails until it does.
+        readiness->set("attester", false, evidence.error().describe());
+        spdlog::error(
+            "readiness: cannot generate {} evidence: {}. /attestation/ready reports not ready "
+            "and attested handshakes will fail until evidence can be generated (is this a {} "
+            "guest, with configfs-tsm and the privileges to use it? docs/cli.md)",
+            attest::to_string(attester->type()), evidence.error().describe(),
+            attest::family_of(attester->type()) == attest::Family::Snp ? "SEV-SNP" : "TDX");
       }
     });
   }

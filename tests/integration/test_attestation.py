@@ -1,9 +1,12 @@
 """Attestation through the real binary: the mock TEE (real evidence formats, real verification
 code, an INSECURE test PKI made at test time) end to end between proxies, and the `verify`
 contract on the real evidence in the shared test data."""
+import http.server
 import json
 import os
 import pathlib
+import threading
+import time
 
 import pytest
 
@@ -237,3 +240,123 @@ def test_log_dcap_quote_writes_received_evidence(procs, target, mock_tee, tmp_pa
     code, out, _ = verify("--attestation-type", "sev-snp", "--evidence", files[0],
                           "--insecure-trust-mock-tee", mock_tee)
     assert code == 0 and out["measurement"] == MOCK_MEASUREMENT
+
+
+# --- Evidence generation through configfs-tsm (attest/tdx_gen, attest/snp, attest/local) -------
+# The real binary's production configfs-tsm path against the fake configfs-tsm process
+# (tests/tools/fake_configfs_tsm_main.cpp), whose "firmware" is the INSECURE mock TEE: no TEE
+# hardware is involved. The peer verifies with the mock roots only.
+
+FAKE_TSM = pathlib.Path(os.environ.get("ATLS_FAKE_TSM_BIN", BIN.parent.parent / "tests" / "fake_configfs_tsm"))
+needs_fake_tsm = pytest.mark.skipif(not FAKE_TSM.is_file(), reason=f"no {FAKE_TSM} (build target fake_configfs_tsm)")
+
+
+def start_fake_tsm(procs, tmp_path, mock_tee, provider="tdx_guest"):
+    process = procs.start([FAKE_TSM, tmp_path / "configfs", mock_tee, provider], name="fake-tsm")
+    return process.wait_for(r"fake configfs-tsm ready: (\S+)").group(1)
+
+
+def generation_env(report_root, metadata="http://127.0.0.1:9", sev_guest=None):
+    """The test knobs of docs/cli.md; port 9 (discard) refuses: not GCP."""
+    return {"ATLS_TSM_REPORT_ROOT": str(report_root), "ATLS_GCP_METADATA_URL": metadata,
+            "ATLS_SEV_GUEST_DEVICE": str(sev_guest or pathlib.Path(report_root) / "no-sev-guest")}
+
+
+@pytest.fixture
+def gcp_metadata():
+    """A fake GCP metadata server on 127.0.0.1 (interop spec §4.5 step 3); yields its URL."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Metadata-Flavor", "Google")
+            self.send_header("Content-Length", "17")
+            self.end_headers()
+            self.wfile.write(b"computeMetadata/\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def attested_type(client_port):
+    """The server's attestation type as the proxy-client reports it."""
+    head = curl("-D", "-", "-o", "/dev/null", f"http://127.0.0.1:{client_port}/measurement").stdout.decode()
+    line = next(l for l in head.split("\r\n") if l.lower().startswith("x-flashbots-attestation-type:"))
+    return line.split(":", 1)[1].strip()
+
+
+def wait_until_empty(directory, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while list(pathlib.Path(directory).iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(pathlib.Path(directory).iterdir())
+
+
+@needs_fake_tsm
+def test_server_generates_tdx_quotes_through_configfs_tsm(procs, target, mock_tee, tmp_path):
+    root = start_fake_tsm(procs, tmp_path, mock_tee)
+    server, server_port = start_server(procs, target, attestation="dcap-tdx", env=generation_env(root))
+    _, client_port = start_client(procs, server_port, "--insecure-trust-mock-tee", mock_tee,
+                                  policy=("--allowed-remote-attestation-type", "dcap-tdx"))
+    assert attested_type(client_port) == "dcap-tdx"
+    assert "cannot generate" not in server.log
+    assert wait_until_empty(root) == []  # every report entry was removed
+
+
+@needs_fake_tsm
+def test_auto_detects_tdx_guest(procs, target, mock_tee, tmp_path):
+    root = start_fake_tsm(procs, tmp_path, mock_tee)
+    server, server_port = start_server(procs, target, attestation="auto", env=generation_env(root))
+    server.wait_for(r"attestation type auto: attesting as dcap-tdx \(configfs-tsm provider \"tdx_guest\"")
+    _, client_port = start_client(procs, server_port, "--insecure-trust-mock-tee", mock_tee,
+                                  policy=("--allowed-remote-attestation-type", "dcap-tdx"))
+    assert attested_type(client_port) == "dcap-tdx"
+
+
+@needs_fake_tsm
+def test_auto_detects_tdx_on_gcp(procs, target, mock_tee, tmp_path, gcp_metadata):
+    root = start_fake_tsm(procs, tmp_path, mock_tee)
+    server, server_port = start_server(procs, target, attestation="auto",
+                                       env=generation_env(root, metadata=gcp_metadata))
+    server.wait_for(r"attesting as gcp-tdx")
+    _, client_port = start_client(procs, server_port, "--insecure-trust-mock-tee", mock_tee,
+                                  policy=("--allowed-remote-attestation-type", "gcp-tdx"))
+    assert attested_type(client_port) == "gcp-tdx"
+
+
+@needs_fake_tsm
+def test_auto_detects_sev_guest(procs, target, mock_tee, tmp_path):
+    root = start_fake_tsm(procs, tmp_path, mock_tee, provider="sev_guest")
+    server, server_port = start_server(procs, target, attestation="auto", env=generation_env(root))
+    server.wait_for(r"attesting as sev-snp")
+    _, client_port = start_client(procs, server_port, "--insecure-trust-mock-tee", mock_tee,
+                                  policy=("--allowed-remote-attestation-type", "sev-snp"))
+    assert attested_type(client_port) == "sev-snp"
+
+
+def test_auto_without_tee_attests_as_none_and_says_why(procs, target, tmp_path):
+    server, server_port = start_server(procs, target, attestation="auto",
+                                       env=generation_env(tmp_path / "no-tsm"))
+    line = server.wait_for(r"attesting as none \((.*)\)").group(1)
+    assert "no-tsm not present" in line and "no-sev-guest" in line
+    _, client_port = start_client(procs, server_port)
+    assert curl(f"http://127.0.0.1:{client_port}/measurement").stdout == b"No measurements"
+
+
+def test_explicit_tdx_without_configfs_tsm_is_a_clear_error(procs, target, tmp_path):
+    server, _ = start_server(procs, target, attestation="dcap-tdx",
+                             env=generation_env(tmp_path / "no-tsm"))
+    server.wait_for(r"readiness: cannot generate dcap-tdx evidence: tsm\.unavailable")
+
+
+def test_azure_tdx_generation_is_refused(target):
+    result = run([BIN, "server", f"127.0.0.1:{target}", "--server-attestation-type", "azure-tdx",
+                  "--allowed-remote-attestation-type", "none"])
+    assert result.returncode == 2
+    assert b"attest.generation_unavailable" in result.stderr

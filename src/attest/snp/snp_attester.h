@@ -85,7 +85,7 @@ class SnpAttester final : public Attester {
   /// device_cert_buffer_too_large, firmware_error, generated_report_invalid,
   /// generated_report_data_mismatch, generated_vmpl_mismatch, generated_cert_table_invalid,
   /// evidence_too_large.
-  Outcome<Bytes> generate_evidence(const ReportData& report_data) const;
+  Outcome<Bytes> generate_evidence(const ReportData& report_data) const override;
 
   const SnpAttesterOptions& options() const noexcept { return options_; }
 

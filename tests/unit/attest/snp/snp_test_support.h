@@ -14,6 +14,7 @@
 #include "attest/snp/evidence.h"
 #include "attest/snp/report.h"
 #include "core/bytes.h"
+#include "core/digest.h"
 #include "support/testdata.h"
 
 namespace atls::attest::snp::testing {
