@@ -156,7 +156,9 @@ Outcome<std::shared_ptr<VerificationSources>> VerificationSources::create(
     }
     std::size_t restored = 0;
     for (const auto& entry : (*service)->entries()) {
-      restored += entry.has_value && !entry.expired ? 1 : 0;
+      if (entry.has_value && !entry.expired) {
+        ++restored;
+      }
     }
     spdlog::info(
         "TDX collateral service: {} (cache {}, {} bundle(s) restored, refresh at least every "
@@ -169,17 +171,17 @@ Outcome<std::shared_ptr<VerificationSources>> VerificationSources::create(
   }
 
   if (global.kds_url || global.kds_cache_dir) {
-    snp::CertificateCacheOptions cache_options;
+    snp::CertificateCacheOptions kds_cache;
     if (global.kds_cache_dir) {
-      cache_options.directory = *global.kds_cache_dir;
+      kds_cache.directory = *global.kds_cache_dir;
     } else if (!default_directory.empty()) {
-      cache_options.directory = default_directory / "kds";
+      kds_cache.directory = default_directory / "kds";
     } else {
       spdlog::warn(
           "--kds-url: no cache directory (no --kds-cache-dir, ATLS_COLLATERAL_CACHE_DIR, "
           "XDG_CACHE_HOME or HOME): VCEKs are cached in memory only");
     }
-    auto cache = snp::CertificateCache::open(cache_options);
+    auto cache = snp::CertificateCache::open(kds_cache);
     if (!cache) {
       Failure failure = cache.error();
       failure.detail = "--kds-cache-dir: " + failure.detail;
@@ -202,8 +204,8 @@ Outcome<std::shared_ptr<VerificationSources>> VerificationSources::create(
         "without its VCEK is refused with snp.certificate_missing while the VCEK is fetched in "
         "the background; the handshake may be retried",
         fetcher_options.base_url,
-        cache_options.directory.empty() ? std::string("in memory")
-                                        : cache_options.directory.string(),
+        kds_cache.directory.empty() ? std::string("in memory")
+                                        : kds_cache.directory.string(),
         stats.vceks, (*cache)->crls().size());
     sources->snp_cache_ = std::move(*cache);
     sources->kds_ = std::move(*fetcher);
@@ -396,7 +398,9 @@ void register_source_metrics(ops::Registry& registry,
         if (entry.has_value) {
           expiry.with(labels).set(static_cast<double>(entry.time_to_expiry.count()));
           age.with(labels).set(static_cast<double>(entry.age.count()));
-          valid += entry.expired ? 0 : 1;
+          if (!entry.expired) {
+            ++valid;
+          }
           with_value.insert(labels);
         }
         present.insert(std::move(labels));

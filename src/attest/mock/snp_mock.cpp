@@ -16,6 +16,7 @@
 #include "attest/snp/evidence.h"
 #include "attest/snp/little_endian.h"
 #include "attest/snp/trust_anchors.h"
+#include "core/digest.h"
 #include "tls/certificate_builder.h"
 #include "tls/credentials.h"
 

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "attest/tdx/x509_util.h"
+#include "core/digest.h"
 #include "core/json.h"
 #include "tls/certificate_builder.h"
 #include "tls/credentials.h"

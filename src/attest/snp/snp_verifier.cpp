@@ -16,6 +16,7 @@
 #include "attest/snp/evidence.h"
 #include "attest/snp/little_endian.h"
 #include "attest/snp/trust_anchors.h"
+#include "core/digest.h"
 
 namespace atls::attest::snp {
 namespace {

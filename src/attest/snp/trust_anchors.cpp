@@ -3,6 +3,7 @@
 #include "attest/snp/amd_certificate.h"
 #include "attest/snp/amd_roots.h"
 #include "attest/snp/errors.h"
+#include "core/digest.h"
 
 namespace atls::attest::snp {
 namespace {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "attest/tdx/errors.h"
+#include "core/digest.h"
 #include "core/json.h"
 
 namespace atls::attest::tdx {

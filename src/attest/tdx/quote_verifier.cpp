@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "attest/tdx/errors.h"
+#include "core/digest.h"
 
 namespace atls::attest::tdx {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "attest/tdx/errors.h"
 #include "attest/tdx/x509_util.h"
+#include "core/digest.h"
 
 namespace atls::attest::tdx {
 namespace {

@@ -73,7 +73,8 @@ TEST_F(VerificationSourcesTest, CollateralCacheDirStartsTheTdxService) {
   ASSERT_TRUE((*sources)->tdx_service());
   EXPECT_FALSE((*sources)->snp_cache());
   EXPECT_EQ((*sources)->tdx_service()->base_url(), "http://127.0.0.1:9");
-  EXPECT_EQ((*sources)->tdx_service()->cache().options().directory, directory_ / "collateral");
+  EXPECT_EQ((*sources)->tdx_service()->cache().options().directory.string(),
+            (directory_ / "collateral").string());
   EXPECT_EQ((*sources)->tdx_service()->cache().options().max_age, std::chrono::seconds(120));
   EXPECT_LE((*sources)->tdx_service()->cache().options().max_backoff, std::chrono::seconds(120));
   EXPECT_TRUE((*sources)->is_transient(make_error_code(attest::tdx::Errc::CollateralUnavailable)));

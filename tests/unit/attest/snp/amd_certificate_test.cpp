@@ -6,6 +6,7 @@
 #include <openssl/objects.h>
 
 #include "attest/snp/trust_anchors.h"
+#include "core/digest.h"
 #include "snp_test_support.h"
 #include "tls/certificate_builder.h"
 

@@ -6,6 +6,7 @@
 
 #include "attest/snp/snp_json.h"
 #include "attest/snp/snp_verifier.h"
+#include "core/digest.h"
 #include "snp_test_support.h"
 
 namespace atls::attest::snp {

@@ -9,6 +9,7 @@
 #include "attest/tdx/collateral_source.h"
 #include "attest/tdx/errors.h"
 #include "attest/tdx/trust.h"
+#include "core/digest.h"
 #include "tdx_test_util.h"
 
 namespace atls::attest::tdx {
