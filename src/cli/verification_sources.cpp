@@ -10,6 +10,7 @@
 #include "attest/collateral/cache_file.h"
 #include "attest/collateral/errors.h"
 #include "attest/errors.h"
+#include "attest/mock/mock_tee.h"
 #include "attest/mock/snp_mock.h"
 #include "attest/mock/tdx_mock.h"
 #include "attest/snp/amd_certificate.h"

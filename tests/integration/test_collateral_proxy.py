@@ -169,10 +169,10 @@ def test_tdx_prefetch_and_one_shot_commands(procs, target, mock_tee, pcs, tmp_pa
     # A failed warm-up is a warning: start-up continues (handshakes are retried meanwhile).
     failing = tmp_path / "failing"
     pcs.fail_with(503)
-    client2, client2_port = tdx_client(procs, server_port, mock_tee, pcs.base_url, failing,
-                                       "--collateral-prefetch", MOCK_FMSPC, wait_channel=False)
+    client2, _ = tdx_client(procs, server_port, mock_tee, pcs.base_url, failing,
+                            "--collateral-prefetch", MOCK_FMSPC, "--handshake-timeout", "5",
+                            wait_channel=False)
     client2.wait_for("TDX collateral warm-up incomplete, continuing")
-    client2.wait_for("proxy-client listening")
     # Bad flags are usage errors.
     bad = run([BIN, "--insecure-trust-mock-tee", mock_tee, "--collateral-cache-dir", failing,
                "--collateral-prefetch", "xyz", "attested-get", "127.0.0.1:1"])
