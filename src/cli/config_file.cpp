@@ -268,7 +268,8 @@ class Translator {
       }
     }
     if (!provider) {
-      if (simulated) {
+      // (A default-constructed YAML::Node is a defined null, so test for the mapping.)
+      if (simulated.IsMap()) {
         fail_at(simulated, "attestation.simulated needs attestation.provider: simulated");
       }
       return;

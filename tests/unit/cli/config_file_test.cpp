@@ -105,6 +105,8 @@ TEST(ConfigFile, ErrorsNameTheLine) {
       {"server: {bogus: 1}\n", "unknown option 'bogus' of 'server'"},
       {"policy: {require_fresh_attestation: maybe}\n", "must be true or false"},
       {"attestation: {provider: tpm9}\n", "unknown provider or type 'tpm9'"},
+      {"attestation: {simulated: {directory: d}}\n",
+       "attestation.simulated needs attestation.provider: simulated"},
   };
   for (const auto& [text, expected] : cases) {
     try {
