@@ -205,8 +205,7 @@ Outcome<std::shared_ptr<VerificationSources>> VerificationSources::create(
         "without its VCEK is refused with snp.certificate_missing while the VCEK is fetched in "
         "the background; the handshake may be retried",
         fetcher_options.base_url,
-        kds_cache.directory.empty() ? std::string("in memory")
-                                        : kds_cache.directory.string(),
+        kds_cache.directory.empty() ? std::string("in memory") : kds_cache.directory.string(),
         stats.vceks, (*cache)->crls().size());
     sources->snp_cache_ = std::move(*cache);
     sources->kds_ = std::move(*fetcher);
