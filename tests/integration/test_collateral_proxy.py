@@ -12,6 +12,9 @@ and the fake KDS (backends/fake_kds.py), with mock TEE evidence:
 Everything listens on 127.0.0.1 with ephemeral ports."""
 import json
 import re
+import shutil
+import signal
+import subprocess
 import time
 
 import pytest
@@ -104,6 +107,18 @@ def test_tdx_collateral_fetched_cached_and_served_through_outages(procs, target,
     assert metric_value(text, "atls_collateral_upstream_breaker_state", source="tdx") == 0
     assert metric_value(text, "atls_collateral_entries", source="tdx") == 1
     assert metric_value(text, "atls_pcs_requests_total") >= 4
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool not installed (scripts/install-deps.sh installs prometheus)")
+    check = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                           capture_output=True, timeout=30)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+    # A SIGHUP policy reload builds new verifiers over the same service (not a second one).
+    client.proc.send_signal(signal.SIGHUP)
+    client.wait_for("policy reloaded")
+    assert client.log.count("TDX collateral service:") == 1
+    assert request_ok(client_port)
 
     # The PCS fails: refreshes fail, the breaker opens, and verification keeps using the cached
     # (still valid) collateral — new channels (max attestation age 3 s) are still accepted.
@@ -159,11 +174,27 @@ def test_tdx_prefetch_and_one_shot_commands(procs, target, mock_tee, pcs, tmp_pa
     cold = tmp_path / "cold"
     got = run([BIN, "--insecure-trust-mock-tee", mock_tee, "--pccs-url", pcs.base_url,
                "--collateral-cache-dir", cold, "--allowed-remote-attestation-type", "dcap-tdx",
-               "attested-get", "127.0.0.1:%d" % server_port, "--allow-self-signed",
-               "--url-path", "/measurement"])
+               "--log-dcap-quote", "attested-get", "127.0.0.1:%d" % server_port,
+               "--allow-self-signed", "--url-path", "/measurement"], cwd=tmp_path)
     assert got.returncode == 0, got.stderr.decode()
     assert b"retrying once the background fetch has run" in got.stderr + got.stdout
     assert (cold / (TDX_KEY + ".cache")).is_file()
+
+    # `verify` with a cold cache waits for the fetch and verifies; offline (the mock
+    # directory's own collateral) it verifies too, and with the PCS failing and a cold cache
+    # it is refused with the named error.
+    quote = sorted((tmp_path / "quotes").glob("dcap-tdx-*"))[0]
+    verify = [BIN, "--insecure-trust-mock-tee", mock_tee, "--pccs-url", pcs.base_url]
+    verified = run(verify + ["--collateral-cache-dir", tmp_path / "verify-cache", "verify",
+                             "--attestation-type", "dcap-tdx", "--evidence", quote, "--json"])
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+    assert json.loads(verified.stdout)["verified"] is True
+    pcs.fail_with(500)
+    refused = run(verify + ["--collateral-cache-dir", tmp_path / "verify-cache-2", "verify",
+                            "--attestation-type", "dcap-tdx", "--evidence", quote, "--json"])
+    assert refused.returncode == 4, refused.stdout.decode() + refused.stderr.decode()
+    assert json.loads(refused.stdout)["errors"] == ["tdx.collateral_unavailable"]
+    pcs.recover()
 
     # A failed warm-up is a warning: start-up continues (handshakes are retried meanwhile).
     failing = tmp_path / "failing"
