@@ -29,7 +29,27 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
                  "Without a measurements file: the one remote attestation type to accept "
                  "(none, tdx, dcap-tdx, gcp-tdx, qemu-tdx, azure-tdx)");
   app.add_option("--pccs-url", global.pccs_url,
-                 "PCCS or Intel PCS base URL for DCAP collateral (default: Intel PCS)");
+                 "Fetch TDX collateral in the background from this PCCS or Intel PCS base URL "
+                 "(cached in --collateral-cache-dir); without it and --collateral-cache-dir, "
+                 "TDX verification is offline (--collateral files only)");
+  app.add_option("--collateral-cache-dir", global.collateral_cache_dir,
+                 "Run the TDX collateral service (upstream --pccs-url, default Intel PCS) with "
+                 "this cache directory (default with --pccs-url: $ATLS_COLLATERAL_CACHE_DIR, "
+                 "else $XDG_CACHE_HOME or ~/.cache /atls-proxy/collateral)");
+  app.add_option("--collateral-prefetch", global.collateral_prefetch,
+                 "Fetch the TDX collateral of this platform at start-up, FMSPC[:platform|"
+                 "processor]; repeatable (failures are warnings)");
+  app.add_option("--collateral-refresh-interval", global.collateral_refresh_interval_seconds,
+                 "Seconds after which cached TDX collateral is refreshed (retries and the "
+                 "breaker cool-down never wait longer)")
+      ->check(CLI::Range(1.0, 31536000.0))
+      ->capture_default_str();
+  app.add_option("--kds-url", global.kds_url,
+                 "Fetch missing SEV-SNP VCEK certificates in the background from this AMD KDS "
+                 "base URL (default https://kdsintf.amd.com when --kds-cache-dir is given)");
+  app.add_option("--kds-cache-dir", global.kds_cache_dir,
+                 "Cache directory of SEV-SNP VCEKs and CRLs (enables the KDS fetcher; default "
+                 "with --kds-url: <collateral cache directory>/kds)");
   app.add_flag("--log-debug", global.log_debug, "Log debug messages");
   app.add_flag("--log-json", global.log_json, "Log one JSON object per line");
   app.add_flag("--log-dcap-quote", global.log_dcap_quote,

@@ -95,7 +95,12 @@ asio::awaitable<Outcome<GetResult>> get(net::HostPort target, std::string path,
 }
 
 int run_attested_get(const GlobalOptions& global, const AttestedGetOptions& options) {
-  auto appraiser = make_appraiser(global);
+  auto sources = open_verification_sources(global);
+  if (!sources) {
+    spdlog::error("{}", sources.error().describe());
+    return kExitUsage;
+  }
+  auto appraiser = make_appraiser(global, **sources);
   if (!appraiser) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
@@ -116,20 +121,30 @@ int run_attested_get(const GlobalOptions& global, const AttestedGetOptions& opti
   if (path.starts_with("/")) {
     path.remove_prefix(1);
   }
-  asio::io_context io(1);
-  asio::thread_pool pool(1);
-  auto config = make_channel_config(std::make_shared<attest::NoneAttester>(), *appraiser,
-                                    pool.get_executor(), global, nullptr);
   std::optional<Outcome<GetResult>> result;
-  asio::co_spawn(
-      io, get(*target, "/" + std::string(path), *context, config),
-      [&result](std::exception_ptr error, Outcome<GetResult> r) {
-        result = error ? Outcome<GetResult>(Failure{make_error_code(boost::system::errc::io_error),
-                                                    "unexpected exception"})
-                       : std::move(r);
-      });
-  io.run();
-  pool.join();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    asio::io_context io(1);
+    asio::thread_pool pool(1);
+    auto config = make_channel_config(std::make_shared<attest::NoneAttester>(), *appraiser,
+                                      pool.get_executor(), global, nullptr);
+    result.reset();
+    asio::co_spawn(io, get(*target, "/" + std::string(path), *context, config),
+                   [&result](std::exception_ptr error, Outcome<GetResult> r) {
+                     result = error ? Outcome<GetResult>(
+                                          Failure{make_error_code(boost::system::errc::io_error),
+                                                  "unexpected exception"})
+                                    : std::move(r);
+                   });
+    io.run();
+    pool.join();
+    if (*result || attempt > 0 || !(*sources)->is_transient(result->error().code)) {
+      break;
+    }
+    // The verifier scheduled a background fetch of what it missed: wait for it, retry once.
+    spdlog::warn("attested-get {}: {}; retrying once the background fetch has run",
+                 target->to_string(), result->error().describe());
+    (*sources)->wait_for_fetches(global.step_timeout());
+  }
   if (!*result) {
     spdlog::error("attested-get {}: {}", target->to_string(), result->error().describe());
     return exit_code_for_channel_failure(result->error());

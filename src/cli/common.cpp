@@ -77,7 +77,17 @@ std::function<void()> count_refused_connections(const Operations& operations,
   };
 }
 
-Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOptions& global) {
+Outcome<VerificationSourcesPtr> open_verification_sources(const GlobalOptions& global) {
+  auto sources = VerificationSources::create(global);
+  if (!sources) {
+    return sources.error();
+  }
+  (*sources)->start(global.step_timeout());
+  return *sources;
+}
+
+Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(
+    const GlobalOptions& global, const VerificationSources& sources) {
   auto policy =
       policy::policy_from_options(global.measurements_file, global.allowed_remote_attestation_type);
   if (!policy) {
@@ -91,33 +101,12 @@ Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOpti
     policy->set_tcb_status_policy(std::move(*tcb));
   }
   auto shared_policy = std::make_shared<const policy::MeasurementPolicy>(std::move(*policy));
-  auto verifiers = make_verifiers(global);
+  auto verifiers = sources.make_verifiers(global);
   if (!verifiers) {
     return verifiers.error();
   }
   return std::shared_ptr<const ratls::Appraiser>(
       std::make_shared<ratls::Appraiser>(std::move(shared_policy), std::move(*verifiers)));
-}
-
-Outcome<std::vector<attest::VerifierPtr>> make_verifiers(const GlobalOptions& global) {
-  if (global.insecure_trust_mock_tee) {
-    spdlog::warn(
-        "INSECURE: --insecure-trust-mock-tee: peers are verified against the MOCK TEE "
-        "roots in {} only; genuine TEE evidence is NOT accepted and mock evidence proves "
-        "nothing. For tests and demos only.",
-        *global.insecure_trust_mock_tee);
-    return attest::mock::make_mock_verifiers(*global.insecure_trust_mock_tee);
-  }
-  // Production: Intel's and AMD's pinned roots. TDX collateral comes from --collateral files;
-  // SNP evidence without its VCEK fails until the KDS certificate cache is configured.
-  auto collateral = load_collateral_files(global.collateral_files);
-  if (!collateral) {
-    return collateral.error();
-  }
-  std::vector<attest::VerifierPtr> verifiers;
-  verifiers.push_back(std::make_shared<attest::tdx::TdxVerifier>(std::move(*collateral)));
-  verifiers.push_back(std::make_shared<attest::snp::SnpVerifier>());
-  return verifiers;
 }
 
 Outcome<std::shared_ptr<attest::tdx::StaticCollateralSource>> load_collateral_files(
@@ -274,12 +263,14 @@ std::chrono::milliseconds GlobalOptions::drain_timeout() const {
 
 Outcome<std::unique_ptr<Operations>> start_operations(
     const GlobalOptions& global, Runtime& runtime, const attest::AttesterPtr& attester,
-    std::shared_ptr<const ratls::Appraiser> initial) {
+    std::shared_ptr<const ratls::Appraiser> initial, VerificationSourcesPtr sources) {
   const ratls::Appraiser& appraiser = *initial;
   auto ops_state = std::make_unique<Operations>();
+  ops_state->sources = std::move(sources);
   ops_state->appraisers = std::make_shared<ratls::AppraiserSlot>(initial);
   ops_state->registry = std::make_shared<ops::Registry>();
   ops_state->metrics = std::make_shared<ops::ProxyMetrics>(*ops_state->registry);
+  register_source_metrics(*ops_state->registry, ops_state->sources);
   ops_state->readiness = std::make_shared<ops::Readiness>();
   if (global.audit_log) {
     auto fsync = ops::parse_fsync_policy(global.audit_fsync);
@@ -376,8 +367,9 @@ void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& run
                                                        readiness = operations.readiness,
                                                        appraisers = operations.appraisers,
                                                        hook = operations.on_policy_reloaded,
-                                                       main = runtime.main_io().get_executor()] {
-      auto next = make_appraiser(global);
+                                                       main = runtime.main_io().get_executor(),
+                                                       sources = operations.sources] {
+      auto next = make_appraiser(global, *sources);
       if (!next) {
         metrics->reloads.with({"failure"}).inc();
         spdlog::error("policy reload rejected, the previous policy stays in force: {}",

@@ -9,6 +9,7 @@
 
 #include "attest/attester.h"
 #include "attest/tdx/collateral_source.h"
+#include "cli/verification_sources.h"
 #include "core/error.h"
 #include "core/runtime.h"
 #include "ops/admin.h"
@@ -44,6 +45,14 @@ struct GlobalOptions {
   double handshake_timeout_seconds = 30.0;
   /// TDX collateral files (dcap-qvl JSON or flashbots YAML) for offline verification.
   std::vector<std::string> collateral_files;
+  /// TDX collateral service (with pccs_url; cli/verification_sources.h): cache directory,
+  /// platforms fetched at start-up ("FMSPC[:platform|processor]"), refresh interval.
+  std::optional<std::string> collateral_cache_dir;
+  std::vector<std::string> collateral_prefetch;
+  double collateral_refresh_interval_seconds = 86400.0;
+  /// SEV-SNP VCEKs from AMD KDS: base URL (default https://kdsintf.amd.com) and cache directory.
+  std::optional<std::string> kds_url;
+  std::optional<std::string> kds_cache_dir;
   /// Accepted TCB statuses (policy/tcb_status_policy.h); empty = defaults.
   std::vector<std::string> accept_tcb_status;
   /// INSECURE: verify peers against the mock TEE roots in this directory only.
@@ -67,8 +76,16 @@ struct GlobalOptions {
   std::chrono::milliseconds idle_timeout() const;
 };
 
-/// Policy + verifiers for the peer, from the global options. Usage errors carry the detail.
-Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOptions& global);
+/// The verification sources of the process (cli/verification_sources.h), created once at
+/// start-up and started: the TDX refresh thread runs and the --collateral-prefetch platforms
+/// are fetched (bounded by the handshake timeout; failures are warnings). Usage errors carry
+/// the detail.
+Outcome<VerificationSourcesPtr> open_verification_sources(const GlobalOptions& global);
+
+/// Policy + verifiers for the peer, from the global options, over `sources`. Usage errors carry
+/// the detail.
+Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOptions& global,
+                                                                const VerificationSources& sources);
 
 /// Options of a proxy-client-like subcommand's TLS client (§1.3, §8.2).
 struct ClientTlsFlags {
@@ -105,10 +122,6 @@ Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
                                                  const std::optional<std::string>& dev_dummy_dcap,
                                                  const std::optional<std::string>& mock_tee = {});
 
-/// The verifiers for the peer's evidence: production verifiers with pinned roots, or — with
-/// --insecure-trust-mock-tee — verifiers that trust only the mock TEE roots.
-Outcome<std::vector<attest::VerifierPtr>> make_verifiers(const GlobalOptions& global);
-
 /// Operations state shared by a proxy process: metrics, readiness, audit log, the channel
 /// recorder and the admin listener (docs/operations.md).
 struct Operations {
@@ -124,14 +137,16 @@ struct Operations {
   /// set it to re-check their open channels (close_channels_if / retire_channels_if).
   using ReloadHook = std::function<void(std::shared_ptr<const ratls::Appraiser>)>;
   std::shared_ptr<ReloadHook> on_policy_reloaded = std::make_shared<ReloadHook>();
+  /// Collateral service and certificate cache, shared by every appraiser (reloads included).
+  VerificationSourcesPtr sources;
 };
 
 /// Opens the audit log and starts the admin listener (when configured) on `runtime`'s main
-/// io_context, and starts the readiness self-test of `attester` on the attestation pool.
-/// Errors are usage/configuration errors.
+/// io_context, starts the readiness self-test of `attester` on the attestation pool, and
+/// exports the state of `sources` in the metrics. Errors are usage/configuration errors.
 Outcome<std::unique_ptr<Operations>> start_operations(
     const GlobalOptions& global, Runtime& runtime, const attest::AttesterPtr& attester,
-    std::shared_ptr<const ratls::Appraiser> appraiser);
+    std::shared_ptr<const ratls::Appraiser> appraiser, VerificationSourcesPtr sources);
 
 /// Reload hooks (Operations::on_policy_reloaded): close gracefully the channels whose peer the
 /// new policy no longer accepts (Appraiser::still_accepts), logging why. `server` / `pool` must
@@ -149,6 +164,11 @@ std::function<void()> count_refused_connections(const Operations& operations, st
 /// appraiser for new channels and is handed to Operations::on_policy_reloaded, which closes
 /// gracefully the open channels whose peer it no longer accepts; an invalid one is logged and
 /// counted, and the old policy stays in force (atls_config_reloads_total{result}).
+/// TDX collateral files, TCB statuses) off the I/O threads, over the same verification sources
+/// (the collateral service and certificate cache are not recreated). A valid result replaces the
+/// appraiser for new channels; an invalid one is logged and counted, and the old policy stays
+/// in force (atls_config_reloads_total{result}). Channels already open keep the appraisal they
+/// were established with.
 void reload_policy_on_sighup(Runtime& runtime, const GlobalOptions& global, Operations& operations);
 
 /// Channel configuration from the parts every subcommand assembles.

@@ -284,6 +284,10 @@ class Translator {
         simulated = entry.second;
       } else if (key == "policy") {
         attestation_policy(entry.second);
+      } else if (key == "tdx_collateral") {
+        tdx_collateral(entry.second);
+      } else if (key == "snp_certificates") {
+        snp_certificates(entry.second);
       } else if (key == "nonce_ttl") {
         fail_at(entry.first,
                 "attestation.nonce_ttl does not apply: freshness comes from binding "
@@ -294,7 +298,8 @@ class Translator {
       }
     }
     if (!provider) {
-      if (simulated) {
+      // (A default-constructed YAML::Node is a defined null, so test for the mapping.)
+      if (simulated.IsMap()) {
         fail_at(simulated, "attestation.simulated needs attestation.provider: simulated");
       }
       return;
@@ -362,6 +367,42 @@ class Translator {
                 "here; use attestation.policy.accept_tcb_status (docs/policy.md)");
       } else {
         fail_at(entry.first, "unknown key 'attestation.policy." + key + "'");
+      }
+    }
+  }
+
+  // The TDX collateral service (docs/operations.md "Collateral and certificates").
+  void tdx_collateral(const YAML::Node& node) {
+    require_map(node, "attestation.tdx_collateral");
+    for (const auto& entry : node) {
+      const std::string key = scalar(entry.first, "a key");
+      if (key == "pccs_url") {
+        emit_global(entry.first, "pccs-url", {scalar(entry.second, key)});
+      } else if (key == "cache_dir") {
+        emit_global(entry.first, "collateral-cache-dir", {scalar(entry.second, key)});
+      } else if (key == "prefetch") {
+        emit_global(entry.first, "collateral-prefetch", values_of(entry.second, key));
+      } else if (key == "refresh_interval") {
+        emit_global(entry.first, "collateral-refresh-interval", {seconds_text(entry.second, key)});
+      } else if (key == "files") {
+        emit_global(entry.first, "collateral", values_of(entry.second, key));
+      } else {
+        fail_at(entry.first, "unknown key 'attestation.tdx_collateral." + key + "'");
+      }
+    }
+  }
+
+  // SEV-SNP VCEKs from AMD KDS.
+  void snp_certificates(const YAML::Node& node) {
+    require_map(node, "attestation.snp_certificates");
+    for (const auto& entry : node) {
+      const std::string key = scalar(entry.first, "a key");
+      if (key == "kds_url") {
+        emit_global(entry.first, "kds-url", {scalar(entry.second, key)});
+      } else if (key == "cache_dir") {
+        emit_global(entry.first, "kds-cache-dir", {scalar(entry.second, key)});
+      } else {
+        fail_at(entry.first, "unknown key 'attestation.snp_certificates." + key + "'");
       }
     }
   }

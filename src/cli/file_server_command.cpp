@@ -29,7 +29,12 @@ int run_file_server(const GlobalOptions& global, const FileServerOptions& option
     spdlog::error("{}", listen.error().describe());
     return kExitUsage;
   }
-  auto appraiser = make_appraiser(global);
+  auto sources = open_verification_sources(global);
+  if (!sources) {
+    spdlog::error("{}", sources.error().describe());
+    return kExitUsage;
+  }
+  auto appraiser = make_appraiser(global, **sources);
   if (!appraiser) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;

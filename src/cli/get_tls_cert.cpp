@@ -51,7 +51,12 @@ asio::awaitable<Outcome<Retrieved>> retrieve(net::HostPort target, tls::SharedSs
 }
 
 int run_get_tls_cert(const GlobalOptions& global, const GetTlsCertOptions& options) {
-  auto appraiser = make_appraiser(global);
+  auto sources = open_verification_sources(global);
+  if (!sources) {
+    spdlog::error("{}", sources.error().describe());
+    return kExitUsage;
+  }
+  auto appraiser = make_appraiser(global, **sources);
   if (!appraiser) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
@@ -71,22 +76,32 @@ int run_get_tls_cert(const GlobalOptions& global, const GetTlsCertOptions& optio
     return kExitUsage;
   }
 
-  asio::io_context io(1);
-  asio::thread_pool pool(1);
-  auto config = make_channel_config(std::make_shared<attest::NoneAttester>(), *appraiser,
-                                    pool.get_executor(), global, nullptr);
   std::optional<Outcome<Retrieved>> result;
-  asio::co_spawn(
-      io, retrieve(*target, *context, config),
-      [&result](std::exception_ptr error, Outcome<Retrieved> r) {
-        if (error) {
-          result = Failure{make_error_code(boost::system::errc::io_error), "unexpected exception"};
-        } else {
-          result = std::move(r);
-        }
-      });
-  io.run();
-  pool.join();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    asio::io_context io(1);
+    asio::thread_pool pool(1);
+    auto config = make_channel_config(std::make_shared<attest::NoneAttester>(), *appraiser,
+                                      pool.get_executor(), global, nullptr);
+    result.reset();
+    asio::co_spawn(io, retrieve(*target, *context, config),
+                   [&result](std::exception_ptr error, Outcome<Retrieved> r) {
+                     if (error) {
+                       result = Failure{make_error_code(boost::system::errc::io_error),
+                                        "unexpected exception"};
+                     } else {
+                       result = std::move(r);
+                     }
+                   });
+    io.run();
+    pool.join();
+    if (*result || attempt > 0 || !(*sources)->is_transient(result->error().code)) {
+      break;
+    }
+    // The verifier scheduled a background fetch of what it missed: wait for it, retry once.
+    spdlog::warn("get-tls-cert {}: {}; retrying once the background fetch has run",
+                 target->to_string(), result->error().describe());
+    (*sources)->wait_for_fetches(global.step_timeout());
+  }
 
   if (!*result) {
     const Failure& failure = result->error();

@@ -42,7 +42,12 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
     spdlog::error("proxy-server address: {}", server.error().describe());
     return kExitUsage;
   }
-  auto appraiser = make_appraiser(global);
+  auto sources = open_verification_sources(global);
+  if (!sources) {
+    spdlog::error("{}", sources.error().describe());
+    return kExitUsage;
+  }
+  auto appraiser = make_appraiser(global, **sources);
   if (!appraiser) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
@@ -84,7 +89,7 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
   }
 
   Runtime runtime(1);
-  auto operations = start_operations(global, runtime, *attester, *appraiser);
+  auto operations = start_operations(global, runtime, *attester, *appraiser, *sources);
   if (!operations) {
     spdlog::error("{}", operations.error().describe());
     return kExitUsage;
@@ -96,6 +101,11 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
   proxy_options.pool.channel = make_channel_config(
       *attester, *appraiser, runtime.attestation_executor(), global, (*operations)->recorder);
   proxy_options.pool.channel.appraiser_slot = (*operations)->appraisers;
+  // With online sources, "the server's collateral is not cached yet" is retried while the
+  // background fetch runs, instead of ending the start-up.
+  proxy_options.pool.transient_rejection = [sources = *sources](const ErrorCode& code) {
+    return sources->is_transient(code);
+  };
   proxy_options.pool.acquire_timeout =
       std::chrono::milliseconds(static_cast<long long>(options.request_wait_seconds * 1000));
   proxy_options.local_tls = local_tls;

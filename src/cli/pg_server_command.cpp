@@ -122,7 +122,12 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
     config->allowlist = std::make_shared<const proxy::pg::IpAllowlist>(std::move(*list));
   }
 
-  auto appraiser = make_appraiser(global);
+  auto sources = open_verification_sources(global);
+  if (!sources) {
+    spdlog::error("{}", sources.error().describe());
+    return kExitUsage;
+  }
+  auto appraiser = make_appraiser(global, **sources);
   if (!appraiser) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
@@ -180,7 +185,7 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
   }
 
   Runtime runtime(options.io_threads);
-  auto operations = start_operations(global, runtime, *attester, *appraiser);
+  auto operations = start_operations(global, runtime, *attester, *appraiser, *sources);
   if (!operations) {
     spdlog::error("{}", operations.error().describe());
     return kExitUsage;

@@ -39,7 +39,12 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
     spdlog::error("target: {}", target.error().describe());
     return kExitUsage;
   }
-  auto appraiser = make_appraiser(global);
+  auto sources = open_verification_sources(global);
+  if (!sources) {
+    spdlog::error("{}", sources.error().describe());
+    return kExitUsage;
+  }
+  auto appraiser = make_appraiser(global, **sources);
   if (!appraiser) {
     spdlog::error("{}", appraiser.error().describe());
     return kExitUsage;
@@ -58,7 +63,7 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
   }
 
   Runtime runtime(options.io_threads);
-  auto operations = start_operations(global, runtime, *attester, *appraiser);
+  auto operations = start_operations(global, runtime, *attester, *appraiser, *sources);
   if (!operations) {
     spdlog::error("{}", operations.error().describe());
     return kExitUsage;

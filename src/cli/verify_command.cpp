@@ -222,57 +222,78 @@ int run_verify(const GlobalOptions& global, const VerifyOptions& options) {
     }
     measurement_policy = std::move(*loaded);
   }
-  auto verifiers = make_verifiers(global);
+  auto sources = open_verification_sources(global);
+  if (!sources) {
+    spdlog::error("{}", sources.error().describe());
+    return kExitUsage;
+  }
+  auto verifiers = (*sources)->make_verifiers(global);
   if (!verifiers) {
     spdlog::error("{}", verifiers.error().describe());
     return kExitUsage;
   }
 
-  Verified result;
-  if (attest::family_of(*type) == attest::Family::Snp) {
-    std::shared_ptr<const attest::snp::SnpVerifier> snp;
-    for (const auto& v : *verifiers) {
-      if (auto candidate = std::dynamic_pointer_cast<const attest::snp::SnpVerifier>(v)) {
-        snp = candidate;
+  // nullopt: a usage error (already logged).
+  const auto verify_once = [&]() -> std::optional<Verified> {
+    Verified out;
+    if (attest::family_of(*type) == attest::Family::Snp) {
+      std::shared_ptr<const attest::snp::SnpVerifier> snp;
+      for (const auto& v : *verifiers) {
+        if (auto candidate = std::dynamic_pointer_cast<const attest::snp::SnpVerifier>(v)) {
+          snp = candidate;
+        }
       }
-    }
-    if (!snp) {
-      spdlog::error("no SEV-SNP verifier is configured");
-      return kExitUsage;
-    }
-    result = verify_snp(options, *snp, evidence, expected, now, *type);
-  } else if (attest::family_of(*type) == attest::Family::Dcap) {
-    std::shared_ptr<const attest::tdx::TdxVerifier> tdx;
-    for (const auto& v : *verifiers) {
-      if (auto candidate = std::dynamic_pointer_cast<const attest::tdx::TdxVerifier>(v)) {
-        tdx = candidate;
+      if (!snp) {
+        spdlog::error("no SEV-SNP verifier is configured");
+        return std::nullopt;
       }
-    }
-    if (!tdx) {
-      spdlog::error("no TDX verifier is configured");
-      return kExitUsage;
-    }
-    result = verify_tdx(*tdx, evidence, expected, now, *type);
-  } else {
-    const attest::Verifier* verifier = nullptr;
-    for (const auto& v : *verifiers) {
-      if (v->handles(*type)) {
-        verifier = v.get();
+      out = verify_snp(options, *snp, evidence, expected, now, *type);
+    } else if (attest::family_of(*type) == attest::Family::Dcap) {
+      std::shared_ptr<const attest::tdx::TdxVerifier> tdx;
+      for (const auto& v : *verifiers) {
+        if (auto candidate = std::dynamic_pointer_cast<const attest::tdx::TdxVerifier>(v)) {
+          tdx = candidate;
+        }
       }
-    }
-    if (verifier == nullptr) {
-      result.claims = Failure{
-          make_error_code(ratls::Errc::AttestationTypeNotSupported),
-          std::string(attest::to_string(*type)) + " evidence cannot be verified by this build yet"};
-    } else if (!expected) {
-      spdlog::error("--report-data is required for {} evidence", options.type);
-      return kExitUsage;
+      if (!tdx) {
+        spdlog::error("no TDX verifier is configured");
+        return std::nullopt;
+      }
+      out = verify_tdx(*tdx, evidence, expected, now, *type);
     } else {
-      auto claims = verifier->verify(*type, evidence, *expected, now);
-      result.claims = claims ? Outcome<attest::VerifiedClaims>(std::move(*claims))
-                             : Outcome<attest::VerifiedClaims>(Failure{claims.error()});
+      const attest::Verifier* verifier = nullptr;
+      for (const auto& v : *verifiers) {
+        if (v->handles(*type)) {
+          verifier = v.get();
+        }
+      }
+      if (verifier == nullptr) {
+        out.claims = Failure{make_error_code(ratls::Errc::AttestationTypeNotSupported),
+                             std::string(attest::to_string(*type)) +
+                                 " evidence cannot be verified by this build yet"};
+      } else if (!expected) {
+        spdlog::error("--report-data is required for {} evidence", options.type);
+        return std::nullopt;
+      } else {
+        auto claims = verifier->verify(*type, evidence, *expected, now);
+        out.claims = claims ? Outcome<attest::VerifiedClaims>(std::move(*claims))
+                            : Outcome<attest::VerifiedClaims>(Failure{claims.error()});
+      }
     }
+    return out;
+  };
+  auto verified = verify_once();
+  if (verified && !verified->claims && (*sources)->is_transient(verified->claims.error().code)) {
+    // With the collateral service or the KDS cache, the miss scheduled a fetch: wait for it
+    // (bounded by --handshake-timeout) and verify again.
+    spdlog::info("{}; waiting for the background fetch", verified->claims.error().describe());
+    (*sources)->wait_for_fetches(global.step_timeout());
+    verified = verify_once();
   }
+  if (!verified) {
+    return kExitUsage;
+  }
+  Verified result = std::move(*verified);
 
   json out = json::object();
   json errors = json::array();

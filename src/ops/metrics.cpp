@@ -13,6 +13,13 @@ void Gauge::add(double delta) noexcept {
   }
 }
 
+void Counter::advance_to(std::uint64_t total) noexcept {
+  std::uint64_t current = value_.load(std::memory_order_relaxed);
+  while (current < total &&
+         !value_.compare_exchange_weak(current, total, std::memory_order_relaxed)) {
+  }
+}
+
 Histogram::Histogram(std::vector<double> upper_bounds)
     : bounds_(std::move(upper_bounds)),
       buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
@@ -60,6 +67,12 @@ Metric& Family<Metric>::with(const std::vector<std::string>& values) {
     it = children_.emplace(values, std::move(child)).first;
   }
   return *it->second;
+}
+
+template <class Metric>
+void Family<Metric>::retain(const std::set<std::vector<std::string>>& keep) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(children_, [&keep](const auto& child) { return keep.count(child.first) == 0; });
 }
 
 template <class Metric>

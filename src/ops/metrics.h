@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,9 @@ namespace atls::ops {
 class Counter {
  public:
   void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  /// Raises the value to `total` if it is lower (never lowers it): for counters mirrored at
+  /// scrape time from a monotonic total kept elsewhere (e.g. a fetcher's request count).
+  void advance_to(std::uint64_t total) noexcept;
   std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -83,6 +87,10 @@ class Family {
   const std::string& name() const noexcept { return name_; }
   const std::string& help() const noexcept { return help_; }
   const std::vector<std::string>& label_names() const noexcept { return label_names_; }
+  /// Drops every child whose label values are not in `keep`. For families a collector fills
+  /// from a snapshot (entries that disappeared stop being exported); references to dropped
+  /// children become invalid, so only such collectors may call it.
+  void retain(const std::set<std::vector<std::string>>& keep);
   /// Visits every child (under the family's lock).
   void for_each(
       const std::function<void(const std::vector<std::string>&, const Metric&)>& fn) const;

@@ -24,6 +24,9 @@ Outcome<void> init_mock_tee(const std::filesystem::path& directory);
 /// or a raw TDX quote for dcap-tdx, gcp-tdx, qemu-tdx. TDX measurements come from the optional
 /// `tdx-measurements.json` ({"mrtd": hex, "rtmr0".."rtmr3": hex}, 48 bytes each, all optional,
 /// zero when absent), read when the attester is created — a test may rewrite it between runs.
+/// SNP: the optional `snp-mock.json` ({"include_vcek": false}) leaves the VCEK out of the
+/// evidence (a verifier then needs a KDS certificate cache); the VCEK is then kept in
+/// snp-vcek.{key,crt}, issued on first use, so that a fake KDS can serve it.
 Outcome<AttesterPtr> make_mock_attester(const std::filesystem::path& directory,
                                         AttestationType type);
 

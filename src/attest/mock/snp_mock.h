@@ -161,6 +161,8 @@ class MockSnpAttester final : public Attester {
   Result<Bytes> generate_report(const ReportData& report_data) const;
   /// The mock leaf certificate (DER), e.g. to feed a CertificateSource.
   const Bytes& leaf_der() const noexcept { return leaf_.der; }
+  /// The mock leaf (key included), e.g. to persist it for a fake KDS.
+  const MockSnpLeaf& leaf() const noexcept { return leaf_; }
   const MockSnpConfig& config() const noexcept { return config_; }
 
   MockSnpAttester(std::shared_ptr<const MockSnpPki> pki, MockSnpConfig config, MockSnpLeaf leaf);

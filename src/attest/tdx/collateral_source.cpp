@@ -1,5 +1,7 @@
 #include "attest/tdx/collateral_source.h"
 
+#include <optional>
+
 #include "attest/tdx/errors.h"
 
 namespace atls::attest::tdx {
@@ -28,6 +30,38 @@ Outcome<CollateralPtr> StaticCollateralSource::collateral(const Fmspc& fmspc, Pc
   return Failure{
       make_error_code(Errc::CollateralUnavailable),
       "no collateral for FMSPC " + to_hex(fmspc) + ", PCK CA " + std::string(to_string(ca))};
+}
+
+ChainedCollateralSource::ChainedCollateralSource(std::vector<CollateralSourcePtr> sources) {
+  for (auto& source : sources) {
+    if (source) {
+      sources_.push_back(std::move(source));
+    }
+  }
+}
+
+Outcome<CollateralPtr> ChainedCollateralSource::collateral(const Fmspc& fmspc, PckCaType ca) const {
+  std::optional<Failure> last;
+  std::optional<Failure> specific;
+  for (const auto& source : sources_) {
+    auto found = source->collateral(fmspc, ca);
+    if (found) {
+      return found;
+    }
+    if (found.error().code != make_error_code(Errc::CollateralUnavailable)) {
+      specific = found.error();
+    }
+    last = found.error();
+  }
+  if (specific) {
+    return *specific;
+  }
+  if (last) {
+    return *last;
+  }
+  return Failure{
+      make_error_code(Errc::CollateralUnavailable),
+      "no collateral source for FMSPC " + to_hex(fmspc) + ", PCK CA " + std::string(to_string(ca))};
 }
 
 }  // namespace atls::attest::tdx

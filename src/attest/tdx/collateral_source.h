@@ -52,4 +52,27 @@ class StaticCollateralSource final : public CollateralSource {
   std::map<std::pair<Fmspc, PckCaType>, CollateralPtr> bundles_;
 };
 
+/// Several sources asked in order; the first that has collateral for a platform answers. The
+/// proxy puts the operator's --collateral files first and the collateral service (which fetches
+/// in the background on a miss) last, so files given explicitly win and the service is asked —
+/// and schedules a fetch — only for platforms they do not cover.
+class ChainedCollateralSource final : public CollateralSource {
+ public:
+  /// Null entries are skipped.
+  explicit ChainedCollateralSource(std::vector<CollateralSourcePtr> sources);
+
+  /// The first success, in order. When every source fails: the failure of the last source that
+  /// reported something other than tdx.collateral_unavailable (a source that knows the platform
+  /// but cannot serve it says more than one that has never heard of it), else the last failure;
+  /// tdx.collateral_unavailable when there are no sources.
+  /// @par Thread Safety
+  /// As thread-safe as the sources (every CollateralSource must be).
+  Outcome<CollateralPtr> collateral(const Fmspc& fmspc, PckCaType ca) const override;
+
+  std::size_t size() const noexcept { return sources_.size(); }
+
+ private:
+  std::vector<CollateralSourcePtr> sources_;
+};
+
 }  // namespace atls::attest::tdx

@@ -134,6 +134,11 @@ asio::awaitable<Outcome<void>> ChannelPool::start() {
   auto first = co_await establish();
   if (first) {
     adopt(*first);
+  } else if (options_.transient_rejection && options_.transient_rejection(first.error().code)) {
+    spdlog::warn(
+        "attested channel to {} refused for now ({}): the verifier is fetching what it needs "
+        "in the background; retrying",
+        options_.server.to_string(), first.error().describe());
   } else if (is_fatal_channel_failure(first.error().code)) {
     co_return first.error();
   } else {

@@ -45,6 +45,11 @@ struct ChannelPoolOptions {
   /// there — a new channel (fresh attestation) is established first, then the old one is shut
   /// down gracefully (GOAWAY; its open streams finish), so no request fails. Zero = never.
   std::chrono::milliseconds max_attestation_age{0};
+  /// Rejections this predicate calls transient do not make start() fail: the pool keeps
+  /// retrying with backoff, as for an unreachable server. The CLI sets it when the verifier
+  /// fetches collateral in the background, so "the peer's collateral is not cached yet"
+  /// (tdx.collateral_unavailable, snp.certificate_missing) is retried rather than fatal.
+  std::function<bool(const ErrorCode&)> transient_rejection;
 };
 
 /// A channel ready to carry one request (HTTP/1.1) or any number (HTTP/2).

@@ -40,6 +40,7 @@ class FakePcs:
         self.failure = None
         self.hits = collections.Counter()
         self._lock = threading.Lock()
+        self._closed = False
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -83,5 +84,8 @@ class FakePcs:
             return sum(self.hits.values())
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        """Stops serving (connections are then refused); idempotent."""
+        if not self._closed:
+            self._closed = True
+            self.server.shutdown()
+            self.server.server_close()

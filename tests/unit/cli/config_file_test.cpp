@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <filesystem>
+#include <fstream>
 
 namespace atls::cli {
 namespace {
@@ -14,6 +16,13 @@ struct TestApp {
     app.add_option("--measurements-file", measurements);
     app.add_option("--max-attestation-age", age);
     app.add_flag("--log-json", log_json);
+    app.add_option("--collateral", collateral);
+    app.add_option("--pccs-url", pccs_url);
+    app.add_option("--collateral-cache-dir", collateral_cache_dir);
+    app.add_option("--collateral-prefetch", prefetch);
+    app.add_option("--collateral-refresh-interval", refresh_interval);
+    app.add_option("--kds-url", kds_url);
+    app.add_option("--kds-cache-dir", kds_cache_dir);
     auto* server = app.add_subcommand("server");
     server->add_option("target_addr", target);
     server->add_option("--listen-addr", listen)->envname("ATLS_TEST_LISTEN_ADDR");
@@ -31,6 +40,9 @@ struct TestApp {
   std::map<std::string, std::string> backend_tls;
   double age = 0;
   bool log_json = false;
+  std::vector<std::string> collateral, prefetch;
+  std::string pccs_url, collateral_cache_dir, kds_url, kds_cache_dir;
+  double refresh_interval = 0;
 };
 
 std::string render(const std::vector<CLI::ConfigItem>& items) {
@@ -129,6 +141,69 @@ TEST(ConfigFile, ErrorsNameTheLine) {
       {"attestation: {provider: tpm9}\n", "unknown provider or type 'tpm9'"},
       {"proxy: {backend: {host: a, tls: {enabled: true}}}\n",
        "config line 1: proxy.backend.tls: TLS to the backend is configured in database mode"},
+      {"attestation: {simulated: {directory: d}}\n",
+       "attestation.simulated needs attestation.provider: simulated"},
+  };
+  for (const auto& [text, expected] : cases) {
+    try {
+      reader.translate(text, "server");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const CLI::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos)
+          << text << " -> " << e.what();
+    }
+  }
+}
+
+TEST(ConfigFile, CollateralServiceAndKdsSections) {
+  TestApp t;
+  YamlConfig reader(&t.app);
+  const auto items = reader.translate(R"(
+attestation:
+  tdx_collateral:
+    pccs_url: https://pccs.internal:8081/sgx/certification/v4/
+    cache_dir: /var/cache/atls-proxy/collateral
+    prefetch: [00a06e570000, "00806f050000:processor"]
+    refresh_interval: 6h
+    files: extra.json
+  snp_certificates:
+    kds_url: https://kds.internal
+    cache_dir: /var/cache/atls-proxy/kds
+)",
+                                      "server");
+  EXPECT_EQ(render(items),
+            "pccs-url=https://pccs.internal:8081/sgx/certification/v4/;"
+            "collateral-cache-dir=/var/cache/atls-proxy/collateral;"
+            "collateral-prefetch=00a06e570000,00806f050000:processor;"
+            "collateral-refresh-interval=21600;collateral=extra.json;"
+            "kds-url=https://kds.internal;kds-cache-dir=/var/cache/atls-proxy/kds;");
+
+  // The flag form works too, and the items reach the options.
+  t.app.config_formatter(std::make_shared<YamlConfig>(&t.app));
+  t.app.set_config("--config");
+  const auto path = std::filesystem::temp_directory_path() / "atls-config-collateral-test.yaml";
+  {
+    std::ofstream out(path);
+    out << "collateral-cache-dir: /tmp/c\nkds-url: http://127.0.0.1:1\n"
+           "attestation: {tdx_collateral: {prefetch: 00a06e570000, refresh_interval: 90s}}\n";
+  }
+  t.app.parse(std::vector<std::string>{"127.0.0.1:9", "server", path.string(), "--config"});
+  EXPECT_EQ(t.collateral_cache_dir, "/tmp/c");
+  EXPECT_EQ(t.kds_url, "http://127.0.0.1:1");
+  EXPECT_EQ(t.prefetch, std::vector<std::string>{"00a06e570000"});
+  EXPECT_EQ(t.refresh_interval, 90.0);
+  std::filesystem::remove(path);
+}
+
+TEST(ConfigFile, CollateralSectionErrors) {
+  TestApp t;
+  YamlConfig reader(&t.app);
+  const std::pair<const char*, const char*> cases[] = {
+      {"attestation: {tdx_collateral: {pcs: x}}\n", "unknown key 'attestation.tdx_collateral.pcs'"},
+      {"attestation: {tdx_collateral: x}\n", "attestation.tdx_collateral must be a mapping"},
+      {"attestation: {tdx_collateral: {refresh_interval: often}}\n", "is not a duration"},
+      {"attestation: {snp_certificates: {url: x}}\n",
+       "unknown key 'attestation.snp_certificates.url'"},
   };
   for (const auto& [text, expected] : cases) {
     try {

@@ -67,5 +67,27 @@ TEST(Metrics, CollectorsRunBeforeRendering) {
   EXPECT_NE(registry.render().find("atls_collected 20\n"), std::string::npos);
 }
 
+TEST(Metrics, CounterAdvancesToAMirroredTotalButNeverBack) {
+  Counter counter;
+  counter.advance_to(5);
+  EXPECT_EQ(counter.value(), 5u);
+  counter.advance_to(3);  // a lower total (e.g. a restarted source) does not lower it
+  EXPECT_EQ(counter.value(), 5u);
+  counter.inc();
+  counter.advance_to(9);
+  EXPECT_EQ(counter.value(), 9u);
+}
+
+TEST(Metrics, RetainDropsChildrenNoLongerInTheSnapshot) {
+  Registry registry;
+  auto& family = registry.gauge("atls_entry_seconds", "help", {"key"});
+  family.with({"a"}).set(1);
+  family.with({"b"}).set(2);
+  family.retain({{"b"}});
+  const std::string text = registry.render();
+  EXPECT_EQ(text.find("atls_entry_seconds{key=\"a\"}"), std::string::npos) << text;
+  EXPECT_NE(text.find("atls_entry_seconds{key=\"b\"} 2\n"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace atls::ops

@@ -353,5 +353,59 @@ TEST(TdxCollateralSource, ServesByFmspcAndCaType) {
   EXPECT_FALSE(source.add(nullptr));
 }
 
+// A source that always fails with `code` and counts the calls.
+class FailingSource final : public CollateralSource {
+ public:
+  explicit FailingSource(Errc code) : code_(code) {}
+  Outcome<CollateralPtr> collateral(const Fmspc&, PckCaType) const override {
+    ++calls;
+    return Failure{make_error_code(code_), "failing source"};
+  }
+  mutable int calls = 0;
+
+ private:
+  Errc code_;
+};
+
+TEST(TdxChainedCollateralSource, FirstSourceWithCollateralAnswers) {
+  ATLS_REQUIRE_TESTDATA();
+  const auto collateral = testing::parse_collateral(load_documents(kJson));
+  ASSERT_TRUE(collateral);
+  const Fmspc fmspc{0x00, 0x80, 0x6f, 0x05, 0x00, 0x00};
+  auto files = std::make_shared<StaticCollateralSource>(std::vector<CollateralPtr>{collateral});
+  auto service = std::make_shared<FailingSource>(Errc::CollateralUnavailable);
+  ChainedCollateralSource chained({files, nullptr, service});
+  EXPECT_EQ(chained.size(), 2u);
+  // The files cover the platform: the service (which would schedule a fetch) is not asked.
+  EXPECT_EQ(chained.collateral(fmspc, PckCaType::Platform).value(), collateral);
+  EXPECT_EQ(service->calls, 0);
+  // A platform the files do not cover falls through to the service.
+  const auto missing = chained.collateral(fmspc, PckCaType::Processor);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(id_of(missing.error()), "tdx.collateral_unavailable");
+  EXPECT_EQ(missing.error().detail, "failing source");
+  EXPECT_EQ(service->calls, 1);
+
+  // The service answers when it has the platform and the files do not.
+  auto empty_files = std::make_shared<StaticCollateralSource>();
+  ChainedCollateralSource online({empty_files, files});
+  EXPECT_EQ(online.collateral(fmspc, PckCaType::Platform).value(), collateral);
+}
+
+TEST(TdxChainedCollateralSource, SpecificFailureBeatsUnavailable) {
+  auto malformed = std::make_shared<FailingSource>(Errc::CollateralMalformed);
+  auto unavailable = std::make_shared<FailingSource>(Errc::CollateralUnavailable);
+  ChainedCollateralSource chained({malformed, unavailable});
+  const auto result = chained.collateral(Fmspc{}, PckCaType::Platform);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(id_of(result.error()), "tdx.collateral_malformed");
+  EXPECT_EQ(unavailable->calls, 1);
+
+  const ChainedCollateralSource none({});
+  const auto nothing = none.collateral(Fmspc{}, PckCaType::Platform);
+  ASSERT_FALSE(nothing);
+  EXPECT_EQ(id_of(nothing.error()), "tdx.collateral_unavailable");
+}
+
 }  // namespace
 }  // namespace atls::attest::tdx
