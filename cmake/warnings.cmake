@@ -11,3 +11,9 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   target_compile_options(atls_warnings INTERFACE -Wno-mismatched-new-delete
                          -Wno-maybe-uninitialized)
 endif()
+if(CMAKE_UNITY_BUILD AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # In a unity build every .cpp is #included into a generated file, and GCC then treats types
+  # of a .cpp's anonymous namespace as if they came from a header (-Wsubobject-linkage). Harmless
+  # there: each generated file is still one translation unit.
+  target_compile_options(atls_warnings INTERFACE -Wno-subobject-linkage)
+endif()

@@ -24,7 +24,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
-constexpr std::size_t kReadChunk = 16 * 1024;
 using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
 
 bool closed_by_peer(const boost::system::error_code& ec) {

@@ -56,8 +56,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
-constexpr std::size_t kReadChunk = 16 * 1024;
-
 using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
 
 // What the handler has said so far; shared by the exchange (handler side) and the connection

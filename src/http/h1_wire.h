@@ -10,6 +10,9 @@
 
 namespace atls::http {
 
+/// Size of one body read from an HTTP/1.1 connection (server and client side alike).
+inline constexpr std::size_t kReadChunk = 16 * 1024;
+
 /// How a body is delimited on an HTTP/1.1 connection (RFC 9112 §6).
 enum class Framing {
   None,            ///< no content

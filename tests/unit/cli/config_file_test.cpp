@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace atls::cli {
 namespace {
