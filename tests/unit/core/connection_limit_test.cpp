@@ -36,6 +36,17 @@ TEST(ConnectionLimit, MovedSlotsReleaseOnce) {
   EXPECT_EQ(limit.open(), 0u);
 }
 
+TEST(ConnectionLimit, SlotsMayOutliveTheLimit) {
+  // At shutdown the io_context destroys pending connection coroutines after their listener.
+  std::optional<ConnectionLimit::Slot> orphan;
+  {
+    ConnectionLimit limit(1);
+    orphan = limit.try_acquire();
+    ASSERT_TRUE(orphan);
+  }
+  orphan.reset();  // must not touch the destroyed limit (ASan checks this)
+}
+
 TEST(ConnectionLimit, ZeroRefusesEverything) {
   ConnectionLimit limit(0);
   EXPECT_FALSE(limit.try_acquire());
