@@ -269,7 +269,7 @@ Outcome<std::unique_ptr<Operations>> start_operations(
   ops_state->sources = std::move(sources);
   ops_state->appraisers = std::make_shared<ratls::AppraiserSlot>(initial);
   ops_state->registry = std::make_shared<ops::Registry>();
-  ops_state->metrics = std::make_shared<ops::ProxyMetrics>(*ops_state->registry);
+  ops_state->metrics = std::make_shared<ops::ProxyMetrics>(ops_state->registry);
   register_source_metrics(*ops_state->registry, ops_state->sources);
   ops_state->readiness = std::make_shared<ops::Readiness>();
   if (global.audit_log) {

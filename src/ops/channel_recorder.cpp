@@ -29,6 +29,10 @@ nlohmann::json measurements_json(const attest::Measurements& measurements) {
 
 }  // namespace
 
+ProxyMetrics::ProxyMetrics(std::shared_ptr<Registry> owned) : ProxyMetrics(*owned) {
+  registry_owner = std::move(owned);
+}
+
 ProxyMetrics::ProxyMetrics(Registry& r)
     : registry(r),
       channel_attempts(r.counter("atls_channel_attempts_total",

@@ -16,7 +16,11 @@ namespace atls::ops {
 /// The process's metric families (names and labels are listed in docs/metrics.md).
 struct ProxyMetrics {
   explicit ProxyMetrics(Registry& registry);
+  /// Shares ownership of `registry`: the families below live in it, and callbacks that hold
+  /// the metrics (audit writer thread, pg rejection hook) may outlive everything else.
+  explicit ProxyMetrics(std::shared_ptr<Registry> registry);
 
+  std::shared_ptr<Registry> registry_owner;  // null when constructed from a reference
   Registry& registry;
   CounterFamily& channel_attempts;        // {role, result, stage}
   CounterFamily& channel_failures;        // {role, stage, reason}
