@@ -175,7 +175,7 @@ def stack_haproxy(stack, workdir, target):
     defaults = """
 global
   nbthread 1
-  maxconn 20000
+  maxconn 5000
   ssl-default-bind-options ssl-min-ver TLSv1.3
   ssl-default-server-options ssl-min-ver TLSv1.3
 defaults
