@@ -120,7 +120,7 @@ def make_cert(workdir):
     key, cert = workdir / "server.key", workdir / "server.crt"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    check=True, capture_output=True)
     (workdir / "server.pem").write_text(cert.read_text() + key.read_text())
     return key, cert
@@ -160,7 +160,7 @@ def stack_nghttpx(stack, workdir, target):
                 proxy=True, log="nghttpx-server.log")
     wait_port(server_port)
     stack.start(["nghttpx", *common, f"--frontend=127.0.0.1,{client_port};no-tls",
-                 f"--backend=127.0.0.1,{server_port};;tls;proto=h2;sni=127.0.0.1",
+                 f"--backend=127.0.0.1,{server_port};;tls;proto=h2;sni=localhost",
                  f"--cacert={cert}", "--tls-min-proto-version=TLSv1.3",
                  "--tls-max-proto-version=TLSv1.3",
                  f"--pid-file={workdir}/nghttpx-c.pid", "--conf=/dev/null"],
@@ -197,7 +197,7 @@ frontend plain_in
   bind 127.0.0.1:{client_port} proto h2,http/1.1
   default_backend upstream
 backend upstream
-  server s 127.0.0.1:{server_port} ssl verify required ca-file {cert} alpn h2 sni str(127.0.0.1)
+  server s 127.0.0.1:{server_port} ssl verify required ca-file {cert} alpn h2 sni str(localhost)
 """)
     # `proto h2,http/1.1` is not a bind option: detect h2c by preface instead.
     text = (workdir / "haproxy-client.cfg").read_text().replace(" proto h2,http/1.1", "")
