@@ -199,20 +199,14 @@ asio::awaitable<void> ChannelPool::maintain() {
 }
 
 void ChannelPool::prune_closed_h1() {
-  if (options_.max_attestation_age.count() > 0) {
-    const auto now = std::chrono::steady_clock::now();
-    for (const auto& channel : h1_) {
-      if (channel.session->can_send() && !channel.retired &&
-          now - channel.established_at >= options_.max_attestation_age) {
-        if (auto* h1 =
-                dynamic_cast<http::H1ClientSession<http::TlsStream>*>(channel.session.get())) {
-          h1->close();
-        }
-      }
-    }
-  }
+  // Idle channels that must not take another request close now: retired by a policy reload,
+  // or older than max_attestation_age (new ones are opened, freshly attested, on demand).
+  const auto now = std::chrono::steady_clock::now();
+  const bool age_limited = options_.max_attestation_age.count() > 0;
   for (const auto& channel : h1_) {
-    if (channel.retired && channel.session->can_send()) {
+    const bool too_old =
+        age_limited && now - channel.established_at >= options_.max_attestation_age;
+    if ((channel.retired || too_old) && channel.session->can_send()) {
       if (auto* h1 = dynamic_cast<http::H1ClientSession<http::TlsStream>*>(channel.session.get())) {
         h1->close();
       }

@@ -96,8 +96,9 @@ class ChannelPool {
   boost::asio::awaitable<Outcome<UpstreamChannel>> establish();
   boost::asio::awaitable<void> maintain();
   boost::asio::awaitable<void> run_h2(std::shared_ptr<http::H2Session<http::TlsStream>> session);
-  /// Drops closed HTTP/1.1 channels (telling the observer), and closes idle ones older than
-  /// max_attestation_age (new ones are opened, freshly attested, when requests need them).
+  /// Drops closed HTTP/1.1 channels (telling the observer), and closes idle ones that are
+  /// retired or older than max_attestation_age (new ones are opened, freshly attested, when
+  /// requests need them).
   void prune_closed_h1();
   /// When the HTTP/2 channel must be renewed (max_attestation_age), else time_point::max().
   std::chrono::steady_clock::time_point renewal_due() const;
