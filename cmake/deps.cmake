@@ -9,6 +9,14 @@ find_package(yaml-cpp REQUIRED)
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2)
+# jemalloc for the atls-proxy executable (Debian: libjemalloc-dev), as Debian's nghttpx uses.
+# A proxied request allocates many small and medium blocks (coroutine frames over 1 KiB, header
+# strings, body chunks) on one thread and frees them on the same thread; glibc malloc spends a
+# measurable share of the request in bin management for the medium sizes (docs/benchmarks.md).
+# Not with sanitizers or libFuzzer, which bring their own allocator.
+if(ATLS_JEMALLOC AND NOT ATLS_SANITIZE AND NOT ATLS_BUILD_FUZZ)
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+endif()
 if(ATLS_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

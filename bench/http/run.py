@@ -55,10 +55,32 @@ def wait_port(port, timeout=15.0):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def proc_stat(pid):
+    """(ppid, utime + stime in seconds) of a live process, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+    """CPU time of `pid` and of all its live descendants: nghttpx and nginx do their work in
+    forked worker processes, whose time the master's own counters do not include."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = proc_stat(int(entry))
+            if stat is not None:
+                stats[int(entry)] = stat
+    total, frontier = 0.0, [pid]
+    while frontier:
+        current = frontier.pop()
+        if current in stats:
+            total += stats[current][1]
+        frontier.extend(child for child, (ppid, _) in stats.items() if ppid == current)
+    return total
 
 
 class Stack:

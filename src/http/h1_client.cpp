@@ -304,17 +304,15 @@ asio::awaitable<void> H1ClientSession<Stream>::read_response_body(
       }
       continue;
     }
-    Bytes chunk(kReadChunk);
-    parser.get().body().data = chunk.data();
-    parser.get().body().size = chunk.size();
+    parser.get().body().data = scratch_.data();
+    parser.get().body().size = ReadScratch::size();
     auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kUseTuple);
     if (ec == bhttp::error::need_buffer) {
       ec = {};
     }
-    const std::size_t got = chunk.size() - parser.get().body().size;
+    const std::size_t got = ReadScratch::size() - parser.get().body().size;
     if (got > 0) {
-      chunk.resize(got);
-      pipe.write(std::move(chunk));
+      pipe.write(scratch_.copy(got));
     }
     if (ec == bhttp::error::end_of_stream && parser.is_done()) {
       break;  // a close-delimited body ended
@@ -350,11 +348,10 @@ asio::awaitable<void> H1ClientSession<Stream>::pump_tunnel_in(std::shared_ptr<Ex
       }
       continue;
     }
-    Bytes chunk(kReadChunk);
-    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(chunk), kUseTuple);
+    auto [ec, n] = co_await stream_.async_read_some(
+        asio::buffer(scratch_.data(), ReadScratch::size()), kUseTuple);
     if (n > 0) {
-      chunk.resize(n);
-      pipe.write(std::move(chunk));
+      pipe.write(scratch_.copy(n));
     }
     if (ec) {
       pipe.finish();  // the target closed the tunnel

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "http/exchange.h"
+#include "http/h1_wire.h"
 
 namespace atls::http {
 
@@ -56,6 +57,7 @@ class H1ClientSession final : public UpstreamSession,
   Stream stream_;
   H1ClientOptions options_;
   boost::beast::flat_buffer buffer_;
+  ReadScratch scratch_;  // body reads (one response at a time per connection)
   bool busy_ = false;
   bool closed_ = false;
   std::size_t requests_ = 0;

@@ -143,6 +143,7 @@ asio::awaitable<void> pump_request(Stream& stream, beast::flat_buffer& buffer,
                                    RequestParser& parser, std::size_t header_count,
                                    bool tunnel_possible, BodyPipePtr pipe,
                                    std::shared_ptr<PumpState> state) {
+  ReadScratch scratch;
   while (!parser.is_done()) {
     if (!pipe->writable()) {
       co_await pipe->wait_writable();
@@ -151,17 +152,15 @@ asio::awaitable<void> pump_request(Stream& stream, beast::flat_buffer& buffer,
       }
       continue;
     }
-    Bytes chunk(kReadChunk);
-    parser.get().body().data = chunk.data();
-    parser.get().body().size = chunk.size();
+    parser.get().body().data = scratch.data();
+    parser.get().body().size = ReadScratch::size();
     auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
     if (ec == bhttp::error::need_buffer) {
       ec = {};
     }
-    const std::size_t got = chunk.size() - parser.get().body().size;
+    const std::size_t got = ReadScratch::size() - parser.get().body().size;
     if (got > 0) {
-      chunk.resize(got);
-      pipe->write(std::move(chunk));
+      pipe->write(scratch.copy(got));
     }
     if (ec) {
       pipe->fail(is_connection_closed(ec) ? make_error_code(Errc::BodyTruncated)
@@ -194,11 +193,10 @@ asio::awaitable<void> pump_request(Stream& stream, beast::flat_buffer& buffer,
             }
             continue;
           }
-          Bytes chunk(kReadChunk);
-          auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), kUseTuple);
+          auto [ec, n] = co_await stream.async_read_some(
+              asio::buffer(scratch.data(), ReadScratch::size()), kUseTuple);
           if (n > 0) {
-            chunk.resize(n);
-            pipe->write(std::move(chunk));
+            pipe->write(scratch.copy(n));
           }
           if (ec) {
             pipe->finish();  // the client closed its side of the tunnel

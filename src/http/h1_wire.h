@@ -4,14 +4,37 @@
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
+#include <cstdint>
+#include <memory>
 #include <string>
 
+#include "core/bytes.h"
 #include "http/message.h"
 
 namespace atls::http {
 
 /// Size of one body read from an HTTP/1.1 connection (server and client side alike).
-inline constexpr std::size_t kReadChunk = 16 * 1024;
+inline constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
+
+/// A body-read buffer of kReadChunk bytes, allocated on first use and never zero-filled. A read
+/// lands here and only the bytes that arrived are copied into the chunk handed on, so a 2-byte
+/// body costs a 2-byte allocation instead of a zero-filled 16 KiB one (which, with the page
+/// faults it caused, was the largest single cost of a small proxied request: docs/benchmarks.md).
+class ReadScratch {
+ public:
+  std::uint8_t* data() {
+    if (!storage_) {
+      storage_ = std::make_unique_for_overwrite<std::uint8_t[]>(kReadChunk);
+    }
+    return storage_.get();
+  }
+  static constexpr std::size_t size() noexcept { return kReadChunk; }
+  /// The first `n` bytes (n <= size()) as a chunk of their own.
+  Bytes copy(std::size_t n) const { return Bytes(storage_.get(), storage_.get() + n); }
+
+ private:
+  std::unique_ptr<std::uint8_t[]> storage_;
+};
 
 /// How a body is delimited on an HTTP/1.1 connection (RFC 9112 §6).
 enum class Framing {

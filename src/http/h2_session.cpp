@@ -91,8 +91,9 @@ struct H2Session<Stream>::StreamState {
   BodyPipePtr out;
   bool out_deferred = false;
   bool closed = false;
-  // Client role: the final response for the waiting send().
+  // The request's method (client role: sent; server role: received, for the response framing).
   std::string request_method;
+  // Client role: the final response for the waiting send().
   InformationalHandler on_informational;
   std::optional<Outcome<UpstreamResponse>> result;
   AsyncEvent result_event;
@@ -105,7 +106,9 @@ class H2Session<Stream>::Exchange final : public ServerExchange {
  public:
   Exchange(std::shared_ptr<H2Session> session, std::shared_ptr<StreamState> state)
       : session_(std::move(session)), state_(std::move(state)) {
-    request_ = state_->request;
+    // The head moves to the handler; the method stays behind for submit_response.
+    state_->request_method = state_->request.method;
+    request_ = std::move(state_->request);
     request_body_ = state_->in;
     peer_address_ = session_->peer_;
   }
@@ -749,10 +752,10 @@ void H2Session<Stream>::submit_response(const std::shared_ptr<StreamState>& shar
   nv.add(":status", std::to_string(head.status));
   add_regular_fields(nv, head.headers, false);
   const bool content =
-      body && (response_has_content(state.request.method, head.status) ||
-               (state.request.method == "CONNECT" && head.status >= 200 && head.status < 300));
+      body && (response_has_content(state.request_method, head.status) ||
+               (state.request_method == "CONNECT" && head.status >= 200 && head.status < 300));
   if (head.content_length && !head.headers.contains("content-length") &&
-      (content || state.request.method == "HEAD")) {
+      (content || state.request_method == "HEAD")) {
     nv.add("content-length", std::to_string(*head.content_length));
   }
   auto nva = nv.build();
