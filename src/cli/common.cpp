@@ -306,6 +306,14 @@ Outcome<std::unique_ptr<Operations>> start_operations(
       fmt::format("{} record(s) from {}", appraiser.policy().records().size(),
                   appraiser.policy().source().empty() ? std::string("flags")
                                                       : appraiser.policy().source()));
+  if (ops_state->sources) {
+    // Weakly held: the readiness outlives nothing but is queried from the admin listener.
+    std::weak_ptr<const VerificationSources> weak_sources = ops_state->sources;
+    ops_state->readiness->add_probe("collateral", [weak_sources] {
+      const auto live = weak_sources.lock();
+      return live ? live->collateral_readiness() : ops::ReadinessCheck{false, "shutting down"};
+    });
+  }
   if (attester->type() == attest::AttestationType::None) {
     ops_state->readiness->set("attester", true, "not attesting (none)");
   } else {

@@ -348,6 +348,39 @@ bool VerificationSources::wait_for_fetches(std::chrono::milliseconds timeout) co
   }
 }
 
+ops::ReadinessCheck VerificationSources::collateral_readiness() const {
+  if (!tdx_service_) {
+    return {true, online() ? "no TDX collateral service" : "offline (no collateral service)"};
+  }
+  if (prefetch_.empty()) {
+    return {true, "no --collateral-prefetch platforms to keep fresh"};
+  }
+  const auto entries = tdx_service_->entries();
+  std::vector<std::string> problems;
+  for (const auto& [fmspc, ca] : prefetch_) {
+    const std::string key = collateral::tdx_cache_key(fmspc, ca);
+    const auto entry = std::find_if(entries.begin(), entries.end(),
+                                    [&key](const auto& candidate) { return candidate.key == key; });
+    if (entry == entries.end() || !entry->has_value) {
+      std::string problem = key + ": not fetched";
+      if (entry != entries.end() && entry->last_error) {
+        problem += " (" + entry->last_error->describe() + ")";
+      }
+      problems.push_back(std::move(problem));
+    } else if (entry->expired) {
+      problems.push_back(key + ": expired");
+    }
+  }
+  if (!problems.empty()) {
+    std::string detail = "TDX collateral missing or expired: ";
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+      detail += (i == 0 ? "" : "; ") + problems[i];
+    }
+    return {false, std::move(detail)};
+  }
+  return {true, fmt::format("TDX collateral fresh for {} platform(s)", prefetch_.size())};
+}
+
 void register_source_metrics(ops::Registry& registry,
                              const std::shared_ptr<const VerificationSources>& sources) {
   if (!sources || !sources->online()) {

@@ -28,6 +28,7 @@
 #include "attest/tdx/pcs.h"
 #include "attest/verifier.h"
 #include "core/error.h"
+#include "ops/admin.h"
 #include "ops/metrics.h"
 
 namespace atls::cli {
@@ -78,6 +79,12 @@ class VerificationSources final {
   /// Waits until the fetches that verifier misses scheduled have run (successfully or not), at
   /// most `timeout`. For one-shot commands, which then retry once. Returns whether all ran.
   bool wait_for_fetches(std::chrono::milliseconds timeout) const;
+
+  /// The readiness check "collateral" (docs/operations.md): every platform of
+  /// --collateral-prefetch has TDX collateral cached and not expired. Reads memory only (the
+  /// admin listener calls it at every /attestation/ready). Always ready offline and without
+  /// prefetch platforms: which platforms peers will come from is not known in advance.
+  ops::ReadinessCheck collateral_readiness() const;
 
   const std::shared_ptr<attest::collateral::TdxCollateralService>& tdx_service() const noexcept {
     return tdx_service_;

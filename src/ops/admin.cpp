@@ -10,15 +10,36 @@ namespace asio = boost::asio;
 
 void Readiness::set(const std::string& check, bool ok, std::string detail) {
   std::lock_guard lock(mutex_);
-  checks_[check] = Check{ok, std::move(detail)};
+  probes_.erase(check);
+  checks_[check] = ReadinessCheck{ok, std::move(detail)};
+}
+
+void Readiness::add_probe(const std::string& check, Probe probe) {
+  std::lock_guard lock(mutex_);
+  checks_.erase(check);
+  probes_[check] = std::move(probe);
+}
+
+std::map<std::string, ReadinessCheck> Readiness::evaluate() const {
+  std::map<std::string, ReadinessCheck> checks;
+  std::map<std::string, Probe> probes;
+  {
+    std::lock_guard lock(mutex_);
+    checks = checks_;
+    probes = probes_;
+  }
+  for (const auto& [name, probe] : probes) {
+    checks[name] = probe();
+  }
+  return checks;
 }
 
 bool Readiness::ready() const {
-  std::lock_guard lock(mutex_);
-  if (checks_.empty()) {
+  const auto checks = evaluate();
+  if (checks.empty()) {
     return false;
   }
-  for (const auto& [name, check] : checks_) {
+  for (const auto& [name, check] : checks) {
     if (!check.ok) {
       return false;
     }
@@ -27,10 +48,10 @@ bool Readiness::ready() const {
 }
 
 nlohmann::json Readiness::report() const {
-  std::lock_guard lock(mutex_);
+  const auto evaluated = evaluate();
   nlohmann::json checks = nlohmann::json::object();
-  bool ready = !checks_.empty();
-  for (const auto& [name, check] : checks_) {
+  bool ready = !evaluated.empty();
+  for (const auto& [name, check] : evaluated) {
     checks[name] = {{"ok", check.ok}, {"detail", check.detail}};
     ready = ready && check.ok;
   }

@@ -46,6 +46,14 @@ def metrics(admin):
     return result.stdout.decode()
 
 
+def readiness(admin):
+    """(HTTP status, JSON report) of /attestation/ready."""
+    result = curl("-w", "\n%{http_code}", admin + "/attestation/ready")
+    assert result.returncode == 0, result.stderr.decode()
+    body, status = result.stdout.decode().rsplit("\n", 1)
+    return int(status), json.loads(body)
+
+
 def metric_value(text, name, **labels):
     """Value of the sample `name{labels}` (labels in any order), or None."""
     for line in text.splitlines():
@@ -169,6 +177,10 @@ def test_tdx_prefetch_and_one_shot_commands(procs, target, mock_tee, pcs, tmp_pa
     assert "TDX collateral warm-up done" in client.log, client.log_tail()
     assert "refused for now" not in client.log
     assert request_ok(client_port)
+    # Readiness includes the prefetched platform's collateral.
+    status, report = readiness(admin_url(client))
+    assert status == 200 and report["checks"]["collateral"]["ok"] is True, report
+    assert "fresh for 1 platform" in report["checks"]["collateral"]["detail"]
 
     # attested-get with a cold cache: refused once, waits for the background fetch, retries.
     cold = tmp_path / "cold"
@@ -201,8 +213,19 @@ def test_tdx_prefetch_and_one_shot_commands(procs, target, mock_tee, pcs, tmp_pa
     pcs.fail_with(503)
     client2, _ = tdx_client(procs, server_port, mock_tee, pcs.base_url, failing,
                             "--collateral-prefetch", MOCK_FMSPC, "--handshake-timeout", "5",
-                            wait_channel=False)
+                            "--collateral-refresh-interval", "2", wait_channel=False)
     client2.wait_for("TDX collateral warm-up incomplete, continuing")
+    # Not ready while the prefetched platform has no collateral; ready once the PCS recovers
+    # and the background refresh has fetched it.
+    admin2 = admin_url(client2)
+    status, report = readiness(admin2)
+    assert status == 503 and report["checks"]["collateral"]["ok"] is False, report
+    assert TDX_KEY + ": not fetched" in report["checks"]["collateral"]["detail"], report
+    pcs.recover()
+    deadline = time.monotonic() + 60
+    while readiness(admin2)[0] != 200:
+        assert time.monotonic() < deadline, readiness(admin2)
+        time.sleep(0.5)
     # Bad flags are usage errors.
     bad = run([BIN, "--insecure-trust-mock-tee", mock_tee, "--collateral-cache-dir", failing,
                "--collateral-prefetch", "xyz", "attested-get", "127.0.0.1:1"])
