@@ -100,6 +100,11 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
   proxy::ClientProxy proxy(runtime.main_io(), proxy_options);
   *(*operations)->on_policy_reloaded =
       recheck_channels_on_reload(proxy.channels(), server->to_string());
+  *(*operations)->tls_reloader =
+      client_tls_reloader(options.tls, ratls::ratls_alpn_list(ratls::with_http_protocols({})),
+                          [&proxy](tls::SharedSslContext context) {
+                            proxy.channels().replace_tls_context(std::move(context));
+                          });
 
   auto bound = proxy.listen();
   if (!bound) {

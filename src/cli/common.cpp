@@ -70,6 +70,38 @@ Operations::ReloadHook recheck_channels_on_reload(proxy::ChannelPool& pool,
   };
 }
 
+Operations::TlsReloader server_tls_reloader(ServerTlsFlags flags,
+                                            boost::asio::ip::tcp::endpoint listen,
+                                            std::vector<std::string> alpn,
+                                            std::function<void(tls::SharedSslContext)> install) {
+  if (!flags.certificate_path) {
+    return {};
+  }
+  return [flags = std::move(flags), listen, alpn = std::move(alpn),
+          install = std::move(install)]() -> Outcome<std::function<void()>> {
+    auto next = make_server_tls(flags, listen, alpn);
+    if (!next) {
+      return next.error();
+    }
+    return std::function<void()>([install, context = *next] { install(context); });
+  };
+}
+
+Operations::TlsReloader client_tls_reloader(ClientTlsFlags flags, std::vector<std::string> alpn,
+                                            std::function<void(tls::SharedSslContext)> install) {
+  if (!flags.certificate_path && !flags.ca_certificate) {
+    return {};
+  }
+  return [flags = std::move(flags), alpn = std::move(alpn),
+          install = std::move(install)]() -> Outcome<std::function<void()>> {
+    auto next = make_client_tls(flags, alpn);
+    if (!next) {
+      return next.error();
+    }
+    return std::function<void()>([install, context = *next] { install(context); });
+  };
+}
+
 std::function<void()> count_refused_connections(const Operations& operations,
                                                 std::string listener) {
   return [metrics = operations.metrics, listener = std::move(listener)] {
@@ -368,13 +400,14 @@ void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& run
     if (ec) {
       return;
     }
-    spdlog::info("SIGHUP: reloading the policy");
+    spdlog::info("SIGHUP: reloading the policy and the TLS certificates");
     // File and URL reads block: build the new appraiser on the attestation pool.
     // Shared pointers, not the Operations: the task may outlive it at shutdown.
     boost::asio::post(runtime.attestation_executor(), [&global, metrics = operations.metrics,
                                                        readiness = operations.readiness,
                                                        appraisers = operations.appraisers,
                                                        hook = operations.on_policy_reloaded,
+                                                       tls_reloader = operations.tls_reloader,
                                                        main = runtime.main_io().get_executor(),
                                                        sources = operations.sources] {
       auto next = make_appraiser(global, *sources);
@@ -383,6 +416,21 @@ void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& run
         spdlog::error("policy reload rejected, the previous policy stays in force: {}",
                       next.error().describe());
         return;
+      }
+      // Certificates reload with the policy, all or nothing: a bad certificate file rejects
+      // the whole reload, so the process never runs half of a new configuration.
+      std::function<void()> install_tls;
+      if (*tls_reloader) {
+        auto prepared = (*tls_reloader)();
+        if (!prepared) {
+          metrics->reloads.with({"failure"}).inc();
+          spdlog::error(
+              "reload rejected (TLS certificate), the previous policy and certificate stay in "
+              "force: {}",
+              prepared.error().describe());
+          return;
+        }
+        install_tls = std::move(*prepared);
       }
       const auto& policy = (*next)->policy();
       readiness->set("policy", true,
@@ -395,7 +443,13 @@ void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& run
                    policy.records().size());
       // On the main io_context: it stops running handlers when the command returns, so the
       // hook never outlives the listeners it refers to.
-      boost::asio::post(main, [hook, appraiser] {
+      boost::asio::post(main, [hook, appraiser, install_tls] {
+        if (install_tls) {
+          install_tls();
+          spdlog::info(
+              "TLS certificate reloaded: new connections present it, open ones keep "
+              "theirs");
+        }
         if (*hook) {
           (*hook)(appraiser);
         }

@@ -137,6 +137,13 @@ struct Operations {
   /// set it to re-check their open channels (close_channels_if / retire_channels_if).
   using ReloadHook = std::function<void(std::shared_ptr<const ratls::Appraiser>)>;
   std::shared_ptr<ReloadHook> on_policy_reloaded = std::make_shared<ReloadHook>();
+  /// Certificate reload on SIGHUP: re-reads the command's certificate and key files (blocking;
+  /// runs on the attestation pool) and returns the action that installs the new TLS contexts
+  /// for new connections (run on the main io_context), or the failure that rejects the whole
+  /// reload. Empty when the command has no certificate files (an ephemeral self-signed
+  /// certificate is never replaced: its key is what the attestation binds).
+  using TlsReloader = std::function<Outcome<std::function<void()>>()>;
+  std::shared_ptr<TlsReloader> tls_reloader = std::make_shared<TlsReloader>();
   /// Collateral service and certificate cache, shared by every appraiser (reloads included).
   VerificationSourcesPtr sources;
 };
@@ -154,6 +161,18 @@ Outcome<std::unique_ptr<Operations>> start_operations(
 Operations::ReloadHook recheck_channels_on_reload(proxy::AttestedServer& server);
 Operations::ReloadHook recheck_channels_on_reload(proxy::ChannelPool& pool,
                                                   std::string server_name);
+
+/// Operations::tls_reloader for a server-like command: rebuilds the context with
+/// make_server_tls(flags, listen, alpn) and hands it to `install`. Empty without certificate
+/// files.
+Operations::TlsReloader server_tls_reloader(ServerTlsFlags flags,
+                                            boost::asio::ip::tcp::endpoint listen,
+                                            std::vector<std::string> alpn,
+                                            std::function<void(tls::SharedSslContext)> install);
+/// The same for a client-like command (client certificate, --tls-ca-certificate). Empty when
+/// neither is given.
+Operations::TlsReloader client_tls_reloader(ClientTlsFlags flags, std::vector<std::string> alpn,
+                                            std::function<void(tls::SharedSslContext)> install);
 
 /// Counts a connection refused by --max-connections on `listener` ("attested", "local",
 /// "direct") in atls_connections_refused_total.

@@ -116,6 +116,10 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
   proxy::pg::PgClientProxy proxy(runtime.main_io(), proxy_options);
   *(*operations)->on_policy_reloaded =
       recheck_channels_on_reload(proxy.channels(), server->to_string());
+  *(*operations)->tls_reloader = client_tls_reloader(
+      options.tls, ratls::ratls_alpn_list(inner), [&proxy](tls::SharedSslContext context) {
+        proxy.channels().replace_tls_context(std::move(context));
+      });
 
   auto bound = proxy.listen();
   if (!bound) {

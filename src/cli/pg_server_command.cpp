@@ -56,6 +56,47 @@ Outcome<std::string> read_text_file(const std::string& path) {
   return text.str();
 }
 
+struct PgServerContexts {
+  tls::SharedSslContext channel;  ///< attested listener: ratls ALPN, optional client auth
+  tls::SharedSslContext direct;   ///< direct pgwire listener (when configured): ALPN postgresql
+};
+
+/// Both listeners' contexts from ONE set of credentials: the certificate that get-tls-cert
+/// prints (after verifying the attestation) is the one direct-mode clients then pin.
+Outcome<PgServerContexts> make_contexts(const PgServerOptions& options,
+                                        const tls::Credentials& credentials, bool with_direct) {
+  tls::ServerContextOptions channel_tls_options;
+  channel_tls_options.credentials = &credentials;
+  // Only HTTP/2 inside the channel: database tunnels are CONNECT streams (RFC 9113 §8.5).
+  const std::vector<std::string> inner{"h2"};
+  channel_tls_options.alpn_preference = ratls::ratls_alpn_list(inner);
+  channel_tls_options.require_client_certificate = options.tls.client_auth;
+  if (options.tls.client_ca_certificate) {
+    auto anchors = tls::load_certificates(*options.tls.client_ca_certificate);
+    if (!anchors) {
+      return anchors.error();
+    }
+    channel_tls_options.client_trust_anchors = std::move(*anchors);
+  }
+  PgServerContexts contexts;
+  auto channel = tls::make_server_context(channel_tls_options);
+  if (!channel) {
+    return channel.error();
+  }
+  contexts.channel = std::move(*channel);
+  if (with_direct) {
+    tls::ServerContextOptions direct_tls_options;
+    direct_tls_options.credentials = &credentials;
+    direct_tls_options.alpn_preference = {std::string(proxy::pg::kPostgresAlpn)};
+    auto direct = tls::make_server_context(direct_tls_options);
+    if (!direct) {
+      return direct.error();
+    }
+    contexts.direct = std::move(*direct);
+  }
+  return contexts;
+}
+
 int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
   auto listen = parse_listen(options.listen, "--listen-addr");
   if (!listen) {
@@ -164,23 +205,9 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
     spdlog::info("no TLS certificate given: using an ephemeral self-signed certificate for {}",
                  listen->address().to_string());
   }
-  tls::ServerContextOptions channel_tls_options;
-  channel_tls_options.credentials = &credentials;
-  // Only HTTP/2 inside the channel: database tunnels are CONNECT streams (RFC 9113 §8.5).
-  const std::vector<std::string> inner{"h2"};
-  channel_tls_options.alpn_preference = ratls::ratls_alpn_list(inner);
-  channel_tls_options.require_client_certificate = options.tls.client_auth;
-  if (options.tls.client_ca_certificate) {
-    auto anchors = tls::load_certificates(*options.tls.client_ca_certificate);
-    if (!anchors) {
-      spdlog::error("{}", anchors.error().describe());
-      return kExitUsage;
-    }
-    channel_tls_options.client_trust_anchors = std::move(*anchors);
-  }
-  auto channel_tls = tls::make_server_context(channel_tls_options);
-  if (!channel_tls) {
-    spdlog::error("{}", channel_tls.error().describe());
+  auto contexts = make_contexts(options, credentials, direct_listen.has_value());
+  if (!contexts) {
+    spdlog::error("{}", contexts.error().describe());
     return kExitUsage;
   }
 
@@ -208,7 +235,7 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
   };
   proxy::AttestedServerOptions server_options;
   server_options.listen = *listen;
-  server_options.tls = *channel_tls;
+  server_options.tls = contexts->channel;
   server_options.channel = make_channel_config(
       *attester, *appraiser, runtime.attestation_executor(), global, (*operations)->recorder);
   server_options.channel.appraiser_slot = (*operations)->appraisers;
@@ -225,17 +252,9 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
 
   std::unique_ptr<proxy::pg::DirectListener> direct;
   if (direct_listen) {
-    tls::ServerContextOptions direct_tls_options;
-    direct_tls_options.credentials = &credentials;
-    direct_tls_options.alpn_preference = {std::string(proxy::pg::kPostgresAlpn)};
-    auto direct_tls = tls::make_server_context(direct_tls_options);
-    if (!direct_tls) {
-      spdlog::error("{}", direct_tls.error().describe());
-      return kExitUsage;
-    }
     proxy::pg::DirectListenerOptions direct_options;
     direct_options.listen = *direct_listen;
-    direct_options.tls = *direct_tls;
+    direct_options.tls = contexts->direct;
     // The plaintext negotiation and the TLS handshake count against the start-up timeout too.
     direct_options.handshake_timeout = to_ms(options.startup_timeout);
     direct_options.max_connections = global.max_connections;
@@ -248,6 +267,27 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
     }
     spdlog::info("pg-direct listening on {}:{} (pgwire over TLS with this server's certificate)",
                  direct_bound->address().to_string(), direct_bound->port());
+  }
+  if (options.tls.certificate_path) {
+    // SIGHUP re-reads the certificate and key once for both listeners, as at start-up.
+    *(*operations)->tls_reloader = [&options, &server,
+                                    &direct]() -> Outcome<std::function<void()>> {
+      auto loaded =
+          tls::load_credentials(*options.tls.certificate_path, *options.tls.private_key_path);
+      if (!loaded) {
+        return loaded.error();
+      }
+      auto next = make_contexts(options, *loaded, direct != nullptr);
+      if (!next) {
+        return next.error();
+      }
+      return std::function<void()>([&server, &direct, next = *next] {
+        server.replace_tls_context(next.channel);
+        if (direct) {
+          direct->replace_tls_context(next.direct);
+        }
+      });
+    };
   }
   reload_policy_on_sighup(runtime, global, **operations);
   stop_on_signals(

@@ -94,6 +94,9 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
                                  return forwarder->handler_for(context);
                                });
   *(*operations)->on_policy_reloaded = recheck_channels_on_reload(server);
+  *(*operations)->tls_reloader = server_tls_reloader(
+      options.tls, *listen, ratls::ratls_alpn_list(options.inner_alpn),
+      [&server](tls::SharedSslContext context) { server.replace_tls_context(std::move(context)); });
   auto bound = server.start();
   if (!bound) {
     spdlog::error("{}", bound.error().describe());

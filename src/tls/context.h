@@ -7,6 +7,7 @@
 
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,28 @@ namespace atls::tls {
 
 using AsioSslContext = boost::asio::ssl::context;
 using SharedSslContext = std::shared_ptr<AsioSslContext>;
+
+/// The context that new connections use, replaceable while connections are open (certificate
+/// reload on SIGHUP). A connection keeps the context it started with: callers hold the
+/// shared_ptr from get() for the connection's lifetime.
+/// @par Thread Safety
+/// get() and set() may be called from any thread.
+class ContextSlot {
+ public:
+  explicit ContextSlot(SharedSslContext initial) : context_(std::move(initial)) {}
+  SharedSslContext get() const {
+    std::lock_guard lock(mutex_);
+    return context_;
+  }
+  void set(SharedSslContext next) {
+    std::lock_guard lock(mutex_);
+    context_ = std::move(next);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  SharedSslContext context_;
+};
 
 struct ServerContextOptions {
   /// Certificate chain and key presented to clients (required).

@@ -42,6 +42,7 @@ AttestedServer::AttestedServer(Runtime& runtime, AttestedServerOptions options,
     : runtime_(runtime),
       options_(std::move(options)),
       handlers_(std::move(handlers)),
+      tls_(options_.tls),
       limit_(options_.max_connections, options_.on_connection_refused) {}
 
 Outcome<tcp::endpoint> AttestedServer::start() {
@@ -116,7 +117,9 @@ asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_i
   boost::system::error_code ec;
   const tcp::endpoint peer = socket.remote_endpoint(ec);
   const std::string peer_text = fmt::format("{}:{}", peer.address().to_string(), peer.port());
-  http::TlsStream stream(boost::beast::tcp_stream(std::move(socket)), *options_.tls);
+  // Held for the connection's lifetime: a certificate reload may replace the slot's context.
+  const tls::SharedSslContext tls_context = tls_.get();
+  http::TlsStream stream(boost::beast::tcp_stream(std::move(socket)), *tls_context);
   auto channel = co_await ratls::accept_channel(stream, options_.channel);
   if (!channel) {
     spdlog::warn("channel from {} refused: {}", peer_text, channel.error().describe());

@@ -62,6 +62,10 @@ class AttestedServer {
   /// Any thread; `reject` runs under the server's lock and must not block.
   std::size_t close_channels_if(const std::function<bool(const ratls::ChannelInfo&)>& reject);
 
+  /// New connections present `context` (a reloaded certificate); open channels keep theirs.
+  /// Any thread.
+  void replace_tls_context(tls::SharedSslContext context) { tls_.set(std::move(context)); }
+
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, std::size_t io_index,
@@ -70,6 +74,7 @@ class AttestedServer {
   Runtime& runtime_;
   AttestedServerOptions options_;
   HandlerFactory handlers_;
+  tls::ContextSlot tls_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   ConnectionLimit limit_;
   struct LiveChannel {

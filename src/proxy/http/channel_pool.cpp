@@ -47,6 +47,7 @@ bool is_fatal_channel_failure(const ErrorCode& code) {
 ChannelPool::ChannelPool(asio::any_io_executor executor, ChannelPoolOptions options)
     : executor_(std::move(executor)),
       options_(std::move(options)),
+      tls_(options_.tls),
       backoff_(options_.reconnect_min),
       changed_(executor_) {}
 
@@ -73,7 +74,9 @@ std::chrono::milliseconds ChannelPool::next_backoff() {
 
 asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::establish() {
   ++connecting_;
-  auto channel = co_await ratls::connect_channel(options_.server, options_.tls, options_.channel);
+  auto context = tls_.get();
+  auto channel =
+      co_await ratls::connect_channel(options_.server, std::move(context), options_.channel);
   --connecting_;
   if (stopped_ && channel) {
     co_return Failure{make_error_code(http::Errc::ConnectionClosed), "proxy is shutting down"};

@@ -87,6 +87,10 @@ class ChannelPool {
   /// Any thread: the work is posted to the pool's executor.
   void retire_channels_if(std::function<bool(const ratls::PeerAttestation&)> reject);
 
+  /// Channels established from now on use `context` (a reloaded client certificate or trust
+  /// anchors); established ones keep theirs. Any thread.
+  void replace_tls_context(tls::SharedSslContext context) { tls_.set(std::move(context)); }
+
   /// Whether some channel is currently established.
   bool connected() const noexcept;
   /// Channels established since start (the first included).
@@ -109,6 +113,7 @@ class ChannelPool {
 
   boost::asio::any_io_executor executor_;
   ChannelPoolOptions options_;
+  tls::ContextSlot tls_;
   UpstreamChannel h2_;
   std::vector<UpstreamChannel> h1_;
   bool h1_mode_ = false;

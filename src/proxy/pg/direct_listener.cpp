@@ -21,6 +21,7 @@ DirectListener::DirectListener(Runtime& runtime, DirectListenerOptions options,
     : runtime_(runtime),
       options_(std::move(options)),
       config_(std::move(config)),
+      tls_(options_.tls),
       limit_(options_.max_connections, options_.on_connection_refused) {}
 
 Outcome<tcp::endpoint> DirectListener::start() {
@@ -180,8 +181,9 @@ asio::awaitable<void> DirectListener::serve(tcp::socket socket,
   http::PlainStream plain = std::move(duplex.stream());
   plain.expires_after(options_.handshake_timeout);
 
+  const tls::SharedSslContext tls_context = tls_.get();  // kept for the connection's lifetime
   auto tls = std::make_unique<SocketDuplex<http::TlsStream>>(
-      http::TlsStream(std::move(plain), *options_.tls));
+      http::TlsStream(std::move(plain), *tls_context));
   auto& stream = tls->stream();
   auto [hs_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, http::kUseTuple);
   if (hs_ec) {

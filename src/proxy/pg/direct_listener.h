@@ -40,6 +40,8 @@ class DirectListener {
   /// Binds and starts accepting. Errors: the bind failure, naming the address.
   Outcome<boost::asio::ip::tcp::endpoint> start();
   void stop_accepting();
+  /// New connections present `context` (a reloaded certificate). Any thread.
+  void replace_tls_context(tls::SharedSslContext context) { tls_.set(std::move(context)); }
 
  private:
   boost::asio::awaitable<void> accept_loop();
@@ -49,6 +51,7 @@ class DirectListener {
   Runtime& runtime_;
   DirectListenerOptions options_;
   std::shared_ptr<const PgServerConfig> config_;
+  tls::ContextSlot tls_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   ConnectionLimit limit_;
   std::size_t next_io_ = 0;
