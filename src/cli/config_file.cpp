@@ -167,10 +167,11 @@ class Translator {
       const std::string key = scalar(entry.first, "a key");
       const CLI::Option* option = find_in(sub, key);
       if (option == nullptr) {
-        fail_at(entry.first, "unknown option '" + key + "' of '" + name + "'");
+        fail_at(entry.first, fmt::format("unknown option '{}' of '{}'", key, name));
       }
       if (name == subcommand_ && !overridden_by_environment(option)) {
-        items_.push_back(CLI::ConfigItem{{name}, key, values_of(entry.second, name + "." + key)});
+        items_.push_back(
+            CLI::ConfigItem{{name}, key, values_of(entry.second, fmt::format("{}.{}", name, key))});
       }
     }
   }

@@ -74,7 +74,8 @@ std::optional<SystemTime> parse_rfc3339(std::string_view text) {
         !read_int(text, pos + 4, 2, om)) {
       return std::nullopt;
     }
-    offset_seconds = (oh * 3600 + om * 60) * (text[pos] == '+' ? 1 : -1);
+    offset_seconds = (static_cast<long long>(oh) * 3600 + static_cast<long long>(om) * 60) *
+                     (text[pos] == '+' ? 1 : -1);
     pos += 6;
   } else {
     return std::nullopt;
@@ -82,8 +83,9 @@ std::optional<SystemTime> parse_rfc3339(std::string_view text) {
   if (pos != text.size()) {
     return std::nullopt;
   }
-  const long long seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-                            second - offset_seconds;
+  const long long seconds = days_from_civil(year, month, day) * 86400 +
+                            static_cast<long long>(hour) * 3600 +
+                            static_cast<long long>(minute) * 60 + second - offset_seconds;
   return SystemTime(std::chrono::seconds(seconds)) +
          std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(nanos));
 }

@@ -26,7 +26,7 @@ namespace atls::http {
 
 class BodyPipe {
  public:
-  static constexpr std::size_t kDefaultHighWater = 256 * 1024;
+  static constexpr std::size_t kDefaultHighWater = std::size_t{256} * 1024;
 
   explicit BodyPipe(const boost::asio::any_io_executor& executor,
                     std::size_t high_water = kDefaultHighWater);

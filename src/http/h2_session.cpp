@@ -24,8 +24,8 @@ namespace asio = boost::asio;
 
 // Output is written in batches of at most this size, so that one busy stream cannot make a
 // single write (and the memory behind it) arbitrarily large.
-constexpr std::size_t kMaxOutputBatch = 256 * 1024;
-constexpr std::size_t kReadBufferSize = 32 * 1024;
+constexpr std::size_t kMaxOutputBatch = std::size_t{256} * 1024;
+constexpr std::size_t kReadBufferSize = std::size_t{32} * 1024;
 
 std::string_view as_view(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
@@ -429,7 +429,7 @@ H2Session<Stream>::H2Session(Stream stream, Role role, H2Options options, Reques
       write_event_(stream_.get_executor()),
       done_event_(stream_.get_executor()),
       last_ping_ack_(std::chrono::steady_clock::now()) {
-  out_.reserve(kMaxOutputBatch + 64 * 1024);
+  out_.reserve(kMaxOutputBatch + std::size_t{64} * 1024);
 }
 
 template <class Stream>

@@ -41,7 +41,7 @@ struct H2Options {
   /// Client role: :scheme of requests that carry none.
   std::string default_scheme = "http";
   /// Largest header section accepted from the peer.
-  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_header_bytes = std::size_t{64} * 1024;
   std::size_t body_high_water = BodyPipe::kDefaultHighWater;
 };
 

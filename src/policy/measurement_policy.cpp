@@ -145,7 +145,7 @@ Outcome<RegisterRule> parse_register(Family family, const std::string& key, cons
   }
   for (const auto& [name, unused] : entry.items()) {
     if (name != "expected" && name != "expected_any") {
-      return context.fail(Errc::UnknownField, field + "." + name);
+      return context.fail(Errc::UnknownField, fmt::format("{}.{}", field, name));
     }
   }
   const bool has_expected = entry.contains("expected");

@@ -399,7 +399,7 @@ std::vector<CachedTdxFile> read_tdx_cache_directory(const std::filesystem::path&
     CachedTdxFile entry;
     entry.path = path;
     entry.key = name.substr(0, name.size() - kCacheFileSuffix.size());
-    auto content = read_file_limited(path, 64 * 1024 * 1024);
+    auto content = read_file_limited(path, std::uintmax_t{64} * 1024 * 1024);
     auto file = content ? parse_cache_file(*content) : Outcome<CacheFile>(content.error());
     if (!file) {
       entry.error = file.error();

@@ -129,8 +129,8 @@ GcpProbe probe_gcp(const std::string& base_url, std::chrono::milliseconds timeou
   }
   net::HttpGetOptions http;
   http.timeout = timeout;
-  http.max_body_bytes = 64 * 1024;
-  http.max_header_bytes = 16 * 1024;
+  http.max_body_bytes = std::size_t{64} * 1024;
+  http.max_header_bytes = std::size_t{16} * 1024;
   http.accept = "*/*";
   auto response = net::http_request(*url, http);
   if (!response) {

@@ -21,7 +21,7 @@ constexpr std::string_view kChainPrefix = "cert_chain-";
 constexpr std::string_view kCrlPrefix = "crl-";
 constexpr std::string_view kTempPrefix = ".tmp-";
 // Cached files are certificates, two-certificate chains and CRLs: a few KiB each.
-constexpr std::uintmax_t kMaxFileSize = 1024 * 1024;
+constexpr std::uintmax_t kMaxFileSize = std::uintmax_t{1024} * 1024;
 
 using X509CrlPtr = std::unique_ptr<X509_CRL, tls::OsslDeleter<X509_CRL_free>>;
 

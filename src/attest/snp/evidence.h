@@ -28,7 +28,7 @@ inline constexpr std::uint16_t kEvidenceVersion = 1;
 inline constexpr std::size_t kEvidenceHeaderSize = 16;
 /// Bounds the certificate table so that evidence always fits one flashbots-ratls frame
 /// (65536 bytes, interop spec §2.2) with room to spare. A VCEK, ASK and ARK take ~4.5 KiB.
-inline constexpr std::size_t kMaxCertTableSize = 48 * 1024;
+inline constexpr std::size_t kMaxCertTableSize = std::size_t{48} * 1024;
 
 struct Evidence {
   Bytes report;  ///< exactly kReportSize bytes (not yet parsed)

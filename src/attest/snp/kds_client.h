@@ -83,7 +83,7 @@ class KdsTransport {
 /// A transport over net::http_request (system trust store for https).
 std::shared_ptr<const KdsTransport> make_http_kds_transport(
     std::chrono::milliseconds timeout = std::chrono::milliseconds(10000),
-    std::size_t max_body_bytes = 1024 * 1024);
+    std::size_t max_body_bytes = std::size_t{1024} * 1024);
 
 struct KdsFetcherOptions {
   /// Scheme and authority (and optional path prefix) of KDS, no trailing slash needed.

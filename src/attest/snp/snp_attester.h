@@ -53,9 +53,9 @@ struct SnpAttesterOptions {
   bool device_certificates = true;
   /// First certificate buffer (rounded up to whole 4 KiB pages). The kernel accepts at most
   /// SEV_FW_BLOB_MAX_SIZE (16 KiB) today; a VCEK, ASK and ARK take about 5 KiB.
-  std::size_t initial_cert_buffer = 16 * 1024;
+  std::size_t initial_cert_buffer = std::size_t{16} * 1024;
   /// Larger buffers the host asks for are refused (snp.device_cert_buffer_too_large).
-  std::size_t max_cert_buffer = 64 * 1024;
+  std::size_t max_cert_buffer = std::size_t{64} * 1024;
   /// ioctl retries while the device reports busy (EAGAIN/EBUSY or VMM error BUSY: newer
   /// kernels throttle guest requests), with exponential delays from busy_delay.
   unsigned busy_retries = 5;

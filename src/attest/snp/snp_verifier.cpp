@@ -119,8 +119,8 @@ SignatureCheck check_report_signature(const Report& report, EVP_PKEY* key) {
   if (!r || !s || !signature || ECDSA_SIG_set0(signature.get(), r.get(), s.get()) != 1) {
     return SignatureCheck::InternalError;
   }
-  r.release();  // owned by `signature` now
-  s.release();
+  static_cast<void>(r.release());  // owned by `signature` now
+  static_cast<void>(s.release());
   unsigned char* der = nullptr;
   const int der_length = i2d_ECDSA_SIG(signature.get(), &der);
   if (der_length <= 0) {
@@ -423,7 +423,7 @@ Outcome<ChainPtr> SnpVerifier::Impl::chain_for(ByteView leaf_der, const Bytes* i
   }
   // Key: hashes of exactly the inputs build_chain depends on.
   std::string key;
-  key.reserve(3 * 32);
+  key.reserve(std::size_t{3} * 32);
   const auto append = [&key](ByteView data) {
     const auto digest = sha256(data);
     key.append(reinterpret_cast<const char*>(digest.data()), digest.size());

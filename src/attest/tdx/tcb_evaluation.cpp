@@ -1,8 +1,9 @@
 #include "attest/tdx/tcb_evaluation.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 
 #include "attest/tdx/errors.h"
 
@@ -14,9 +15,7 @@ Failure fail(Errc code, std::string detail) {
 }
 
 std::string module_id_for(std::uint8_t major) {
-  char id[8];
-  std::snprintf(id, sizeof(id), "TDX_%02X", major);
-  return id;
+  return fmt::format("TDX_{:02X}", major);
 }
 
 bool iequals(std::string_view a, std::string_view b) {

@@ -1,5 +1,7 @@
 #include "attest/tdx/tcb_info.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstring>
 
@@ -293,9 +295,9 @@ Outcome<TcbInfo> parse_tcb_info(std::string_view json_text) {
       } else {
         // v2: "sgxtcbcomp01svn" .. "sgxtcbcomp16svn".
         for (std::size_t c = 0; c < 16; ++c) {
-          char key[24];
-          std::snprintf(key, sizeof(key), "sgxtcbcomp%02zusvn", c + 1);
-          out.sgx_components[c] = static_cast<std::uint8_t>(f.number(*tcb, tcb_path, key, 255));
+          const std::string key = fmt::format("sgxtcbcomp{:02}svn", c + 1);
+          out.sgx_components[c] =
+              static_cast<std::uint8_t>(f.number(*tcb, tcb_path, key.c_str(), 255));
         }
       }
       out.pce_svn = static_cast<std::uint16_t>(f.number(*tcb, tcb_path, "pcesvn", 0xffff));

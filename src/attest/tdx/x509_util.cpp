@@ -1,5 +1,6 @@
 #include "attest/tdx/x509_util.h"
 
+#include <fmt/format.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -64,7 +65,8 @@ unsigned days_in_month(std::int64_t y, unsigned m) noexcept {
 
 SystemTime from_fields(std::int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi,
                        unsigned s) noexcept {
-  const std::int64_t seconds = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+  const std::int64_t seconds =
+      days_from_civil(y, mo, d) * 86400 + std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + s;
   return SystemTime(std::chrono::seconds(seconds));
 }
 
@@ -294,11 +296,8 @@ std::string format_rfc3339(SystemTime time) {
   unsigned m = 0;
   unsigned d = 0;
   civil_from_days(days, y, m, d);
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                static_cast<long long>((rem / 60) % 60), static_cast<long long>(rem % 60));
-  return buffer;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, rem / 3600, (rem / 60) % 60,
+                     rem % 60);
 }
 
 std::string common_name(const X509_NAME* name) {

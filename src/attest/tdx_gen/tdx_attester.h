@@ -37,7 +37,7 @@ namespace atls::attest::tdx_gen {
 /// Upper bound on a generated quote. A v4/v5 quote with its PCK chain is about 5 KiB (the
 /// header, body, signatures and QE report take about 1.3 KiB; the rest is the PEM chain); the
 /// bound leaves room for longer chains while keeping the attestation frame (64 KiB) far away.
-inline constexpr std::size_t kMaxQuoteSize = 16 * 1024;
+inline constexpr std::size_t kMaxQuoteSize = std::size_t{16} * 1024;
 
 struct TdxAttesterOptions {
   /// dcap-tdx, gcp-tdx or qemu-tdx (same evidence; the type only labels it).

@@ -35,7 +35,7 @@ inline constexpr std::string_view kDefaultReportRoot = "/sys/kernel/config/tsm/r
 inline constexpr std::size_t kInblobSize = 64;
 /// TSM_REPORT_OUTBLOB_MAX (include/linux/tsm.h, 32 KiB): the kernel never returns more for
 /// `outblob` or `auxblob`.
-inline constexpr std::size_t kMaxBlobSize = 32 * 1024;
+inline constexpr std::size_t kMaxBlobSize = std::size_t{32} * 1024;
 /// TSM_REPORT_PRIVLEVEL_MAX.
 inline constexpr std::uint32_t kMaxPrivlevel = 3;
 

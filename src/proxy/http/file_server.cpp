@@ -159,7 +159,8 @@ http::RequestHandler file_server_handler(fs::path root) {
         }
         continue;
       }
-      Bytes chunk(static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 64 * 1024)));
+      Bytes chunk(
+          static_cast<std::size_t>(std::min<std::uint64_t>(remaining, std::uint64_t{64} * 1024)));
       file.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
       if (file.gcount() <= 0) {
         body->fail(make_error_code(boost::system::errc::io_error));

@@ -161,7 +161,7 @@ void Deadline::disarm() noexcept {
 
 namespace {
 
-constexpr std::size_t kSpliceBuffer = 64 * 1024;
+constexpr std::size_t kSpliceBuffer = std::size_t{64} * 1024;
 
 struct SpliceState {
   ErrorCode first_error;

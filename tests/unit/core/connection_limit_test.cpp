@@ -57,6 +57,7 @@ TEST(ConnectionLimit, ConcurrentAcquireNeverExceedsTheLimit) {
   ConnectionLimit limit(8);
   std::atomic<int> granted{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<std::vector<ConnectionLimit::Slot>> held(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {

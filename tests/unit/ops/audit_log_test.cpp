@@ -242,6 +242,7 @@ TEST_F(AuditLogTest, ConcurrentAppendsFormOneChain) {
     auto log = AuditLog::open(path_, never_sync());
     ASSERT_TRUE(log);
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < 50; ++i) {

@@ -415,6 +415,7 @@ TEST_F(TdxCollateralServiceTest, SingleFlightFetchesEachDocumentOnce) {
       options(), [&pool](std::function<void()> job) { boost::asio::post(pool, std::move(job)); });
   pcs_.hold(true);
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] { EXPECT_FALSE(service->collateral(kFmspc, kCa)); });
   }

@@ -153,7 +153,7 @@ TEST(TdxMock, TamperedQuotesFail) {
   const Bytes quote = mint(*attester, data);
   // 636 = first byte of the quote signature of a v4 quote (flashbots'
   // tampered_quote_signature_fails_verification); 200 = MRTD; 600 = REPORTDATA.
-  for (std::size_t offset : {636, 200, 600}) {
+  for (const std::size_t offset : {std::size_t{636}, std::size_t{200}, std::size_t{600}}) {
     Bytes tampered = quote;
     tampered[offset] ^= 0x01;
     const auto result = verifier->verify(AttestationType::DcapTdx, tampered, data, kNow);
@@ -500,6 +500,7 @@ TEST(TdxMock, ConcurrentVerification) {
   const auto verifier = pki->make_verifier();
   std::atomic<int> verified{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {

@@ -42,7 +42,7 @@ std::shared_ptr<const MockSnpPki> pki() {
 ReportData binding(std::uint8_t seed) {
   ReportData data{};
   for (std::size_t i = 0; i < data.size(); ++i) {
-    data[i] = static_cast<std::uint8_t>(seed * 3 + i);
+    data[i] = static_cast<std::uint8_t>(std::size_t{seed} * 3 + i);
   }
   return data;
 }
@@ -258,7 +258,7 @@ TEST_F(SnpAttesterTest, CertificatesCanBeLeftOut) {
 TEST_F(SnpAttesterTest, PagePaddedAuxblobIsCanonicalised) {
   start_tsm([this](const FakeTsmRequest& request) {
     FakeTsmResponse response = firmware_.tsm(request);
-    response.auxblob.resize(3 * 4096, 0);
+    response.auxblob.resize(std::size_t{3} * 4096, 0);
     return response;
   });
   const auto evidence = make(options())->generate_evidence(binding(7));

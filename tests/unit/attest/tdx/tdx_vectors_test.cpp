@@ -124,7 +124,8 @@ TEST(TdxVectors, FlashbotsDcapQuoteWithOtherReportDataIsAMismatch) {
   const auto collateral = load_collateral(std::string(kPinned) + "dcap-quote-collateral-00.json");
   ASSERT_TRUE(collateral);
   const Bytes quote = load_quote(std::string(kFlashbots) + "dcap-tdx-1766059550570652607");
-  for (std::size_t byte : {0, 31, 32, 63}) {
+  for (const std::size_t byte :
+       {std::size_t{0}, std::size_t{31}, std::size_t{32}, std::size_t{63}}) {
     ReportData expected = report_data_of(quote);
     expected[byte] ^= 0x01;
     const auto result =

@@ -53,7 +53,7 @@ std::shared_ptr<MockTdxAttester> quoting_service(MockTdxQuoteOptions options = {
 ReportData binding(std::uint8_t seed) {
   ReportData data{};
   for (std::size_t i = 0; i < data.size(); ++i) {
-    data[i] = static_cast<std::uint8_t>(seed * 5 + i);
+    data[i] = static_cast<std::uint8_t>(std::size_t{seed} * 5 + i);
   }
   return data;
 }

@@ -274,6 +274,7 @@ TEST_F(TsmClientTest, ConcurrentRequestsGetTheirOwnReports) {
   constexpr int kPerThread = 3;
   std::atomic<int> good{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&client, &good, t] {
       for (int i = 0; i < kPerThread; ++i) {
