@@ -50,6 +50,17 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
   app.add_option("--kds-cache-dir", global.kds_cache_dir,
                  "Cache directory of SEV-SNP VCEKs and CRLs (enables the KDS fetcher; default "
                  "with --kds-url: <collateral cache directory>/kds)");
+  app.add_option("--kds-crls", global.kds_crls,
+                 "Check SEV-SNP chains of these products (Milan, Genoa, Turin, comma-separated, "
+                 "or all) against AMD's CRLs, fetched from KDS at start-up and refreshed in the "
+                 "background; a chain without a current CRL is refused (needs --kds-url or "
+                 "--kds-cache-dir)")
+      ->delimiter(',');
+  app.add_option("--kds-crl-refresh-interval", global.kds_crl_refresh_interval_seconds,
+                 "Seconds after which the --kds-crls CRLs are fetched again (sooner when a CRL "
+                 "has used 3/4 of its validity)")
+      ->check(CLI::Range(1.0, 31536000.0))
+      ->capture_default_str();
   app.add_flag("--log-debug", global.log_debug, "Log debug messages");
   app.add_flag("--log-json", global.log_json, "Log one JSON object per line");
   app.add_flag("--log-dcap-quote", global.log_dcap_quote,

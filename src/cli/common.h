@@ -53,6 +53,10 @@ struct GlobalOptions {
   /// SEV-SNP VCEKs from AMD KDS: base URL (default https://kdsintf.amd.com) and cache directory.
   std::optional<std::string> kds_url;
   std::optional<std::string> kds_cache_dir;
+  /// AMD CRLs kept fresh from KDS and required for these products ("Milan", "Genoa", "Turin" or
+  /// "all"; comma-separated on the command line), and their refresh interval.
+  std::vector<std::string> kds_crls;
+  double kds_crl_refresh_interval_seconds = 86400.0;
   /// Accepted TCB statuses (policy/tcb_status_policy.h); empty = defaults.
   std::vector<std::string> accept_tcb_status;
   /// INSECURE: verify peers against the mock TEE roots in this directory only.

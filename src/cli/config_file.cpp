@@ -393,7 +393,7 @@ class Translator {
     }
   }
 
-  // SEV-SNP VCEKs from AMD KDS.
+  // SEV-SNP VCEKs and CRLs from AMD KDS (docs/operations.md "Collateral and certificates").
   void snp_certificates(const YAML::Node& node) {
     require_map(node, "attestation.snp_certificates");
     for (const auto& entry : node) {
@@ -402,6 +402,10 @@ class Translator {
         emit_global(entry.first, "kds-url", {scalar(entry.second, key)});
       } else if (key == "cache_dir") {
         emit_global(entry.first, "kds-cache-dir", {scalar(entry.second, key)});
+      } else if (key == "crls") {
+        emit_global(entry.first, "kds-crls", values_of(entry.second, key));
+      } else if (key == "crl_refresh_interval") {
+        emit_global(entry.first, "kds-crl-refresh-interval", {seconds_text(entry.second, key)});
       } else {
         fail_at(entry.first, "unknown key 'attestation.snp_certificates." + key + "'");
       }

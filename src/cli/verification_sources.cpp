@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "attest/mock/snp_mock.h"
 #include "attest/mock/tdx_mock.h"
 #include "attest/snp/amd_certificate.h"
+#include "attest/snp/crl.h"
 #include "attest/snp/errors.h"
 #include "attest/snp/snp_verifier.h"
 #include "attest/tdx/errors.h"
@@ -79,6 +81,27 @@ Outcome<std::optional<Bytes>> mock_snp_ark(const fs::path& directory) {
   return std::optional<Bytes>(snp::certificate_der(ark->front().get()));
 }
 
+/// The mock trust anchors for fetched CRLs (--insecure-trust-mock-tee with --kds-crls): the
+/// fetcher then accepts exactly the CRLs the mock SNP verifier would apply.
+Outcome<std::shared_ptr<const snp::TrustAnchors>> mock_crl_anchors(const fs::path& directory) {
+  auto ark = mock_snp_ark(directory);
+  if (!ark) {
+    return ark.error();
+  }
+  if (!*ark) {
+    return usage("--kds-crls with --insecure-trust-mock-tee: no mock SEV-SNP ARK in " +
+                 directory.string() + " (create it with: atls-proxy mock-tee init DIR)");
+  }
+  return snp::TrustAnchors::insecure_for_testing(**ark, {}, {});
+}
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
 double breaker_value(bool closed, bool half_open) {
   if (closed) {
     return 0;
@@ -102,6 +125,34 @@ std::optional<std::pair<tdx::Fmspc, tdx::PckCaType>> parse_collateral_prefetch(
     return std::nullopt;
   }
   return std::make_pair(*fmspc, *ca);
+}
+
+std::optional<std::vector<snp::Product>> parse_kds_crl_products(
+    const std::vector<std::string>& values) {
+  static constexpr snp::Product kAll[] = {snp::Product::Milan, snp::Product::Genoa,
+                                          snp::Product::Turin};
+  std::set<snp::Product> products;
+  for (const auto& value : values) {
+    const std::string name = lowercase(value);
+    if (name == "all") {
+      products.insert(std::begin(kAll), std::end(kAll));
+      continue;
+    }
+    bool known = false;
+    for (const snp::Product product : kAll) {
+      if (name == lowercase(snp::to_string(product))) {
+        products.insert(product);
+        known = true;
+      }
+    }
+    if (!known) {
+      return std::nullopt;
+    }
+  }
+  if (products.empty()) {
+    return std::nullopt;
+  }
+  return std::vector<snp::Product>(products.begin(), products.end());
 }
 
 Outcome<std::shared_ptr<VerificationSources>> VerificationSources::create(
@@ -171,7 +222,19 @@ Outcome<std::shared_ptr<VerificationSources>> VerificationSources::create(
     sources->tdx_service_ = std::move(*service);
   }
 
-  if (global.kds_url || global.kds_cache_dir) {
+  const bool kds_online = global.kds_url || global.kds_cache_dir;
+  if (!global.kds_crls.empty()) {
+    auto products = parse_kds_crl_products(global.kds_crls);
+    if (!products) {
+      return usage("--kds-crls: expected Milan, Genoa, Turin (comma-separated) or all");
+    }
+    if (!kds_online) {
+      return usage("--kds-crls needs the KDS fetcher (--kds-url or --kds-cache-dir)");
+    }
+    sources->crl_products_ = std::move(*products);
+  }
+
+  if (kds_online) {
     snp::CertificateCacheOptions kds_cache;
     if (global.kds_cache_dir) {
       kds_cache.directory = *global.kds_cache_dir;
@@ -193,6 +256,21 @@ Outcome<std::shared_ptr<VerificationSources>> VerificationSources::create(
       fetcher_options.base_url = *global.kds_url;
     }
     fetcher_options.fetch_on_miss = true;
+    // --kds-crls: the worker fetches both CRLs of each product at once and keeps them fresh.
+    fetcher_options.crl_products = sources->crl_products_;
+    fetcher_options.crl_refresh_interval = std::chrono::seconds(
+        std::max<long long>(1, static_cast<long long>(global.kds_crl_refresh_interval_seconds)));
+    if (mock && !sources->crl_products_.empty()) {
+      auto anchors = mock_crl_anchors(*global.insecure_trust_mock_tee);
+      if (!anchors) {
+        return anchors.error();
+      }
+      spdlog::warn(
+          "INSECURE: --insecure-trust-mock-tee: fetched AMD CRLs are vetted against the MOCK "
+          "ARK in {} only",
+          *global.insecure_trust_mock_tee);
+      fetcher_options.crl_anchors = std::move(*anchors);
+    }
     auto fetcher = snp::KdsFetcher::create(fetcher_options, *cache);
     if (!fetcher) {
       Failure failure = fetcher.error();
@@ -207,6 +285,19 @@ Outcome<std::shared_ptr<VerificationSources>> VerificationSources::create(
         fetcher_options.base_url,
         kds_cache.directory.empty() ? std::string("in memory") : kds_cache.directory.string(),
         stats.vceks, (*cache)->crls().size());
+    if (sources->crl_products_.empty()) {
+      spdlog::info("SEV-SNP revocation: not checked (no --kds-crls); cached CRLs are not applied");
+    } else {
+      std::string names;
+      for (const auto product : sources->crl_products_) {
+        names += (names.empty() ? "" : ", ") + std::string(snp::to_string(product));
+      }
+      spdlog::info(
+          "SEV-SNP revocation: AMD CRLs of {} (VCEK and VLEK) required, refreshed at least every "
+          "{} s; a chain of these products without a current CRL is refused (snp.crl_missing, "
+          "snp.crl_expired)",
+          names, fetcher_options.crl_refresh_interval.count());
+    }
     sources->snp_cache_ = std::move(*cache);
     sources->kds_ = std::move(*fetcher);
   }
@@ -218,10 +309,30 @@ VerificationSources::~VerificationSources() {
 }
 
 void VerificationSources::start(std::chrono::milliseconds warm_up_timeout) {
-  if (!tdx_service_ || started_) {
+  if (started_) {
     return;
   }
   started_ = true;
+  start_tdx(warm_up_timeout);
+  if (!kds_ || crl_products_.empty()) {
+    return;
+  }
+  spdlog::info("fetching AMD CRLs (--kds-crls, up to {} ms)", warm_up_timeout.count());
+  auto warmed = kds_->warm_up_crls(warm_up_timeout);
+  if (!warmed) {
+    spdlog::warn(
+        "AMD CRL warm-up incomplete, continuing: {} (SEV-SNP peers of these products are "
+        "refused until a background fetch succeeds)",
+        warmed.error().describe());
+  } else {
+    spdlog::info("AMD CRL warm-up done");
+  }
+}
+
+void VerificationSources::start_tdx(std::chrono::milliseconds warm_up_timeout) {
+  if (!tdx_service_) {
+    return;
+  }
   const auto interval = tdx_service_->cache().options().max_age;
   tdx_service_->start(std::min<std::chrono::milliseconds>(std::chrono::seconds(5), interval));
   if (prefetch_.empty()) {
@@ -272,9 +383,8 @@ Outcome<std::vector<attest::VerifierPtr>> VerificationSources::make_verifiers(
     if (*ark) {
       snp::SnpVerifierOptions options;
       options.trust_insecure_test_anchors_for_testing = snp::InsecureTestAnchors{**ark, {}, {}};
-      if (snp_cache_) {
-        options.crls = snp_cache_->crls();
-      }
+      options.crl_source = snp_cache_;
+      options.crl_products = crl_products_;
       verifiers.push_back(std::make_shared<snp::SnpVerifier>(snp_cache_, std::move(options)));
     }
     if (fs::exists(directory / "tdx-root.crt")) {
@@ -310,17 +420,27 @@ Outcome<std::vector<attest::VerifierPtr>> VerificationSources::make_verifiers(
   }
   verifiers.push_back(std::make_shared<tdx::TdxVerifier>(std::move(tdx_source)));
   snp::SnpVerifierOptions snp_options;
-  if (snp_cache_) {
-    // Every cached CRL applies (fail closed: a stale or bad one fails every verification).
-    snp_options.crls = snp_cache_->crls();
-  }
+  // --kds-crls: the cache's CRLs of those products, re-read by the verifier whenever the KDS
+  // worker stores a new one (no reload needed); other products are not revocation-checked.
+  snp_options.crl_source = snp_cache_;
+  snp_options.crl_products = crl_products_;
   verifiers.push_back(std::make_shared<snp::SnpVerifier>(snp_cache_, std::move(snp_options)));
   return verifiers;
 }
 
 bool VerificationSources::is_transient(const ErrorCode& code) const {
   return (tdx_service_ && code == make_error_code(tdx::Errc::CollateralUnavailable)) ||
-         (snp_cache_ && code == make_error_code(snp::Errc::CertificateMissing));
+         (snp_cache_ && code == make_error_code(snp::Errc::CertificateMissing)) ||
+         (kds_ && !crl_products_.empty() &&
+          (code == make_error_code(snp::Errc::CrlMissing) ||
+           code == make_error_code(snp::Errc::CrlExpired)));
+}
+
+std::vector<snp::KdsCrlStatus> VerificationSources::snp_crl_state() const {
+  if (!kds_) {
+    return {};
+  }
+  return kds_->crl_status();
 }
 
 bool VerificationSources::wait_for_fetches(std::chrono::milliseconds timeout) const {
@@ -349,36 +469,64 @@ bool VerificationSources::wait_for_fetches(std::chrono::milliseconds timeout) co
 }
 
 ops::ReadinessCheck VerificationSources::collateral_readiness() const {
-  if (!tdx_service_) {
-    return {true, online() ? "no TDX collateral service" : "offline (no collateral service)"};
-  }
-  if (prefetch_.empty()) {
-    return {true, "no --collateral-prefetch platforms to keep fresh"};
-  }
-  const auto entries = tdx_service_->entries();
   std::vector<std::string> problems;
-  for (const auto& [fmspc, ca] : prefetch_) {
-    const std::string key = collateral::tdx_cache_key(fmspc, ca);
-    const auto entry = std::find_if(entries.begin(), entries.end(),
-                                    [&key](const auto& candidate) { return candidate.key == key; });
-    if (entry == entries.end() || !entry->has_value) {
-      std::string problem = key + ": not fetched";
-      if (entry != entries.end() && entry->last_error) {
-        problem += " (" + entry->last_error->describe() + ")";
+  std::vector<std::string> fresh;
+  if (tdx_service_ && !prefetch_.empty()) {
+    const auto entries = tdx_service_->entries();
+    for (const auto& [fmspc, ca] : prefetch_) {
+      const std::string key = collateral::tdx_cache_key(fmspc, ca);
+      const auto entry =
+          std::find_if(entries.begin(), entries.end(),
+                       [&key](const auto& candidate) { return candidate.key == key; });
+      if (entry == entries.end() || !entry->has_value) {
+        std::string problem = "TDX collateral " + key + ": not fetched";
+        if (entry != entries.end() && entry->last_error) {
+          problem += " (" + entry->last_error->describe() + ")";
+        }
+        problems.push_back(std::move(problem));
+      } else if (entry->expired) {
+        problems.push_back("TDX collateral " + key + ": expired");
+      }
+    }
+    fresh.push_back(fmt::format("TDX collateral for {} platform(s)", prefetch_.size()));
+  }
+  // --kds-crls: the verifiers refuse every chain of a listed product while its CRL is missing
+  // (snp.crl_missing) or past nextUpdate (snp.crl_expired).
+  const auto crls = snp_crl_state();
+  const SystemTime now = std::chrono::system_clock::now();
+  for (const auto& crl : crls) {
+    const std::string name = fmt::format("AMD CRL {}/{}", snp::to_string(crl.product),
+                                         crl.kind == snp::Signer::Vcek ? "vcek" : "vlek");
+    if (!crl.present) {
+      std::string problem = name + ": not fetched";
+      if (crl.last_error) {
+        problem += " (" + crl.last_error->describe() + ")";
       }
       problems.push_back(std::move(problem));
-    } else if (entry->expired) {
-      problems.push_back(key + ": expired");
+    } else if (crl.next_update && *crl.next_update <= now) {
+      problems.push_back(name + ": expired");
     }
   }
+  if (!crls.empty()) {
+    fresh.push_back(fmt::format("{} AMD CRL(s)", crls.size()));
+  }
   if (!problems.empty()) {
-    std::string detail = "TDX collateral missing or expired: ";
+    std::string detail = "missing or expired: ";
     for (std::size_t i = 0; i < problems.size(); ++i) {
       detail += (i == 0 ? "" : "; ") + problems[i];
     }
     return {false, std::move(detail)};
   }
-  return {true, fmt::format("TDX collateral fresh for {} platform(s)", prefetch_.size())};
+  if (fresh.empty()) {
+    // Which platforms peers come from is not known in advance: nothing to require.
+    return {true, online() ? "no --collateral-prefetch platforms or --kds-crls to keep fresh"
+                           : "offline (no collateral service)"};
+  }
+  std::string detail = "fresh: ";
+  for (std::size_t i = 0; i < fresh.size(); ++i) {
+    detail += (i == 0 ? "" : ", ") + fresh[i];
+  }
+  return {true, std::move(detail)};
 }
 
 void register_source_metrics(ops::Registry& registry,
@@ -489,6 +637,46 @@ void register_source_metrics(ops::Registry& registry,
       refused.with({"kds"}).advance_to(status.suppressed);
       breaker.with({"kds"}).set(breaker_value(status.breaker == snp::BreakerState::Closed,
                                               status.breaker == snp::BreakerState::HalfOpen));
+    });
+  }
+  if (sources->snp_online() && !sources->snp_crl_products().empty()) {
+    // Only the --kds-crls CRLs (at most 3 products × 2 families), and only while one is cached.
+    auto& next_update = registry.gauge(
+        "atls_kds_crl_next_update_seconds",
+        "Seconds until the nextUpdate of a cached AMD CRL (negative once passed: SEV-SNP chains "
+        "of that product and family are refused with snp.crl_expired)",
+        {"product", "family"});
+    auto& crl_age =
+        registry.gauge("atls_kds_crl_age_seconds",
+                       "Seconds since the thisUpdate of a cached AMD CRL", {"product", "family"});
+    auto& refreshes = registry.counter(
+        "atls_kds_crl_refreshes_total",
+        "AMD CRL fetches from KDS: ok (vetted and cached) or failed (the cached CRL stays)",
+        {"result"});
+    registry.add_collector([weak, &next_update, &crl_age, &refreshes] {
+      const auto self = weak.lock();
+      if (!self || !self->kds()) {
+        return;
+      }
+      const auto now = std::chrono::system_clock::now();
+      std::set<std::vector<std::string>> present;
+      for (const auto& crl : self->snp_crl_state()) {
+        if (!crl.present || !crl.this_update || !crl.next_update) {
+          continue;
+        }
+        std::vector<std::string> labels{std::string(snp::to_string(crl.product)),
+                                        snp::crl_family(crl.kind)};
+        next_update.with(labels).set(static_cast<double>(
+            std::chrono::duration_cast<std::chrono::seconds>(*crl.next_update - now).count()));
+        crl_age.with(labels).set(static_cast<double>(
+            std::chrono::duration_cast<std::chrono::seconds>(now - *crl.this_update).count()));
+        present.insert(std::move(labels));
+      }
+      next_update.retain(present);
+      crl_age.retain(present);
+      const auto status = self->kds()->status();
+      refreshes.with({"ok"}).advance_to(status.crl_refreshes_ok);
+      refreshes.with({"failed"}).advance_to(status.crl_refreshes_failed);
     });
   }
 }

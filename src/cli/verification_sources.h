@@ -6,7 +6,9 @@
 //    --pccs-url, a disk cache (--collateral-cache-dir), a background refresh thread. The TDX
 //    verifier asks the --collateral files first, then the service.
 //  * SEV-SNP: the VCEK certificate cache (attest/snp/certificate_cache.h, --kds-cache-dir)
-//    filled from AMD KDS (--kds-url) by the KDS fetcher's worker on a verifier miss.
+//    filled from AMD KDS (--kds-url) by the KDS fetcher's worker on a verifier miss; with
+//    --kds-crls also AMD's CRLs of those products, fetched at start-up and refreshed by the same
+//    worker, which the SNP verifiers require and apply as they change (no reload needed).
 //
 // Offline by default: without these flags nothing is fetched, TDX collateral comes from the
 // --collateral files only and SNP evidence must carry its VCEK (flashbots, by contrast, fetches
@@ -39,6 +41,11 @@ struct GlobalOptions;
 std::optional<std::pair<attest::tdx::Fmspc, attest::tdx::PckCaType>> parse_collateral_prefetch(
     std::string_view text);
 
+/// --kds-crls: each value "Milan", "Genoa", "Turin" (any case) or "all"; duplicates collapse.
+/// nullopt names nothing valid (the caller reports the flag).
+std::optional<std::vector<attest::snp::Product>> parse_kds_crl_products(
+    const std::vector<std::string>& values);
+
 class VerificationSources final {
  public:
   /// Reads the flags, opens and restores the cache directories (blocking disk I/O: call at
@@ -52,10 +59,11 @@ class VerificationSources final {
   VerificationSources(const VerificationSources&) = delete;
   VerificationSources& operator=(const VerificationSources&) = delete;
 
-  /// Starts the TDX refresh thread, then fetches the --collateral-prefetch platforms, waiting
-  /// at most `warm_up_timeout` in total. A failed warm-up is logged as a warning and start-up
-  /// continues (a handshake of such a platform is refused until a background fetch succeeds).
-  /// Blocking; call once, before serving.
+  /// Starts the TDX refresh thread, then fetches the --collateral-prefetch platforms and waits
+  /// for the first fetch of the --kds-crls CRLs (the KDS worker starts those at creation), each
+  /// waiting at most `warm_up_timeout`. A failed warm-up is logged as a warning and start-up
+  /// continues (a handshake of such a platform is refused until a background fetch succeeds:
+  /// tdx.collateral_unavailable, snp.crl_missing). Blocking; call once, before serving.
   void start(std::chrono::milliseconds warm_up_timeout);
 
   /// Stops the TDX refresh thread (idempotent). The KDS worker is joined when the sources are
@@ -73,7 +81,8 @@ class VerificationSources final {
 
   /// Whether `code` is a rejection a background fetch of these sources may cure:
   /// tdx.collateral_unavailable with the collateral service, snp.certificate_missing with the
-  /// KDS cache. Always false offline (nothing would ever be fetched).
+  /// KDS cache, snp.crl_missing and snp.crl_expired with --kds-crls (the worker retries the
+  /// CRL). Always false offline (nothing would ever be fetched).
   bool is_transient(const ErrorCode& code) const;
 
   /// Waits until the fetches that verifier misses scheduled have run (successfully or not), at
@@ -81,9 +90,10 @@ class VerificationSources final {
   bool wait_for_fetches(std::chrono::milliseconds timeout) const;
 
   /// The readiness check "collateral" (docs/operations.md): every platform of
-  /// --collateral-prefetch has TDX collateral cached and not expired. Reads memory only (the
-  /// admin listener calls it at every /attestation/ready). Always ready offline and without
-  /// prefetch platforms: which platforms peers will come from is not known in advance.
+  /// --collateral-prefetch has TDX collateral cached and not expired, and every --kds-crls CRL
+  /// is cached and before its nextUpdate. Reads memory only (the admin listener calls it at
+  /// every /attestation/ready). Always ready offline and without prefetch platforms or CRLs:
+  /// which platforms peers will come from is not known in advance.
   ops::ReadinessCheck collateral_readiness() const;
 
   const std::shared_ptr<attest::collateral::TdxCollateralService>& tdx_service() const noexcept {
@@ -94,13 +104,28 @@ class VerificationSources final {
   }
   const std::shared_ptr<attest::snp::KdsFetcher>& kds() const noexcept { return kds_; }
 
+  /// The --kds-crls products (empty: no SNP revocation checking).
+  const std::vector<attest::snp::Product>& snp_crl_products() const noexcept {
+    return crl_products_;
+  }
+
+  /// The state of each --kds-crls CRL, per (product, family): `present` (cached and signed by
+  /// the product's ARK), `next_update` (the SNP verifiers refuse that product's chains with
+  /// snp.crl_expired once it has passed, snp.crl_missing while not present), the last refresh
+  /// error, the schedule. Empty without --kds-crls. For readiness checks: ready iff every entry
+  /// is present with next_update in the future. Thread-safe, no I/O.
+  std::vector<attest::snp::KdsCrlStatus> snp_crl_state() const;
+
   VerificationSources() = default;
 
  private:
+  void start_tdx(std::chrono::milliseconds warm_up_timeout);
+
   std::vector<std::pair<attest::tdx::Fmspc, attest::tdx::PckCaType>> prefetch_;
   std::shared_ptr<attest::collateral::TdxCollateralService> tdx_service_;
   std::shared_ptr<attest::snp::CertificateCache> snp_cache_;
   std::shared_ptr<attest::snp::KdsFetcher> kds_;
+  std::vector<attest::snp::Product> crl_products_;
   bool started_ = false;
 };
 
@@ -108,8 +133,9 @@ using VerificationSourcesPtr = std::shared_ptr<VerificationSources>;
 
 /// Exports the state of `sources` in `registry`, computed at every scrape (docs/metrics.md):
 /// per cached TDX bundle its time to expiry and age, fetch failures, breaker states, KDS
-/// counters. Holds `sources` weakly. Labels: source ("tdx", "kds") and the TDX cache key
-/// (bounded by the cache's entry limit).
+/// counters, per --kds-crls CRL its time to nextUpdate and age. Holds `sources` weakly. Labels:
+/// source ("tdx", "kds"), the TDX cache key (bounded by the cache's entry limit), product and
+/// family of a CRL (at most 3 × 2).
 void register_source_metrics(ops::Registry& registry,
                              const std::shared_ptr<const VerificationSources>& sources);
 

@@ -9,6 +9,10 @@ and the fake KDS (backends/fake_kds.py), with mock TEE evidence:
     /metrics); recovers; and a restarted client works from the disk cache with the PCS gone.
   * SEV-SNP: mock evidence without its VCEK is verified with the VCEK fetched from the fake KDS
     (--kds-url, --kds-cache-dir), and from the disk cache after a restart with the KDS gone.
+  * SEV-SNP revocation (--kds-crls): both CRLs of the product are fetched at start-up, refreshed
+    in the background, and applied by the running verifier: a refreshed CRL revoking the mock
+    ASK makes the next re-attestation fail with snp.certificate_revoked; without a CRL the peer
+    is refused with snp.crl_missing; the CRL metrics pass promtool.
 Everything listens on 127.0.0.1 with ephemeral ports."""
 import json
 import re
@@ -180,7 +184,7 @@ def test_tdx_prefetch_and_one_shot_commands(procs, target, mock_tee, pcs, tmp_pa
     # Readiness includes the prefetched platform's collateral.
     status, report = readiness(admin_url(client))
     assert status == 200 and report["checks"]["collateral"]["ok"] is True, report
-    assert "fresh for 1 platform" in report["checks"]["collateral"]["detail"]
+    assert "TDX collateral for 1 platform" in report["checks"]["collateral"]["detail"]
 
     # attested-get with a cold cache: refused once, waits for the background fetch, retries.
     cold = tmp_path / "cold"
@@ -277,3 +281,118 @@ def test_snp_vcek_from_kds_and_disk_cache(procs, target, mock_tee, tmp_path):
         assert b"snp.certificate_missing" in offline.stderr + offline.stdout
     finally:
         settings.unlink()
+
+
+def mock_crl(mock_tee, path, *revoke):
+    """A CRL signed by the mock ARK (`atls-proxy mock-tee crl`), as DER bytes."""
+    args = [BIN, "mock-tee", "crl", mock_tee, "--out", path]
+    if revoke:
+        args += ["--revoke", ",".join(revoke)]
+    result = run(args)
+    assert result.returncode == 0, result.stderr.decode()
+    return path.read_bytes()
+
+
+def test_snp_crls_fetched_refreshed_and_required(procs, target, mock_tee, tmp_path):
+    _, server_port = start_server(procs, target, "--insecure-mock-tee", mock_tee,
+                                  attestation="sev-snp")
+    kds = FakeKds(None, "Milan", "c1" * 64)  # the evidence carries its VCEK
+    try:
+        clean = mock_crl(mock_tee, tmp_path / "clean.der")
+        kds.set_crl("Milan", "vcek", clean)
+        kds.set_crl("Milan", "vlek", clean)
+        snp = ("--insecure-trust-mock-tee", mock_tee, "--kds-url", kds.base_url,
+               "--kds-crls", "Milan")
+        policy = ("--allowed-remote-attestation-type", "sev-snp")
+
+        # Both CRLs are fetched at start-up, before the first handshake, which succeeds.
+        cache = tmp_path / "kds"
+        client, client_port = start_client(
+            procs, server_port, *snp, "--kds-cache-dir", cache, "--kds-crl-refresh-interval",
+            "1", "--max-attestation-age", "3", "--admin-listen-addr", "127.0.0.1:0",
+            policy=policy)
+        assert "AMD CRL warm-up done" in client.log, client.log_tail()
+        assert "refused for now" not in client.log
+        assert kds.hits_of("/vcek/v1/Milan/crl") >= 1
+        assert kds.hits_of("/vlek/v1/Milan/crl") >= 1
+        assert (cache / "crl-vcek-Milan.der").read_bytes() == clean
+        assert (cache / "crl-vlek-Milan.der").is_file()
+        assert request_ok(client_port)
+
+        admin = admin_url(client)
+        text = wait_for_metrics(
+            admin, lambda t: (metric_value(t, "atls_kds_crl_refreshes_total", result="ok")
+                              or 0) >= 4, "CRL refreshes")
+        for family in ("vcek", "vlek"):
+            assert metric_value(text, "atls_kds_crl_next_update_seconds", product="Milan",
+                                family=family) > 0, text
+            assert metric_value(text, "atls_kds_crl_age_seconds", product="Milan",
+                                family=family) >= 0, text
+        assert metric_value(text, "atls_kds_crl_next_update_seconds", product="Genoa",
+                            family="vcek") is None, "only configured products are exported"
+        assert metric_value(text, "atls_kds_crl_refreshes_total", result="failed") == 0
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            pytest.fail("promtool not installed (scripts/install-deps.sh installs prometheus)")
+        check = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                               capture_output=True, timeout=30)
+        assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+        status, report = readiness(admin)
+        assert status == 200, report
+        assert "2 AMD CRL(s)" in report["checks"]["collateral"]["detail"], report
+
+        # KDS now publishes a CRL revoking the mock ASK: the running client refreshes it, and
+        # its next re-attestation (max attestation age 3 s) is refused — no reload, no restart.
+        revoked = mock_crl(mock_tee, tmp_path / "revoked.der", "ask")
+        kds.set_crl("Milan", "vcek", revoked)
+        client.wait_for(r"re-attestation to .* failed: snp\.certificate_revoked", timeout=60)
+        assert (cache / "crl-vcek-Milan.der").read_bytes() == revoked
+        text = wait_for_metrics(
+            admin, lambda t: (metric_value(t, "atls_attestation_failures_total", role="client",
+                                           type="sev-snp", reason="snp.certificate_revoked")
+                              or 0) >= 1, "the revocation counted")
+        client.stop()
+
+        # A one-shot command with the revoking CRL refuses the server at once (exit 4).
+        got = run([BIN, *snp, "--kds-cache-dir", tmp_path / "kds-2", *policy, "attested-get",
+                   "127.0.0.1:%d" % server_port, "--allow-self-signed"])
+        assert got.returncode == 4, got.stderr.decode()
+        assert b"snp.certificate_revoked" in got.stderr + got.stdout
+
+        # No CRL at KDS and none cached: refused with snp.crl_missing (fail closed); the
+        # proxy-client keeps retrying while the worker keeps trying KDS.
+        kds.set_crl("Milan", "vcek", None)
+        kds.set_crl("Milan", "vlek", None)
+        missing, _ = start_client(procs, server_port, *snp, "--kds-cache-dir",
+                                  tmp_path / "kds-3", "--kds-crl-refresh-interval", "1",
+                                  "--handshake-timeout", "5", "--admin-listen-addr",
+                                  "127.0.0.1:0", policy=policy, wait_channel=False)
+        missing.wait_for("AMD CRL warm-up incomplete, continuing")
+        missing.wait_for(r"refused for now \(snp\.crl_missing")
+        missing_admin = admin_url(missing)
+        status, report = readiness(missing_admin)
+        assert status == 503, report
+        assert "AMD CRL Milan/vcek: not fetched" in report["checks"]["collateral"]["detail"]
+        got = run([BIN, *snp, "--kds-cache-dir", tmp_path / "kds-4", *policy,
+                   "--handshake-timeout", "5", "attested-get", "127.0.0.1:%d" % server_port,
+                   "--allow-self-signed"])
+        assert got.returncode == 4, got.stderr.decode()
+        assert b"snp.crl_missing" in got.stderr + got.stdout
+
+        # Once KDS has it again, the waiting client gets its channel.
+        kds.set_crl("Milan", "vcek", clean)
+        kds.set_crl("Milan", "vlek", clean)
+        missing.wait_for(r"attested channel to .* established", timeout=120)
+        assert readiness(missing_admin)[0] == 200
+    finally:
+        kds.close()
+
+    # --kds-crls needs the KDS fetcher; unknown products are refused: usage errors.
+    bad = run([BIN, "--insecure-trust-mock-tee", mock_tee, "--kds-crls", "Milan",
+               "attested-get", "127.0.0.1:1"])
+    assert bad.returncode == 2, bad.stderr.decode()
+    assert b"--kds-crls needs the KDS fetcher" in bad.stderr + bad.stdout
+    bad = run([BIN, "--insecure-trust-mock-tee", mock_tee, "--kds-url", "http://127.0.0.1:1",
+               "--kds-crls", "Venice", "attested-get", "127.0.0.1:1"])
+    assert bad.returncode == 2, bad.stderr.decode()
+    assert b"--kds-crls" in bad.stderr + bad.stdout

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "attest/snp/amd_certificate.h"
+#include "attest/snp/crl.h"
 #include "attest/snp/errors.h"
 
 namespace atls::attest::snp {
@@ -23,18 +24,17 @@ constexpr std::string_view kTempPrefix = ".tmp-";
 // Cached files are certificates, two-certificate chains and CRLs: a few KiB each.
 constexpr std::uintmax_t kMaxFileSize = std::uintmax_t{1024} * 1024;
 
-using X509CrlPtr = std::unique_ptr<X509_CRL, tls::OsslDeleter<X509_CRL_free>>;
-
-std::string family(Signer kind) {
-  return kind == Signer::Vcek ? "vcek" : "vlek";
-}
+constexpr Product kProducts[] = {Product::Milan, Product::Genoa, Product::Turin};
+constexpr Signer kFamilies[] = {Signer::Vcek, Signer::Vlek};
 
 std::string chain_name(Product product, Signer kind) {
-  return std::string(kChainPrefix) + family(kind) + "-" + std::string(to_string(product)) + ".pem";
+  return std::string(kChainPrefix) + crl_family(kind) + "-" + std::string(to_string(product)) +
+         ".pem";
 }
 
 std::string crl_name(Product product, Signer kind) {
-  return std::string(kCrlPrefix) + family(kind) + "-" + std::string(to_string(product)) + ".der";
+  return std::string(kCrlPrefix) + crl_family(kind) + "-" + std::string(to_string(product)) +
+         ".der";
 }
 
 std::optional<Bytes> read_small_file(const std::filesystem::path& path) {
@@ -225,11 +225,8 @@ Result<std::vector<Bytes>> parse_kds_cert_chain(std::string_view pem) {
 }
 
 Result<void> check_crl_der(ByteView der) {
-  const unsigned char* cursor = der.data();
-  X509CrlPtr crl(d2i_X509_CRL(nullptr, &cursor, static_cast<long>(der.size())));
-  if (!crl || cursor != der.data() + der.size()) {
-    ERR_clear_error();
-    return make_error_code(Errc::CrlMalformed);
+  if (auto crl = parse_amd_crl(der); !crl) {
+    return crl.error().code;
   }
   return {};
 }
@@ -280,8 +277,8 @@ void CertificateCache::load() {
           loaded = true;
         }
       } else {
-        for (const Product product : {Product::Milan, Product::Genoa, Product::Turin}) {
-          for (const Signer kind : {Signer::Vcek, Signer::Vlek}) {
+        for (const Product product : kProducts) {
+          for (const Signer kind : kFamilies) {
             if (name == crl_name(product, kind) && check_crl_der(*data)) {
               crls_[name] = *data;
               loaded = true;
@@ -442,7 +439,13 @@ Result<void> CertificateCache::store_crl(Product product, Signer kind, const Byt
   const std::string name = crl_name(product, kind);
   {
     std::lock_guard lock(mutex_);
-    crls_[name] = der;
+    auto& cached = crls_[name];
+    if (cached == der) {
+      return {};  // the same CRL again: nothing changes, verifiers keep their parsed copy
+    }
+    cached = der;
+    // Under the lock, so that crl_snapshot() pairs a generation with exactly its CRLs.
+    crl_generation_.fetch_add(1, std::memory_order_release);
   }
   if (!write_file(name, der)) {
     std::lock_guard lock(mutex_);
@@ -458,6 +461,24 @@ std::vector<Bytes> CertificateCache::crls() const {
     out.push_back(der);
   }
   return out;
+}
+
+std::uint64_t CertificateCache::crl_generation() const noexcept {
+  return crl_generation_.load(std::memory_order_acquire);
+}
+
+CrlSnapshot CertificateCache::crl_snapshot() const {
+  std::lock_guard lock(mutex_);
+  CrlSnapshot snapshot;
+  snapshot.generation = crl_generation_.load(std::memory_order_acquire);
+  for (const Product product : kProducts) {
+    for (const Signer kind : kFamilies) {
+      if (const auto found = crls_.find(crl_name(product, kind)); found != crls_.end()) {
+        snapshot.crls.push_back({product, kind, found->second});
+      }
+    }
+  }
+  return snapshot;
 }
 
 void CertificateCache::set_miss_handler(std::function<void(const VcekQuery&)> handler) {

@@ -13,6 +13,7 @@
 // and those SPLs), so a corrupt or misplaced file is ignored (and later refetched), never
 // served. The verifier still verifies everything it gets from here.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -55,8 +56,9 @@ Result<void> check_vcek_matches(ByteView der, const VcekQuery& query);
 /// Checks that `pem` holds exactly two certificates, ASK/ASVK then ARK (certificate_malformed).
 Result<std::vector<Bytes>> parse_kds_cert_chain(std::string_view pem);
 
-/// Checks that `der` is exactly one DER CRL (crl_malformed). Its signature is checked by the
-/// verifier (SnpVerifierOptions::crls).
+/// Checks that `der` is exactly one DER CRL with thisUpdate and nextUpdate (parse_amd_crl;
+/// crl_malformed). Its signature is checked by the KDS fetcher before it stores a CRL and by the
+/// verifier (SnpVerifierOptions::crl_source) when it applies one.
 Result<void> check_crl_der(ByteView der);
 
 struct CertificateCacheOptions {
@@ -75,7 +77,7 @@ struct CertificateCacheStats {
   std::uint64_t disk_write_failures = 0;
 };
 
-class CertificateCache final : public CertificateSource {
+class CertificateCache final : public CertificateSource, public CrlSource {
  public:
   /// Creates the directory if needed and loads every valid file into memory. Blocking I/O:
   /// call at start-up or on a worker thread. @return certificate_cache_unavailable when the
@@ -102,9 +104,17 @@ class CertificateCache final : public CertificateSource {
 
   /// The CRL from `/vcek|vlek/v1/{product}/crl`, if cached.
   std::optional<Bytes> crl(Product product, Signer kind) const;
+  /// Checks `der` with check_crl_der only (the caller vets its signature and dates: the KDS
+  /// fetcher does), then stores it in memory and on disk and advances crl_generation() — unless
+  /// it is byte-identical to the cached one, which changes nothing. Blocking I/O. Thread-safe.
   Result<void> store_crl(Product product, Signer kind, const Bytes& der);
   /// Every cached CRL, e.g. for SnpVerifierOptions::crls.
   std::vector<Bytes> crls() const;
+
+  /// CrlSource: advanced by every store_crl that changes a CRL (memory only, no I/O).
+  std::uint64_t crl_generation() const noexcept override;
+  /// CrlSource: the cached CRLs with the (product, family) of their file name.
+  CrlSnapshot crl_snapshot() const override;
 
   /// `handler` is called with the query of every find_vcek miss, on the verifying thread and
   /// outside the cache's lock; it must not block (the KDS fetcher enqueues a background
@@ -127,6 +137,7 @@ class CertificateCache final : public CertificateSource {
   std::deque<std::string> order_;  // insertion order, for eviction
   std::map<std::string, std::vector<Bytes>> chains_;
   std::map<std::string, Bytes> crls_;
+  std::atomic<std::uint64_t> crl_generation_{0};
   std::shared_ptr<const std::function<void(const VcekQuery&)>> miss_handler_;
   mutable CertificateCacheStats stats_;
 };

@@ -141,6 +141,11 @@ constexpr std::array kTable{
              "AMD KDS response is not the requested certificate, chain or CRL"),
     errc_row(Errc::CertificateCacheUnavailable, "certificate_cache_unavailable",
              "the certificate cache directory cannot be created or read"),
+    errc_row(Errc::CrlMissing, "crl_missing",
+             "no usable AMD CRL for this product and certificate family, and revocation "
+             "checking is required for it"),
+    errc_row(Errc::CrlRollback, "crl_rollback",
+             "AMD CRL is older (thisUpdate) than the one already in use"),
 };
 
 const NamedCategory kCategory{"snp", kTable};

@@ -87,6 +87,10 @@ enum class Errc {
   KdsHttpStatus,
   KdsResponseInvalid,
   CertificateCacheUnavailable,
+  // Revocation with CRLs kept fresh at run time (crl.h; SnpVerifierOptions::crl_products).
+  // Appended here so that the values of the codes above do not change.
+  CrlMissing,
+  CrlRollback,
 };
 
 ATLS_DECLARE_ERRC(Errc, snp_category)

@@ -1,9 +1,12 @@
 #include "attest/snp/kds_client.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 
 #include "attest/snp/amd_certificate.h"
+#include "attest/snp/crl.h"
 #include "attest/snp/errors.h"
 #include "net/http_get.h"
 
@@ -26,6 +29,34 @@ std::string family(Signer kind) {
 
 std::string at(SystemTime time) {
   return format_unix_seconds(to_unix_seconds(time));
+}
+
+// CRL dates as time points. system_clock counts nanoseconds in 64 bits (until 2262): a CRL may
+// say 9999, so clamp to a range that cannot overflow (the schedule only needs "far away").
+constexpr std::int64_t kLatestSeconds = 7258118400;  // 2200-01-01
+
+SystemTime from_unix_seconds(std::int64_t seconds) {
+  return SystemTime(std::chrono::seconds(std::clamp<std::int64_t>(seconds, 0, kLatestSeconds)));
+}
+
+Outcome<void> as_outcome(const Result<void>& result) {
+  if (!result) {
+    return Failure{result.error()};
+  }
+  return {};
+}
+
+// "snp.crl_expired (nextUpdate … is not after …)": the reason of a refused KDS body.
+std::string reason(const Failure& failure) {
+  return failure.detail.empty() ? error_id(failure.code)
+                                : error_id(failure.code) + " (" + failure.detail + ")";
+}
+
+std::chrono::milliseconds wait_time(SystemTime::duration until) {
+  // Deadlines come from the injected clock; re-evaluate at least every minute (and at every
+  // wake()), so a test's manual clock or a wall-clock jump is noticed.
+  return std::clamp(std::chrono::ceil<std::chrono::milliseconds>(until),
+                    std::chrono::milliseconds(1), std::chrono::milliseconds(60000));
 }
 
 bool is_ows(char c) {
@@ -194,8 +225,35 @@ Outcome<std::shared_ptr<KdsFetcher>> KdsFetcher::create(
   if (!clock) {
     clock = std::make_shared<const SystemClock>();
   }
+  if (!options.crl_anchors) {
+    auto pinned = TrustAnchors::pinned();
+    if (!pinned) {
+      return Failure{pinned.error(), "the built-in AMD anchors (for CRLs)"};
+    }
+    options.crl_anchors = *pinned;
+  }
+  options.crl_refresh_interval = std::max(options.crl_refresh_interval, std::chrono::seconds(1));
   auto fetcher = std::make_shared<KdsFetcher>(std::move(options), std::move(cache),
                                               std::move(transport), std::move(clock));
+  // The CRLs to keep fresh, with the dates of those restored from the cache directory (used
+  // only if they are signed by the product's ARK). All are due at once.
+  for (const Product product : fetcher->options_.crl_products) {
+    for (const Signer kind : {Signer::Vcek, Signer::Vlek}) {
+      if (fetcher->crl_state_locked(product, kind) != nullptr) {
+        continue;  // listed twice
+      }
+      CrlState state;
+      state.product = product;
+      state.kind = kind;
+      if (const auto cached = fetcher->cache_->crl(product, kind)) {
+        if (auto crl = parse_amd_crl_of(*cached, *fetcher->options_.crl_anchors, product)) {
+          state.this_update = crl->this_update;
+          state.next_update = crl->next_update;
+        }
+      }
+      fetcher->crl_states_.push_back(std::move(state));
+    }
+  }
   fetcher->worker_ = std::thread([raw = fetcher.get()] { raw->run(); });
   if (fetcher->options_.fetch_on_miss) {
     std::weak_ptr<KdsFetcher> weak = fetcher;
@@ -252,7 +310,7 @@ Outcome<std::string> KdsFetcher::request(const std::string& path, const Validato
       verdict = Verdict::Success;
       result = std::move(response->body);
     } else {
-      result = fail(Errc::KdsResponseInvalid, path + ": " + error_id(accepted.error()));
+      result = fail(Errc::KdsResponseInvalid, path + ": " + reason(accepted.error()));
     }
   } else if (response->status == 429 || response->status == 503) {
     verdict = Verdict::RateLimited;
@@ -344,10 +402,10 @@ Outcome<Bytes> KdsFetcher::fetch_vcek_now(const VcekQuery& query) {
       not_found_until_.erase(found);
     }
   }
-  const Validator accept = [this, &query](const std::string& body) -> Result<void> {
+  const Validator accept = [this, &query](const std::string& body) {
     // Validated against the query before it is cached: KDS (or whatever answers at the base
     // URL) must return exactly this chip's VCEK for this TCB.
-    return cache_->store_vcek(query, Bytes(body.begin(), body.end()));
+    return as_outcome(cache_->store_vcek(query, Bytes(body.begin(), body.end())));
   };
   auto body = single_flight("vcek:" + name, kds_vcek_path(query), accept);
   if (!body) {
@@ -399,7 +457,7 @@ Outcome<std::vector<Bytes>> KdsFetcher::fetch_cert_chain_now(Product product, Si
     return std::move(*cached);
   }
   const Validator accept = [this, product, kind](const std::string& body) {
-    return cache_->store_cert_chain(product, kind, body);
+    return as_outcome(cache_->store_cert_chain(product, kind, body));
   };
   auto body = single_flight("chain:" + family(kind) + ":" + std::string(to_string(product)),
                             kds_cert_chain_path(product, kind), accept);
@@ -413,16 +471,198 @@ Outcome<std::vector<Bytes>> KdsFetcher::fetch_cert_chain_now(Product product, Si
   return std::move(*chain);
 }
 
+// A fetched CRL replaces the cached one only if it is at least as good (docs/verification.md
+// §2.4; the same checks as the verifier's, crl.h): AMD's ARK for this product signed it, it is
+// current, and it is not older than the cached one — an attacker on the path to KDS (or a
+// stale mirror) can otherwise roll revocations back by replaying an old, validly signed CRL
+// that has not expired yet.
+Outcome<void> KdsFetcher::vet_crl(const Bytes& der, Product product, Signer kind,
+                                  SystemTime now) const {
+  auto crl = parse_amd_crl_of(der, *options_.crl_anchors, product);
+  if (!crl) {
+    return crl.error();
+  }
+  const std::int64_t now_seconds = to_unix_seconds(now);
+  if (now_seconds < crl->this_update) {
+    return fail(Errc::CrlExpired, "thisUpdate " + format_unix_seconds(crl->this_update) +
+                                      " is after now " + format_unix_seconds(now_seconds));
+  }
+  if (now_seconds >= crl->next_update) {
+    return fail(Errc::CrlExpired, "nextUpdate " + format_unix_seconds(crl->next_update) +
+                                      " is not after now " + format_unix_seconds(now_seconds));
+  }
+  if (const auto cached = cache_->crl(product, kind)) {
+    const auto previous = parse_amd_crl_of(*cached, *options_.crl_anchors, product);
+    if (previous && crl->this_update < previous->this_update) {
+      return fail(Errc::CrlRollback, "thisUpdate " + format_unix_seconds(crl->this_update) +
+                                         " is before the cached CRL's " +
+                                         format_unix_seconds(previous->this_update));
+    }
+  }
+  return {};
+}
+
 Outcome<Bytes> KdsFetcher::fetch_crl_now(Product product, Signer kind) {
-  const Validator accept = [this, product, kind](const std::string& body) {
-    return cache_->store_crl(product, kind, Bytes(body.begin(), body.end()));
+  const Validator accept = [this, product, kind](const std::string& body) -> Outcome<void> {
+    const Bytes der(body.begin(), body.end());
+    if (auto vetted = vet_crl(der, product, kind, clock_->now()); !vetted) {
+      return vetted;
+    }
+    return as_outcome(cache_->store_crl(product, kind, der));
   };
   auto body = single_flight("crl:" + family(kind) + ":" + std::string(to_string(product)),
                             kds_crl_path(product, kind), accept);
+  std::optional<AmdCrl> stored;
+  if (body) {
+    auto parsed = parse_amd_crl(as_bytes(*body));
+    if (parsed) {
+      stored = std::move(*parsed);
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    const SystemTime now = clock_->now();
+    if (body) {
+      ++counters_.crl_refreshes_ok;
+    } else {
+      ++counters_.crl_refreshes_failed;
+    }
+    if (CrlState* state = crl_state_locked(product, kind)) {
+      state->attempted = true;
+      if (body) {
+        state->last_success = now;
+        state->retry_at.reset();
+        state->failures = 0;
+        state->last_error.reset();
+        if (stored) {
+          state->this_update = stored->this_update;
+          state->next_update = stored->next_update;
+        }
+      } else {
+        // Retry after crl_retry_initial, doubling, at most min(interval, crl_retry_max).
+        ++state->failures;
+        state->last_error = body.error();
+        const auto cap = std::max(std::chrono::seconds(1),
+                                  std::min(options_.crl_refresh_interval, options_.crl_retry_max));
+        auto delay = std::clamp(options_.crl_retry_initial, std::chrono::seconds(1), cap);
+        for (unsigned i = 1; i < state->failures && delay < cap; ++i) {
+          delay = std::min(delay * 2, cap);
+        }
+        state->retry_at = now + delay;
+      }
+    }
+  }
+  idle_cv_.notify_all();  // warm_up_crls waits for the first attempts
   if (!body) {
     return body.error();
   }
   return Bytes(body->begin(), body->end());
+}
+
+KdsFetcher::CrlState* KdsFetcher::crl_state_locked(Product product, Signer kind) {
+  for (auto& state : crl_states_) {
+    if (state.product == product && state.kind == kind) {
+      return &state;
+    }
+  }
+  return nullptr;
+}
+
+SystemTime KdsFetcher::crl_due_locked(const CrlState& state, SystemTime now) const {
+  if (state.retry_at) {
+    return *state.retry_at;
+  }
+  if (!state.last_success) {
+    return now;  // not fetched by this process yet (a CRL restored from disk included)
+  }
+  const auto interval = options_.crl_refresh_interval;
+  SystemTime due = *state.last_success + interval;
+  if (state.this_update && state.next_update && *state.next_update > *state.this_update) {
+    // Well before nextUpdate, so that an outage of KDS has a quarter of the CRL's lifetime to
+    // heal before verification fails with crl_expired.
+    const std::int64_t span = *state.next_update - *state.this_update;
+    due = std::min(due, from_unix_seconds(*state.this_update + span / 4 * 3 + span % 4 * 3 / 4));
+  }
+  return std::max(due, *state.last_success + std::min(interval, kMinCrlRefreshSpacing));
+}
+
+std::optional<std::size_t> KdsFetcher::next_crl_locked(SystemTime now, SystemTime& due) const {
+  std::optional<std::size_t> earliest;
+  for (std::size_t i = 0; i < crl_states_.size(); ++i) {
+    const SystemTime at_time = crl_due_locked(crl_states_[i], now);
+    if (!earliest || at_time < due) {
+      earliest = i;
+      due = at_time;
+    }
+  }
+  return earliest;
+}
+
+std::optional<SystemTime> KdsFetcher::blocked_until_locked(SystemTime now) const {
+  std::optional<SystemTime> blocked = backoff_.blocked_until(now);
+  if (breaker_.state(now) == BreakerState::Open &&
+      (!blocked || *breaker_.open_until() > *blocked)) {
+    blocked = breaker_.open_until();
+  }
+  return blocked;
+}
+
+bool KdsFetcher::crl_runnable_locked(SystemTime now) const {
+  SystemTime due{};
+  return next_crl_locked(now, due) && due <= now && !blocked_until_locked(now);
+}
+
+Outcome<void> KdsFetcher::warm_up_crls(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  work_cv_.notify_all();
+  idle_cv_.wait_for(lock, timeout, [this] {
+    const bool all_attempted = std::all_of(crl_states_.begin(), crl_states_.end(),
+                                           [](const CrlState& state) { return state.attempted; });
+    // While backing off or with the circuit open, the remaining CRLs would only wait.
+    return stop_ || all_attempted || (!worker_busy_ && blocked_until_locked(clock_->now()));
+  });
+  const std::int64_t now = to_unix_seconds(clock_->now());
+  std::string missing;
+  for (const auto& state : crl_states_) {
+    if (state.next_update && *state.next_update > now) {
+      continue;
+    }
+    missing += (missing.empty() ? "" : "; ") + std::string(to_string(state.product)) + " " +
+               family(state.kind) + ": ";
+    if (state.last_error) {
+      missing += state.last_error->describe();
+    } else if (state.next_update) {
+      missing += "expired " + format_unix_seconds(*state.next_update);
+    } else {
+      missing += "not fetched yet";
+    }
+  }
+  if (!missing.empty()) {
+    return fail(Errc::CrlMissing, missing);
+  }
+  return {};
+}
+
+std::vector<KdsCrlStatus> KdsFetcher::crl_status() const {
+  std::lock_guard lock(mutex_);
+  const SystemTime now = clock_->now();
+  std::vector<KdsCrlStatus> out;
+  for (const auto& state : crl_states_) {
+    KdsCrlStatus status;
+    status.product = state.product;
+    status.kind = state.kind;
+    status.present = state.this_update.has_value();
+    if (status.present) {
+      status.this_update = from_unix_seconds(*state.this_update);
+      status.next_update = from_unix_seconds(*state.next_update);
+    }
+    status.last_success = state.last_success;
+    status.next_refresh = crl_due_locked(state, now);
+    status.consecutive_failures = state.failures;
+    status.last_error = state.last_error;
+    out.push_back(std::move(status));
+  }
+  return out;
 }
 
 KdsStatus KdsFetcher::status() const {
@@ -449,41 +689,61 @@ void KdsFetcher::wake() {
 
 bool KdsFetcher::wait_idle(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return idle_cv_.wait_for(lock, timeout, [this] { return queue_.empty() && !worker_busy_; });
+  return idle_cv_.wait_for(lock, timeout, [this] {
+    return queue_.empty() && !worker_busy_ && !crl_runnable_locked(clock_->now());
+  });
 }
 
 void KdsFetcher::run() {
   std::unique_lock lock(mutex_);
   while (!stop_) {
-    if (queue_.empty()) {
+    const SystemTime now = clock_->now();
+    SystemTime crl_due{};
+    const auto crl = next_crl_locked(now, crl_due);
+    if (queue_.empty() && !(crl && crl_due <= now)) {
       worker_busy_ = false;
       idle_cv_.notify_all();
-      work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      continue;
-    }
-    // Nothing is sent while backing off or while the circuit is open: the queued fetches wait
-    // for the deadline (or a wake()).
-    const SystemTime now = clock_->now();
-    std::optional<SystemTime> blocked = backoff_.blocked_until(now);
-    if (breaker_.state(now) == BreakerState::Open &&
-        (!blocked || *breaker_.open_until() > *blocked)) {
-      blocked = breaker_.open_until();
-    }
-    if (blocked) {
-      worker_busy_ = false;
       const auto seen = wakeups_;
-      const auto wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*blocked - now),
-                                   std::chrono::milliseconds(1), std::chrono::milliseconds(60000));
-      work_cv_.wait_for(lock, wait, [this, seen] { return stop_ || wakeups_ != seen; });
+      const auto woken = [this, seen] { return stop_ || !queue_.empty() || wakeups_ != seen; };
+      if (crl) {
+        work_cv_.wait_for(lock, wait_time(crl_due - now), woken);
+      } else {
+        work_cv_.wait(lock, woken);
+      }
       continue;
     }
-    const VcekQuery query = queue_.front();
-    queue_.pop_front();
+    // Nothing is sent while backing off or while the circuit is open: the queued fetches and
+    // due CRLs wait for the deadline (or a wake()).
+    if (const auto blocked = blocked_until_locked(now)) {
+      worker_busy_ = false;
+      idle_cv_.notify_all();
+      const auto seen = wakeups_;
+      work_cv_.wait_for(lock, wait_time(*blocked - now),
+                        [this, seen] { return stop_ || wakeups_ != seen; });
+      continue;
+    }
     worker_busy_ = true;
+    if (!queue_.empty()) {
+      // VCEKs first: a peer's handshake is waiting for each; a due CRL is still current.
+      const VcekQuery query = queue_.front();
+      queue_.pop_front();
+      lock.unlock();
+      (void)fetch_vcek_now(query);
+      lock.lock();
+      queued_.erase(vcek_cache_name(query));
+      continue;
+    }
+    const Product product = crl_states_[*crl].product;
+    const Signer kind = crl_states_[*crl].kind;
     lock.unlock();
-    (void)fetch_vcek_now(query);
+    const auto fetched = fetch_crl_now(product, kind);
+    if (fetched) {
+      spdlog::debug("AMD KDS: {} {} CRL refreshed", to_string(product), family(kind));
+    } else {
+      spdlog::warn("AMD KDS: refreshing the {} {} CRL failed, keeping the cached one: {}",
+                   to_string(product), family(kind), fetched.error().describe());
+    }
     lock.lock();
-    queued_.erase(vcek_cache_name(query));
   }
 }
 

@@ -16,7 +16,11 @@
 //   * opens a circuit breaker after N consecutive failures (snp.kds_circuit_open until a
 //     half-open probe succeeds after the cool-down),
 //   * remembers 404s for a while (a peer can make the verifier ask for arbitrary chip IDs),
-//   * bounds its background queue.
+//   * bounds its background queue,
+//   * keeps the CRLs of KdsFetcherOptions::crl_products fresh: fetched at once, then refreshed
+//     on its worker thread (schedule at KdsFetcherOptions::crl_refresh_interval), each vetted
+//     (signed by the product's ARK, current, not older than the cached one) before it replaces
+//     the cached CRL, which otherwise keeps being served until it expires.
 // Everything blocks on the calling thread or the fetcher's own worker thread; never call the
 // *_now functions on an I/O thread.
 
@@ -40,6 +44,7 @@
 #include "attest/snp/circuit_breaker.h"
 #include "attest/snp/report.h"
 #include "attest/snp/snp_verifier.h"
+#include "attest/snp/trust_anchors.h"
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -98,6 +103,41 @@ struct KdsFetcherOptions {
   bool fetch_on_miss = true;
   /// HTTP timeout of the default transport.
   std::chrono::milliseconds request_timeout{10000};
+
+  /// Products whose two CRLs (VCEK and VLEK family) the worker keeps fresh in the cache. Each
+  /// is due at once after create(), then at the earlier of (last successful fetch +
+  /// crl_refresh_interval) and (thisUpdate + 3/4 · (nextUpdate − thisUpdate)) of the cached
+  /// CRL — but never sooner than min(crl_refresh_interval, kMinCrlRefreshSpacing) after a
+  /// success, so that a CRL KDS keeps serving past that point is not re-fetched in a loop.
+  /// A failed refresh is retried after crl_retry_initial, doubling per consecutive failure, at
+  /// most min(crl_refresh_interval, crl_retry_max); the backoff and breaker above apply too.
+  std::vector<Product> crl_products;
+  std::chrono::seconds crl_refresh_interval{86400};
+  std::chrono::seconds crl_retry_initial{30};
+  std::chrono::seconds crl_retry_max{900};
+  /// The anchors a fetched CRL must be signed by (the ARK of its product). Null: AMD's pinned
+  /// anchors. A verifier running with insecure test anchors passes the same anchors here
+  /// (TrustAnchors::insecure_for_testing), so the fetcher accepts exactly the CRLs that
+  /// verifier would.
+  std::shared_ptr<const TrustAnchors> crl_anchors;
+};
+
+/// The shortest time between two successful refreshes of one CRL (KdsFetcherOptions).
+inline constexpr std::chrono::seconds kMinCrlRefreshSpacing{600};
+
+/// One CRL of KdsFetcherOptions::crl_products, for readiness checks, metrics and logs.
+struct KdsCrlStatus {
+  Product product = Product::Milan;
+  Signer kind = Signer::Vcek;
+  /// A CRL of this (product, family) is cached and signed by the product's ARK (it may still
+  /// have expired: compare next_update with the time).
+  bool present = false;
+  std::optional<SystemTime> this_update;   ///< of the cached CRL, when present
+  std::optional<SystemTime> next_update;   ///< of the cached CRL, when present
+  std::optional<SystemTime> last_success;  ///< last successful fetch by this process
+  std::optional<SystemTime> next_refresh;  ///< when the worker fetches it next
+  unsigned consecutive_failures = 0;       ///< failed refreshes since the last success
+  std::optional<Failure> last_error;       ///< of the last refresh, if it failed
 };
 
 /// Observable state, for metrics and logs.
@@ -106,15 +146,17 @@ struct KdsStatus {
   unsigned consecutive_failures = 0;
   std::optional<SystemTime> backoff_until;  ///< set while backing off
   std::optional<SystemTime> breaker_open_until;
-  std::uint64_t requests = 0;       ///< HTTP requests sent
-  std::uint64_t successes = 0;      ///< 200 with a valid body
-  std::uint64_t failures = 0;       ///< counted by the breaker
-  std::uint64_t rate_limited = 0;   ///< 429/503 answers
-  std::uint64_t not_found = 0;      ///< 404 answers
-  std::uint64_t cache_hits = 0;     ///< *_now calls served without a request
-  std::uint64_t coalesced = 0;      ///< callers that joined an in-flight request
-  std::uint64_t suppressed = 0;     ///< calls refused by backoff, breaker or negative cache
-  std::uint64_t queue_dropped = 0;  ///< prefetches dropped because the queue was full
+  std::uint64_t requests = 0;              ///< HTTP requests sent
+  std::uint64_t successes = 0;             ///< 200 with a valid body
+  std::uint64_t failures = 0;              ///< counted by the breaker
+  std::uint64_t rate_limited = 0;          ///< 429/503 answers
+  std::uint64_t not_found = 0;             ///< 404 answers
+  std::uint64_t cache_hits = 0;            ///< *_now calls served without a request
+  std::uint64_t coalesced = 0;             ///< callers that joined an in-flight request
+  std::uint64_t suppressed = 0;            ///< calls refused by backoff, breaker or negative cache
+  std::uint64_t queue_dropped = 0;         ///< prefetches dropped because the queue was full
+  std::uint64_t crl_refreshes_ok = 0;      ///< CRL fetches that were vetted and cached
+  std::uint64_t crl_refreshes_failed = 0;  ///< CRL fetches that failed (not sent included)
   std::size_t queued = 0;
 };
 
@@ -122,7 +164,8 @@ class KdsFetcher final {
  public:
   /// @param transport null: make_http_kds_transport(options.request_timeout).
   /// @param clock null: the system clock. Backoff and breaker deadlines use it.
-  /// @return the fetcher (its worker thread started), or snp.kds_invalid_base_url.
+  /// @return the fetcher (its worker thread started), or snp.kds_invalid_base_url, or
+  /// snp.trust_anchor_invalid when crl_products is set and AMD's anchors do not load.
   static Outcome<std::shared_ptr<KdsFetcher>> create(
       KdsFetcherOptions options, std::shared_ptr<CertificateCache> cache,
       std::shared_ptr<const KdsTransport> transport = nullptr,
@@ -149,8 +192,22 @@ class KdsFetcher final {
   Outcome<std::vector<Bytes>> fetch_cert_chain_now(Product product, Signer kind);
 
   /// A fresh CRL from KDS (then cached; CRLs change, so the cache is not consulted — use
-  /// CertificateCache::crl() for the last good one).
+  /// CertificateCache::crl() for the last good one). It is cached only if it is one DER CRL
+  /// signed by the ARK of `product` (KdsFetcherOptions::crl_anchors), current at the clock's
+  /// now (thisUpdate ≤ now < nextUpdate) and not older (thisUpdate) than the cached one;
+  /// otherwise kds_response_invalid with the reason (crl_malformed, crl_signature_invalid,
+  /// crl_expired, crl_rollback) in the detail, and the cached CRL stays. Updates the schedule
+  /// and status of a CRL of crl_products. Blocking; errors as fetch_vcek_now.
   Outcome<Bytes> fetch_crl_now(Product product, Signer kind);
+
+  /// Waits until every CRL of crl_products has been fetched once since create() (successfully
+  /// or not; the worker does this at once), at most `timeout`. For start-up. @return the
+  /// failure naming the CRLs that are not cached and current now (last error included);
+  /// success when all are, even if a refresh failed but a restored CRL is still current.
+  Outcome<void> warm_up_crls(std::chrono::milliseconds timeout);
+
+  /// One entry per CRL of crl_products (product order, VCEK then VLEK). Thread-safe.
+  std::vector<KdsCrlStatus> crl_status() const;
 
   KdsStatus status() const;
 
@@ -158,7 +215,8 @@ class KdsFetcher final {
   /// clock; a test that moves its clock calls this).
   void wake();
 
-  /// Waits until the background queue is empty and the worker idle, at most `timeout`.
+  /// Waits until the worker has nothing it could do now — no queued VCEK, no CRL due (unless
+  /// the backoff or breaker holds it) and no fetch running — at most `timeout`.
   bool wait_idle(std::chrono::milliseconds timeout);
 
   KdsFetcher(KdsFetcherOptions options, std::shared_ptr<CertificateCache> cache,
@@ -170,11 +228,29 @@ class KdsFetcher final {
     Outcome<std::string> result = std::string();
     std::condition_variable cv;
   };
-  using Validator = std::function<Result<void>(const std::string& body)>;
+  using Validator = std::function<Outcome<void>(const std::string& body)>;
+  // The schedule of one CRL of crl_products (guarded by mutex_).
+  struct CrlState {
+    Product product = Product::Milan;
+    Signer kind = Signer::Vcek;
+    bool attempted = false;                   // fetched at least once since create()
+    std::optional<std::int64_t> this_update;  // of the cached CRL, if usable
+    std::optional<std::int64_t> next_update;
+    std::optional<SystemTime> last_success;
+    std::optional<SystemTime> retry_at;  // set after a failure
+    unsigned failures = 0;
+    std::optional<Failure> last_error;
+  };
 
   Outcome<std::string> single_flight(const std::string& key, const std::string& path,
                                      const Validator& validate);
   Outcome<std::string> request(const std::string& path, const Validator& validate);
+  Outcome<void> vet_crl(const Bytes& der, Product product, Signer kind, SystemTime now) const;
+  CrlState* crl_state_locked(Product product, Signer kind);
+  SystemTime crl_due_locked(const CrlState& state, SystemTime now) const;
+  std::optional<std::size_t> next_crl_locked(SystemTime now, SystemTime& due) const;
+  bool crl_runnable_locked(SystemTime now) const;
+  std::optional<SystemTime> blocked_until_locked(SystemTime now) const;
   void run();
 
   KdsFetcherOptions options_;
@@ -195,6 +271,7 @@ class KdsFetcher final {
   bool stop_ = false;
   std::uint64_t wakeups_ = 0;
   KdsStatus counters_;
+  std::vector<CrlState> crl_states_;  // one per (crl_products, family); fixed after create()
   std::thread worker_;
 };
 

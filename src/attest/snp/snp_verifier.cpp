@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "attest/snp/amd_certificate.h"
+#include "attest/snp/crl.h"
 #include "attest/snp/errors.h"
 #include "attest/snp/evidence.h"
 #include "attest/snp/little_endian.h"
@@ -22,7 +23,6 @@ namespace atls::attest::snp {
 namespace {
 
 using tls::OsslDeleter;
-using X509CrlPtr = std::unique_ptr<X509_CRL, OsslDeleter<X509_CRL_free>>;
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OsslDeleter<BN_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX_free>>;
@@ -47,13 +47,27 @@ struct Window {
   Validity validity;
 };
 
-// A CRL accepted at construction, signed by the ARK of `anchors`.
+// A CRL of SnpVerifierOptions::crls accepted at construction, signed by the ARK of `anchors`.
 struct TrustedCrl {
   const ProductAnchors* anchors = nullptr;
-  X509CrlPtr crl;
-  std::int64_t this_update = 0;
-  std::int64_t next_update = 0;
+  AmdCrl crl;
 };
+
+// The CRLs of SnpVerifierOptions::crl_source at one generation, parsed and signature-checked
+// once: per (product, family) the usable CRL, or why there is none.
+struct SourcedSlot {
+  std::optional<AmdCrl> crl;
+  std::string problem;  // when !crl
+};
+
+struct SourcedCrls {
+  std::uint64_t generation = 0;
+  std::array<SourcedSlot, 6> slots;  // slot_index(product, kind)
+};
+
+constexpr std::size_t slot_index(Product product, Signer kind) {
+  return static_cast<std::size_t>(product) * 2 + (kind == Signer::Vcek ? 0 : 1);
+}
 
 // The product-independent result of verifying ARK → intermediate → leaf. Everything in it is a
 // deterministic function of the certificates, so it can be cached by their hashes.
@@ -64,7 +78,9 @@ struct Chain {
   tls::X509Ptr leaf;
   AmdExtensions extensions;
   std::vector<Window> windows;  // ARK, intermediate, leaf
-  bool revoked = false;         // intermediate listed in a CRL of this ARK
+  // Serial number of the intermediate (ASK/ASVK), looked up in the CRLs at every verification:
+  // CRLs change at run time (SnpVerifierOptions::crl_source), chains stay cached.
+  tls::Asn1IntegerPtr intermediate_serial;
 };
 
 using ChainPtr = std::shared_ptr<const Chain>;
@@ -84,6 +100,17 @@ std::vector<Product> candidate_products(const Report& report) {
     return {Product::Turin};
   }
   return {Product::Milan, Product::Genoa};
+}
+
+std::optional<Failure> check_crl_current(const AmdCrl& crl, std::string_view what,
+                                         std::int64_t now) {
+  if (now < crl.this_update || now > crl.next_update) {
+    return fail(Errc::CrlExpired,
+                fmt::format("{} CRL is valid {} to {}, not at {}", what,
+                            format_unix_seconds(crl.this_update),
+                            format_unix_seconds(crl.next_update), format_unix_seconds(now)));
+  }
+  return std::nullopt;
 }
 
 std::optional<Failure> check_validity(const Window& window, std::int64_t now) {
@@ -222,12 +249,21 @@ struct SnpVerifier::Impl {
   std::optional<Failure> anchor_failure;
   std::vector<TrustedCrl> crls;
   std::optional<Failure> crl_failure;
+  // SnpVerifierOptions::crl_source / crl_products, and the source's CRLs as last parsed
+  // (replaced, never modified, when the source's generation changes).
+  std::shared_ptr<const CrlSource> crl_source;
+  std::array<bool, 3> crl_required{};
+  mutable std::mutex sourced_mutex;
+  mutable std::shared_ptr<const SourcedCrls> sourced;
 
   mutable std::mutex cache_mutex;
   mutable std::unordered_map<std::string, ChainPtr> cache;
   mutable std::deque<std::string> cache_order;  // FIFO eviction
 
   void load_crls(const std::vector<Bytes>& ders);
+  std::shared_ptr<const SourcedCrls> current_sourced_crls() const;
+  std::shared_ptr<const SourcedCrls> parse_sourced_crls(const CrlSnapshot& snapshot) const;
+  std::optional<Failure> check_revocation(const Chain& chain, std::int64_t now) const;
   Outcome<ChainPtr> chain_for(ByteView leaf_der, const Bytes* intermediate, const Bytes* ark,
                               Signer expected) const;
   Outcome<ChainPtr> build_chain(ByteView leaf_der, const Bytes* intermediate, const Bytes* ark,
@@ -242,52 +278,105 @@ void SnpVerifier::Impl::load_crls(const std::vector<Bytes>& ders) {
     return;
   }
   for (std::size_t i = 0; i < ders.size(); ++i) {
-    const Bytes& der = ders[i];
-    const unsigned char* cursor = der.data();
-    X509CrlPtr crl(d2i_X509_CRL(nullptr, &cursor, static_cast<long>(der.size())));
-    ERR_clear_error();
-    if (!crl || cursor != der.data() + der.size()) {
-      crl_failure = fail(Errc::CrlMalformed, fmt::format("CRL {} is not DER", i + 1));
+    auto crl = parse_amd_crl(ders[i]);
+    if (!crl) {
+      crl_failure = fail(Errc::CrlMalformed, fmt::format("CRL {}: {}", i + 1, crl.error().detail));
       return;
     }
     const ProductAnchors* issuer = nullptr;
     for (const Product product : {Product::Milan, Product::Genoa, Product::Turin}) {
-      X509* ark = anchors->for_product(product).ark.get();
-      if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ark)) == 0 &&
-          X509_CRL_verify(crl.get(), X509_get0_pubkey(ark)) == 1) {
+      if (crl_signed_by(*crl, anchors->for_product(product).ark.get())) {
         issuer = &anchors->for_product(product);
         break;
       }
     }
-    ERR_clear_error();
     if (!issuer) {
       crl_failure = fail(Errc::CrlSignatureInvalid,
                          fmt::format("CRL {} is not signed by a trusted ARK", i + 1));
       return;
     }
-    bool ok = true;
-    TrustedCrl trusted;
-    trusted.anchors = issuer;
-    std::tm tm{};
-    if (ASN1_TIME_to_tm(X509_CRL_get0_lastUpdate(crl.get()), &tm) == 1) {
-      trusted.this_update = timegm(&tm);
-    } else {
-      ok = false;
-    }
-    const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get());
-    if (next != nullptr && ASN1_TIME_to_tm(next, &tm) == 1) {
-      trusted.next_update = timegm(&tm);
-    } else {
-      ok = false;  // AMD CRLs always carry nextUpdate; without it freshness is unknowable
-    }
-    if (!ok) {
-      crl_failure =
-          fail(Errc::CrlMalformed, fmt::format("CRL {} has unusable update times", i + 1));
-      return;
-    }
-    trusted.crl = std::move(crl);
-    crls.push_back(std::move(trusted));
+    crls.push_back({issuer, std::move(*crl)});
   }
+}
+
+std::shared_ptr<const SourcedCrls> SnpVerifier::Impl::parse_sourced_crls(
+    const CrlSnapshot& snapshot) const {
+  auto parsed = std::make_shared<SourcedCrls>();
+  parsed->generation = snapshot.generation;
+  for (auto& slot : parsed->slots) {
+    slot.problem = "no CRL has been fetched";
+  }
+  for (const auto& sourced_crl : snapshot.crls) {
+    SourcedSlot& slot = parsed->slots[slot_index(sourced_crl.product, sourced_crl.kind)];
+    // The source names the product; the signature of exactly that product's ARK is required.
+    auto crl = parse_amd_crl_of(sourced_crl.der, *anchors, sourced_crl.product);
+    if (crl) {
+      slot.crl = std::move(*crl);
+      slot.problem.clear();
+    } else if (!slot.crl) {
+      slot.problem = "the cached CRL is unusable: " + crl.error().describe();
+    }
+  }
+  return parsed;
+}
+
+std::shared_ptr<const SourcedCrls> SnpVerifier::Impl::current_sourced_crls() const {
+  const std::uint64_t generation = crl_source->crl_generation();
+  {
+    std::lock_guard lock(sourced_mutex);
+    if (sourced && sourced->generation == generation) {
+      return sourced;
+    }
+  }
+  // Parsed outside the lock: verifications keep going with the previous set meanwhile. Two
+  // threads may both parse a new generation; the newest set wins.
+  auto parsed = parse_sourced_crls(crl_source->crl_snapshot());
+  std::lock_guard lock(sourced_mutex);
+  if (!sourced || parsed->generation >= sourced->generation) {
+    sourced = parsed;
+  }
+  return parsed;
+}
+
+// The CRL checks of verification.md §2.3 step 4 that depend on `now` and on the CRLs in force:
+// freshness of the ARK's CRLs, then revocation of the ASK/ASVK.
+std::optional<Failure> SnpVerifier::Impl::check_revocation(const Chain& chain,
+                                                           std::int64_t now) const {
+  // SnpVerifierOptions::crls: every CRL of the chain's ARK.
+  bool listed = false;
+  for (const auto& trusted : crls) {
+    if (trusted.anchors != chain.anchors) {
+      continue;
+    }
+    if (auto failure = check_crl_current(trusted.crl, to_string(chain.product), now)) {
+      return failure;
+    }
+    listed = listed || crl_lists(trusted.crl, chain.intermediate_serial.get());
+  }
+  // SnpVerifierOptions::crl_source: the CRL of the chain's (product, family), if required.
+  if (crl_required[static_cast<std::size_t>(chain.product)]) {
+    const std::string what = fmt::format("{} {}", to_string(chain.product), crl_family(chain.kind));
+    if (!crl_source) {
+      return fail(Errc::CrlMissing, fmt::format("no {} CRL: no CRL source is configured", what));
+    }
+    const auto current = current_sourced_crls();
+    const SourcedSlot& slot = current->slots[slot_index(chain.product, chain.kind)];
+    if (!slot.crl) {
+      return fail(Errc::CrlMissing,
+                  fmt::format("no usable {} CRL ({}; KDS /{}/v1/{}/crl)", what, slot.problem,
+                              crl_family(chain.kind), to_string(chain.product)));
+    }
+    if (auto failure = check_crl_current(*slot.crl, what, now)) {
+      return failure;
+    }
+    listed = listed || crl_lists(*slot.crl, chain.intermediate_serial.get());
+  }
+  if (listed) {
+    return fail(Errc::CertificateRevoked,
+                fmt::format("the {} {} is revoked by the AMD CRL", to_string(chain.product),
+                            chain.kind == Signer::Vcek ? "ASK" : "ASVK"));
+  }
+  return std::nullopt;
 }
 
 Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes* intermediate,
@@ -404,14 +493,9 @@ Outcome<ChainPtr> SnpVerifier::Impl::build_chain(ByteView leaf_der, const Bytes*
     }
     chain->windows.push_back({role, *validity});
   }
-  for (const auto& trusted : crls) {
-    if (trusted.anchors != chain->anchors) {
-      continue;
-    }
-    X509_REVOKED* revoked = nullptr;
-    if (X509_CRL_get0_by_serial(trusted.crl.get(), &revoked, X509_get_serialNumber(issuer)) == 1) {
-      chain->revoked = true;
-    }
+  chain->intermediate_serial.reset(ASN1_INTEGER_dup(X509_get_serialNumber(issuer)));
+  if (!chain->intermediate_serial) {
+    return fail(Errc::InternalError, fmt::format("copying the {} serial", intermediate_role));
   }
   return ChainPtr(std::move(chain));
 }
@@ -552,20 +636,8 @@ Outcome<VerifiedSnpReport> SnpVerifier::Impl::verify(ByteView report_bytes,
       return *failure;
     }
   }
-  for (const auto& trusted : crls) {
-    if (trusted.anchors == chain.anchors &&
-        (now_seconds < trusted.this_update || now_seconds > trusted.next_update)) {
-      return fail(
-          Errc::CrlExpired,
-          fmt::format("{} CRL is valid {} to {}, not at {}", to_string(chain.product),
-                      format_unix_seconds(trusted.this_update),
-                      format_unix_seconds(trusted.next_update), format_unix_seconds(now_seconds)));
-    }
-  }
-  if (chain.revoked) {
-    return fail(Errc::CertificateRevoked,
-                fmt::format("the {} {} is revoked by the AMD CRL", to_string(chain.product),
-                            claims.signer == Signer::Vcek ? "ASK" : "ASVK"));
+  if (auto failure = check_revocation(chain, now_seconds)) {
+    return *failure;
   }
 
   // 5. Certificate ↔ report binding (verification.md §2.3 step 5).
@@ -625,6 +697,10 @@ SnpVerifier::SnpVerifier(CertificateSourcePtr source, SnpVerifierOptions options
     }
   }
   impl_->load_crls(options.crls);
+  impl_->crl_source = std::move(options.crl_source);
+  for (const Product product : options.crl_products) {
+    impl_->crl_required[static_cast<std::size_t>(product)] = true;
+  }
 }
 
 SnpVerifier::~SnpVerifier() = default;

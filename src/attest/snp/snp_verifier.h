@@ -49,6 +49,40 @@ class CertificateSource {
 
 using CertificateSourcePtr = std::shared_ptr<const CertificateSource>;
 
+/// One AMD CRL as a CrlSource holds it: the KDS resource it came from and its DER.
+struct SourcedCrl {
+  Product product = Product::Milan;
+  /// The family: the VCEK CRL (`/vcek/v1/{product}/crl`) lists revoked ASKs, the VLEK CRL
+  /// (`/vlek/v1/{product}/crl`) revoked ASVKs.
+  Signer kind = Signer::Vcek;
+  Bytes der;
+};
+
+/// A consistent view of a CrlSource: these CRLs are exactly those of `generation`.
+struct CrlSnapshot {
+  std::uint64_t generation = 0;
+  std::vector<SourcedCrl> crls;
+};
+
+/// AMD CRLs that change at run time: the KDS certificate cache, whose CRLs the KDS fetcher
+/// refreshes in the background (SnpVerifierOptions::crl_source). The verifier re-reads them only
+/// when the generation changes, so neither call may do I/O.
+class CrlSource {
+ public:
+  virtual ~CrlSource() = default;
+
+  /// A number that changes whenever a CRL is added or replaced. Called on every verification of
+  /// a revocation-checked chain: must be cheap (an atomic load) and must not block.
+  /// @par Thread Safety
+  /// Must allow concurrent calls.
+  virtual std::uint64_t crl_generation() const noexcept = 0;
+
+  /// The current CRLs with their generation, read consistently. No I/O.
+  /// @par Thread Safety
+  /// Must allow concurrent calls.
+  virtual CrlSnapshot crl_snapshot() const = 0;
+};
+
 /// A CertificateSource backed by a map; for tests, tools and as a building block of caches.
 class InMemoryCertificateSource final : public CertificateSource {
  public:
@@ -83,6 +117,19 @@ struct SnpVerifierOptions {
   /// of its ARK, and those CRLs must be current at `now`. A CRL that does not parse or verify
   /// makes every verification fail (crl_malformed / crl_signature_invalid): fail closed.
   std::vector<Bytes> crls;
+  /// Required revocation checking with CRLs that change at run time (the proxy's --kds-crls).
+  /// For every product in `crl_products`, a chain of that product is checked against the CRL of
+  /// its family (VCEK chain: the VCEK CRL, whose entries are ASKs; VLEK chain: the VLEK CRL and
+  /// ASVKs) from `crl_source`: a CRL there that does not parse or is not signed by that
+  /// product's ARK is unusable, and without a usable one the chain fails with crl_missing (fail
+  /// closed; a null source means none is usable); otherwise it must be current at `now`
+  /// (crl_expired) and must not list the ASK/ASVK (certificate_revoked). Chains of other
+  /// products are not checked against the source (revocation checking is optional per
+  /// product). The source is re-read when its generation changes — parsed and signature-checked
+  /// once per generation, never per verification — so refreshed CRLs apply without a new
+  /// verifier. Independent of `crls`, which applies as well.
+  std::shared_ptr<const CrlSource> crl_source;
+  std::vector<Product> crl_products;
   /// Verified chains (ARK→ASK/ASVK→VCEK/VLEK signatures, extensions, key) cached by the hashes
   /// of the certificates involved. Per-report checks (validity at `now`, CRL freshness, chip id,
   /// TCB, report signature, REPORT_DATA) are never skipped. 0 disables the cache.

@@ -2,12 +2,16 @@
 
 Serves one VCEK (DER) for one chip at the KDS path of verification.md §2.4,
 /vcek/v1/<product>/<hwID hex>?blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=.. (the SPLs are not
-checked: the proxy checks that the certificate carries them), 404 for anything else. It can be
-switched to fail (a status, optionally with Retry-After) and to recover. Requests are counted.
+checked: the proxy checks that the certificate carries them), the CRLs the test sets at
+/<vcek|vlek>/v1/<product>/crl (DER, e.g. from `atls-proxy mock-tee crl`), 404 for anything
+else. It can be switched to fail (a status, optionally with Retry-After) and to recover.
+Requests are counted.
 
-    kds = FakeKds(vcek_der, "Milan", "c1" * 64)
+    kds = FakeKds(vcek_der, "Milan", "c1" * 64)   # vcek_der may be None
     kds.base_url  # http://127.0.0.1:<port>
-    kds.fail_with(503); kds.recover(); kds.total_hits(); kds.close()
+    kds.set_crl("Milan", "vcek", crl_der); kds.set_crl("Milan", "vcek", None)  # None: 404
+    kds.fail_with(503); kds.recover(); kds.total_hits(); kds.hits_of("/vcek/v1/Milan/crl")
+    kds.close()
 """
 import base64
 import collections
@@ -25,6 +29,7 @@ class FakeKds:
     def __init__(self, vcek_der, product, hw_id_hex):
         self.prefix = "/vcek/v1/%s/%s?" % (product, hw_id_hex.lower())
         self.vcek = vcek_der
+        self.crls = {}
         self.failure = None
         self.hits = collections.Counter()
         self._lock = threading.Lock()
@@ -36,9 +41,12 @@ class FakeKds:
                 with owner._lock:
                     owner.hits[self.path] += 1
                     failure = owner.failure
+                    crl = owner.crls.get(self.path)
                 if failure is not None:
                     status, headers, body = failure[0], failure[1], b""
-                elif self.path.startswith(owner.prefix):
+                elif crl is not None:
+                    status, headers, body = 200, [("Content-Type", "application/pkix-crl")], crl
+                elif owner.vcek is not None and self.path.startswith(owner.prefix):
                     status, headers, body = 200, [("Content-Type", "application/pkix-cert")], \
                         owner.vcek
                 else:
@@ -58,6 +66,19 @@ class FakeKds:
         self.base_url = "http://127.0.0.1:%d" % self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def set_crl(self, product, family, der):
+        """Serves `der` at /<family>/v1/<product>/crl; None answers 404 there."""
+        with self._lock:
+            path = "/%s/v1/%s/crl" % (family, product)
+            if der is None:
+                self.crls.pop(path, None)
+            else:
+                self.crls[path] = der
+
+    def hits_of(self, path):
+        with self._lock:
+            return self.hits[path]
 
     def fail_with(self, status, retry_after=None):
         with self._lock:

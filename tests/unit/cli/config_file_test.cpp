@@ -23,6 +23,8 @@ struct TestApp {
     app.add_option("--collateral-refresh-interval", refresh_interval);
     app.add_option("--kds-url", kds_url);
     app.add_option("--kds-cache-dir", kds_cache_dir);
+    app.add_option("--kds-crls", kds_crls)->delimiter(',');
+    app.add_option("--kds-crl-refresh-interval", kds_crl_refresh_interval);
     auto* server = app.add_subcommand("server");
     server->add_option("target_addr", target);
     server->add_option("--listen-addr", listen)->envname("ATLS_TEST_LISTEN_ADDR");
@@ -40,7 +42,8 @@ struct TestApp {
   std::map<std::string, std::string> backend_tls;
   double age = 0;
   bool log_json = false;
-  std::vector<std::string> collateral, prefetch;
+  std::vector<std::string> collateral, prefetch, kds_crls;
+  double kds_crl_refresh_interval = 0;
   std::string pccs_url, collateral_cache_dir, kds_url, kds_cache_dir;
   double refresh_interval = 0;
 };
@@ -169,6 +172,8 @@ attestation:
   snp_certificates:
     kds_url: https://kds.internal
     cache_dir: /var/cache/atls-proxy/kds
+    crls: [Milan, Turin]
+    crl_refresh_interval: 12h
 )",
                                       "server");
   EXPECT_EQ(render(items),
@@ -176,7 +181,8 @@ attestation:
             "collateral-cache-dir=/var/cache/atls-proxy/collateral;"
             "collateral-prefetch=00a06e570000,00806f050000:processor;"
             "collateral-refresh-interval=21600;collateral=extra.json;"
-            "kds-url=https://kds.internal;kds-cache-dir=/var/cache/atls-proxy/kds;");
+            "kds-url=https://kds.internal;kds-cache-dir=/var/cache/atls-proxy/kds;"
+            "kds-crls=Milan,Turin;kds-crl-refresh-interval=43200;");
 
   // The flag form works too, and the items reach the options.
   t.app.config_formatter(std::make_shared<YamlConfig>(&t.app));
@@ -185,13 +191,16 @@ attestation:
   {
     std::ofstream out(path);
     out << "collateral-cache-dir: /tmp/c\nkds-url: http://127.0.0.1:1\n"
-           "attestation: {tdx_collateral: {prefetch: 00a06e570000, refresh_interval: 90s}}\n";
+           "attestation: {tdx_collateral: {prefetch: 00a06e570000, refresh_interval: 90s},\n"
+           "              snp_certificates: {crls: all, crl_refresh_interval: 1h}}\n";
   }
   t.app.parse(std::vector<std::string>{"127.0.0.1:9", "server", path.string(), "--config"});
   EXPECT_EQ(t.collateral_cache_dir, "/tmp/c");
   EXPECT_EQ(t.kds_url, "http://127.0.0.1:1");
   EXPECT_EQ(t.prefetch, std::vector<std::string>{"00a06e570000"});
   EXPECT_EQ(t.refresh_interval, 90.0);
+  EXPECT_EQ(t.kds_crls, std::vector<std::string>{"all"});
+  EXPECT_EQ(t.kds_crl_refresh_interval, 3600.0);
   std::filesystem::remove(path);
 }
 

@@ -47,6 +47,19 @@ TEST(CollateralPrefetch, ParsesFmspcAndOptionalCa) {
   EXPECT_FALSE(parse_collateral_prefetch("zza06e570000"));
 }
 
+TEST(KdsCrlProducts, NamesAllAndDuplicates) {
+  using attest::snp::Product;
+  EXPECT_EQ(parse_kds_crl_products({"Milan"}), std::vector<Product>{Product::Milan});
+  EXPECT_EQ(parse_kds_crl_products({"turin", "MILAN", "Milan"}),
+            (std::vector<Product>{Product::Milan, Product::Turin}));
+  EXPECT_EQ(parse_kds_crl_products({"all"}),
+            (std::vector<Product>{Product::Milan, Product::Genoa, Product::Turin}));
+  EXPECT_FALSE(parse_kds_crl_products({}));
+  EXPECT_FALSE(parse_kds_crl_products({"Milan", "Venice"}));
+  EXPECT_FALSE(parse_kds_crl_products({""}));
+  EXPECT_FALSE(parse_kds_crl_products({"Milan-B0"}));
+}
+
 TEST_F(VerificationSourcesTest, OfflineWithoutFlags) {
   GlobalOptions global;
   auto sources = VerificationSources::create(global);
@@ -101,6 +114,38 @@ TEST_F(VerificationSourcesTest, KdsCacheDirOpensTheCertificateCache) {
   EXPECT_TRUE(fs::is_directory(directory_ / "kds"));
   EXPECT_TRUE((*sources)->is_transient(make_error_code(attest::snp::Errc::CertificateMissing)));
   EXPECT_FALSE((*sources)->is_transient(make_error_code(attest::tdx::Errc::CollateralUnavailable)));
+  // Without --kds-crls there is no revocation checking and no CRL state.
+  EXPECT_TRUE((*sources)->snp_crl_products().empty());
+  EXPECT_TRUE((*sources)->snp_crl_state().empty());
+  EXPECT_FALSE((*sources)->is_transient(make_error_code(attest::snp::Errc::CrlMissing)));
+}
+
+TEST_F(VerificationSourcesTest, KdsCrlsAreRequiredAndTracked) {
+  GlobalOptions global;
+  global.kds_cache_dir = (directory_ / "kds").string();
+  global.kds_url = "http://127.0.0.1:9";  // nothing listens: every CRL fetch fails
+  global.kds_crls = {"Genoa"};
+  global.kds_crl_refresh_interval_seconds = 60;
+  auto sources = VerificationSources::create(global);
+  ASSERT_TRUE(sources) << sources.error().describe();
+  EXPECT_EQ((*sources)->snp_crl_products(),
+            std::vector<attest::snp::Product>{attest::snp::Product::Genoa});
+  // A missing or expired CRL is cured by the worker's retry: transient.
+  EXPECT_TRUE((*sources)->is_transient(make_error_code(attest::snp::Errc::CrlMissing)));
+  EXPECT_TRUE((*sources)->is_transient(make_error_code(attest::snp::Errc::CrlExpired)));
+  EXPECT_FALSE((*sources)->is_transient(make_error_code(attest::snp::Errc::CertificateRevoked)));
+  // The warm-up gives up (a warning) and start-up continues; the state names both families.
+  (*sources)->start(std::chrono::seconds(30));
+  const auto state = (*sources)->snp_crl_state();
+  ASSERT_EQ(state.size(), 2U);
+  for (const auto& crl : state) {
+    EXPECT_EQ(crl.product, attest::snp::Product::Genoa);
+    EXPECT_FALSE(crl.present);
+    ASSERT_TRUE(crl.last_error);
+    EXPECT_EQ(error_id(crl.last_error->code), "snp.kds_unreachable");
+  }
+  EXPECT_EQ(state[0].kind, attest::snp::Signer::Vcek);
+  EXPECT_EQ(state[1].kind, attest::snp::Signer::Vlek);
 }
 
 TEST_F(VerificationSourcesTest, InvalidFlagsAreUsageErrors) {
@@ -131,6 +176,30 @@ TEST_F(VerificationSourcesTest, InvalidFlagsAreUsageErrors) {
     global.kds_url = "::bad";
     global.kds_cache_dir = directory_.string();
     EXPECT_FALSE(VerificationSources::create(global));
+  }
+  {
+    // --kds-crls needs the KDS fetcher, and known products.
+    GlobalOptions global;
+    global.kds_crls = {"Milan"};
+    auto sources = VerificationSources::create(global);
+    ASSERT_FALSE(sources);
+    EXPECT_NE(sources.error().detail.find("--kds-crls needs the KDS fetcher"), std::string::npos);
+    global.kds_url = "http://127.0.0.1:9";
+    global.kds_crls = {"Milan", "Venice"};
+    sources = VerificationSources::create(global);
+    ASSERT_FALSE(sources);
+    EXPECT_NE(sources.error().detail.find("--kds-crls: expected"), std::string::npos);
+  }
+  {
+    // With --kds-crls, the mock ARK vets fetched CRLs under --insecure-trust-mock-tee.
+    GlobalOptions global;
+    global.kds_url = "http://127.0.0.1:9";
+    global.kds_cache_dir = (directory_ / "k").string();
+    global.kds_crls = {"Milan"};
+    global.insecure_trust_mock_tee = (directory_ / "no-such-mock").string();
+    auto sources = VerificationSources::create(global);
+    ASSERT_FALSE(sources);
+    EXPECT_NE(sources.error().detail.find("no mock SEV-SNP ARK"), std::string::npos);
   }
   {
     // The mock roots are required under --insecure-trust-mock-tee.

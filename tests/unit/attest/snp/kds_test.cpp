@@ -642,7 +642,12 @@ TEST_F(SnpKdsFetcherTest, ChainAndCrl) {
   kds_.set_crl(Product::Milan, Signer::Vcek, crl);
   kds_.set_cert_chain(Product::Milan, Signer::Vcek,
                       pem_of(pki()->ask_der()) + pem_of(pki()->ark_der()));
-  const auto kds = fetcher();
+  // Fetched CRLs are vetted against the ARK: here the mock one (crl_test.cpp tests the vetting).
+  KdsFetcherOptions options;
+  auto anchors = TrustAnchors::insecure_for_testing(pki()->ark_der(), {}, {});
+  ASSERT_TRUE(anchors);
+  options.crl_anchors = *anchors;
+  const auto kds = fetcher(options);
   const auto fetched_crl = kds->fetch_crl_now(Product::Milan, Signer::Vcek);
   ASSERT_TRUE(fetched_crl) << fetched_crl.error().describe();
   EXPECT_EQ(*fetched_crl, crl);
@@ -658,9 +663,9 @@ TEST_F(SnpKdsFetcherTest, ChainAndCrl) {
 
   // The cached CRL feeds the verifier (it must be signed by the trusted ARK and current).
   ASSERT_TRUE(kds->fetch_vcek_now(query_of(*chip_)));
-  auto options = pki()->insecure_verifier_options();
-  options.crls = cache_->crls();
-  const SnpVerifier verifier(cache_, options);
+  auto verifier_options = pki()->insecure_verifier_options();
+  verifier_options.crls = cache_->crls();
+  const SnpVerifier verifier(cache_, verifier_options);
   const auto claims = verifier.verify_evidence(AttestationType::SevSnp,
                                                *chip_->generate(binding(3)), binding(3), kStart);
   EXPECT_TRUE(claims) << claims.error().describe();
