@@ -30,7 +30,7 @@ inline constexpr std::uint32_t kQgsDefaultCid = 2;
 inline constexpr std::uint32_t kQgsDefaultPort = 4050;
 inline constexpr std::string_view kDefaultQgsAddress = "vsock:2:4050";
 /// Bound on a QGS response: a quote (kMaxQuoteSize, 16 KiB) plus the message fields, with room.
-inline constexpr std::size_t kMaxQgsResponseSize = 64 * 1024;
+inline constexpr std::size_t kMaxQgsResponseSize = std::size_t{64} * 1024;
 
 struct QgsAddress {
   enum class Family { Vsock, Unix, Tcp };

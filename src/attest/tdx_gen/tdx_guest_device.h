@@ -72,7 +72,7 @@ inline constexpr std::uint64_t kGetQuoteServiceUnavailable = 0x8000000000000001U
 inline constexpr std::size_t kGetQuoteHeaderSize = 24;
 /// The buffer handed to TDX_CMD_GET_QUOTE: 4 pages, as Intel's libtdx_attest uses (a quote with
 /// its PCK chain is about 5 KiB).
-inline constexpr std::size_t kGetQuoteBufferSize = 4 * 4096;
+inline constexpr std::size_t kGetQuoteBufferSize = std::size_t{4} * 4096;
 
 /// _IOWR('T', 1, struct tdx_report_req) and _IOWR('T', 2, struct tdx_quote_req).
 inline constexpr unsigned long kTdxCmdGetReport0 = _IOWR('T', 1, TdxReportRequest);
