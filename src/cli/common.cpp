@@ -265,8 +265,9 @@ Outcome<attest::AttesterPtr> make_local_attester(const std::string& type,
     }
     return attest::AttesterPtr(std::move(*provider));
   }
-  // Production: configfs-tsm / the SEV-SNP device, or `auto` detection. The paths and the GCP
-  // metadata URL come from ATLS_TSM_REPORT_ROOT, ATLS_SEV_GUEST_DEVICE and ATLS_GCP_METADATA_URL
+  // Production: configfs-tsm / the TEE guest devices / the TDX QGS, or `auto` detection. The
+  // paths, the QGS address and the GCP metadata URL come from ATLS_TSM_REPORT_ROOT,
+  // ATLS_SEV_GUEST_DEVICE, ATLS_TDX_GUEST_DEVICE, ATLS_TDX_QGS_ADDRESS and ATLS_GCP_METADATA_URL
   // when set (test and advanced knobs, docs/cli.md).
   return attest::local::make_attester(type, attest::local::options_from_environment());
 }

@@ -256,10 +256,11 @@ def start_fake_tsm(procs, tmp_path, mock_tee, provider="tdx_guest"):
     return process.wait_for(r"fake configfs-tsm ready: (\S+)").group(1)
 
 
-def generation_env(report_root, metadata="http://127.0.0.1:9", sev_guest=None):
+def generation_env(report_root, metadata="http://127.0.0.1:9", sev_guest=None, tdx_guest=None):
     """The test knobs of docs/cli.md; port 9 (discard) refuses: not GCP."""
     return {"ATLS_TSM_REPORT_ROOT": str(report_root), "ATLS_GCP_METADATA_URL": metadata,
-            "ATLS_SEV_GUEST_DEVICE": str(sev_guest or pathlib.Path(report_root) / "no-sev-guest")}
+            "ATLS_SEV_GUEST_DEVICE": str(sev_guest or pathlib.Path(report_root) / "no-sev-guest"),
+            "ATLS_TDX_GUEST_DEVICE": str(tdx_guest or pathlib.Path(report_root) / "no-tdx-guest")}
 
 
 @pytest.fixture
@@ -344,7 +345,7 @@ def test_auto_without_tee_attests_as_none_and_says_why(procs, target, tmp_path):
     server, server_port = start_server(procs, target, attestation="auto",
                                        env=generation_env(tmp_path / "no-tsm"))
     line = server.wait_for(r"attesting as none \((.*)\)").group(1)
-    assert "no-tsm not present" in line and "no-sev-guest" in line
+    assert "no-tsm not present" in line and "no-sev-guest" in line and "no-tdx-guest" in line
     _, client_port = start_client(procs, server_port)
     assert curl(f"http://127.0.0.1:{client_port}/measurement").stdout == b"No measurements"
 
@@ -352,7 +353,28 @@ def test_auto_without_tee_attests_as_none_and_says_why(procs, target, tmp_path):
 def test_explicit_tdx_without_configfs_tsm_is_a_clear_error(procs, target, tmp_path):
     server, _ = start_server(procs, target, attestation="dcap-tdx",
                              env=generation_env(tmp_path / "no-tsm"))
-    server.wait_for(r"readiness: cannot generate dcap-tdx evidence: tsm\.unavailable")
+    line = server.wait_for(r"readiness: cannot generate dcap-tdx evidence: tdx_gen\.generation_unavailable(.*)")
+    assert "no-tsm" in line.group(1) and "no-tdx-guest" in line.group(1)
+
+
+def test_auto_detects_tdx_guest_device(procs, target, tmp_path):
+    """Without configfs-tsm a character device at ATLS_TDX_GUEST_DEVICE makes `auto` a TD. /dev/null
+    answers no TDX ioctl, so the readiness self-test names the device failure: the binary's device
+    path and knobs are wired. (Quotes through the device or the QGS need a device that answers
+    TDX_CMD_GET_REPORT0: unit tests only, tests/unit/attest/tdx_gen.)"""
+    env = generation_env(tmp_path / "no-tsm", tdx_guest="/dev/null")
+    env["ATLS_TDX_QGS_ADDRESS"] = f"unix:{tmp_path}/qgs.sock"
+    server, _ = start_server(procs, target, attestation="auto", env=env)
+    server.wait_for(r"attestation type auto: attesting as dcap-tdx \(.*/dev/null: present")
+    server.wait_for(r"readiness: cannot generate dcap-tdx evidence: tdx_gen\.device_report_failed")
+
+
+def test_invalid_qgs_address_is_refused(target, tmp_path):
+    env = {**os.environ, **generation_env(tmp_path / "no-tsm"), "ATLS_TDX_QGS_ADDRESS": "vsock:2"}
+    result = run([BIN, "server", f"127.0.0.1:{target}", "--server-attestation-type", "dcap-tdx",
+                  "--allowed-remote-attestation-type", "none"], env=env)
+    assert result.returncode == 2
+    assert b"tdx_gen.qgs_address_invalid" in result.stderr
 
 
 def test_azure_tdx_generation_is_refused(target):

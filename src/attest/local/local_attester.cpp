@@ -50,6 +50,12 @@ Outcome<AttesterPtr> make_tdx(AttestationType type, const LocalAttesterOptions& 
   tdx_gen::TdxAttesterOptions tdx;
   tdx.type = type;
   tdx.tsm = tsm_options(options);
+  tdx.device_path = options.tdx_guest_device;
+  auto qgs = tdx_gen::parse_qgs_address(options.tdx_qgs_address);
+  if (!qgs) {
+    return qgs.error();
+  }
+  tdx.qgs.address = std::move(*qgs);
   auto attester = tdx_gen::TdxAttester::create(std::move(tdx));
   if (!attester) {
     return attester.error();
@@ -102,6 +108,7 @@ LocalAttesterOptions::LocalAttesterOptions()
     : tsm_root(std::string(tsm::kDefaultReportRoot)),
       sev_guest_device(std::string(snp::kDefaultSevGuestDevice)),
       tdx_guest_device(std::string(kDefaultTdxGuestDevice)),
+      tdx_qgs_address(tdx_gen::kDefaultQgsAddress),
       gcp_metadata_url(kDefaultGcpMetadataUrl) {}
 
 LocalAttesterOptions options_from_environment(const EnvironmentLookup& lookup) {
@@ -115,6 +122,12 @@ LocalAttesterOptions options_from_environment(const EnvironmentLookup& lookup) {
   }
   if (auto value = get(kEnvSevGuestDevice); value && !value->empty()) {
     options.sev_guest_device = *value;
+  }
+  if (auto value = get(kEnvTdxGuestDevice); value && !value->empty()) {
+    options.tdx_guest_device = *value;
+  }
+  if (auto value = get(kEnvTdxQgsAddress); value && !value->empty()) {
+    options.tdx_qgs_address = *value;
   }
   if (auto value = get(kEnvGcpMetadataUrl); value && !value->empty()) {
     options.gcp_metadata_url = *value;
@@ -185,19 +198,25 @@ Detection detect(const LocalAttesterOptions& options) {
     detection.notes.push_back(device.note);
     if (device.present) {
       tee = Tee::Snp;
-    } else if (probe_device(options.tdx_guest_device).present) {
-      // A TDX guest whose kernel has no (usable) configfs-tsm: the upstream device only hands
-      // out TDREPORTs, and quotes through it or vsock are not implemented (verification.md
-      // §5.3). Worth saying, since falling back to none on a TD is surprising.
-      detection.notes.push_back(options.tdx_guest_device.string() +
-                                " present, but TDX quotes need configfs-tsm (Linux >= 6.7)");
+    }
+  }
+
+  // 3. The TDX guest device (verification.md §5.3): kernels before configfs-tsm, or configfs-tsm
+  // not usable by this user. The attester gets quotes through TDX_CMD_GET_QUOTE where the kernel
+  // has it, else from the QGS over vsock.
+  if (tee == Tee::None) {
+    const DeviceProbe device = probe_device(options.tdx_guest_device);
+    detection.tdx_guest_device = device.present;
+    detection.notes.push_back(device.note);
+    if (device.present) {
+      tee = Tee::Tdx;
     }
   }
 
   if (tee == Tee::None) {
     return detection;
   }
-  // 3. GCP (interop spec §4.5 step 3), for SNP as for TDX.
+  // 4. GCP (interop spec §4.5 step 3), for SNP as for TDX.
   GcpProbe gcp = probe_gcp(options.gcp_metadata_url, options.gcp_probe_timeout);
   detection.gcp = gcp.on_gcp;
   detection.notes.push_back(std::move(gcp.reason));

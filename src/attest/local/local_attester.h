@@ -4,7 +4,8 @@
 // above them in the module order (attest/tdx_gen, attest/snp), which atls_attest cannot.
 //
 //   none                        → NoneAttester
-//   dcap-tdx, gcp-tdx, qemu-tdx → tdx_gen::TdxAttester (configfs-tsm, provider tdx_guest)
+//   dcap-tdx, gcp-tdx, qemu-tdx → tdx_gen::TdxAttester (configfs-tsm, provider tdx_guest, else
+//                                 /dev/tdx_guest with TDX_CMD_GET_QUOTE or the QGS socket)
 //   sev-snp, gcp-snp            → snp::SnpAttester (configfs-tsm sev_guest, else /dev/sev-guest)
 //   azure-tdx                   → attest.generation_unavailable (vTPM + Azure IMDS, not built)
 //   auto                        → detect() below, then as above
@@ -14,8 +15,8 @@
 //
 // Real evidence needs a real TDX or SEV-SNP guest. This repository tests the whole path against
 // the fake configfs-tsm (tests/support/fake_configfs_tsm.h) and a fake metadata server; the
-// paths and the metadata URL are injectable (LocalAttesterOptions, options_from_environment)
-// for exactly that.
+// paths, the QGS address and the metadata URL are injectable (LocalAttesterOptions,
+// options_from_environment) for exactly that.
 
 #include <chrono>
 #include <filesystem>
@@ -26,28 +27,35 @@
 #include <vector>
 
 #include "attest/attester.h"
+#include "attest/tdx_gen/tdx_guest_device.h"
 #include "core/error.h"
 
 namespace atls::attest::local {
 
 /// The GCP metadata server (interop spec §4.5 step 3).
 inline constexpr std::string_view kDefaultGcpMetadataUrl = "http://metadata.google.internal";
-/// The upstream TDX guest device; only used to explain a failed `auto` detection.
-inline constexpr std::string_view kDefaultTdxGuestDevice = "/dev/tdx_guest";
+/// The upstream TDX guest device (TDREPORTs; on some kernels also quotes).
+inline constexpr std::string_view kDefaultTdxGuestDevice = tdx_gen::kDefaultTdxGuestDevice;
 
 /// Environment variables read by options_from_environment (test and advanced knobs,
 /// docs/cli.md "Evidence generation").
 inline constexpr std::string_view kEnvTsmReportRoot = "ATLS_TSM_REPORT_ROOT";
 inline constexpr std::string_view kEnvSevGuestDevice = "ATLS_SEV_GUEST_DEVICE";
 inline constexpr std::string_view kEnvGcpMetadataUrl = "ATLS_GCP_METADATA_URL";
+inline constexpr std::string_view kEnvTdxGuestDevice = "ATLS_TDX_GUEST_DEVICE";
+inline constexpr std::string_view kEnvTdxQgsAddress = "ATLS_TDX_QGS_ADDRESS";
 
 struct LocalAttesterOptions {
   /// The configfs-tsm report directory.
   std::filesystem::path tsm_root;
   /// The SEV-SNP guest device (ioctl path and `auto` probe).
   std::filesystem::path sev_guest_device;
-  /// Only consulted to explain why `auto` found no usable TDX evidence source.
+  /// The TDX guest device (TDREPORTs for the device and QGS paths, and the `auto` probe).
   std::filesystem::path tdx_guest_device;
+  /// Where the TDX attester reaches the host's QGS when the kernel has neither configfs-tsm nor
+  /// TDX_CMD_GET_QUOTE: vsock:CID:PORT, or unix:/path / tcp:IPV4:PORT (tests). Parsed when a TDX
+  /// attester is made (tdx_gen.qgs_address_invalid).
+  std::string tdx_qgs_address;
   /// Base URL of the GCP metadata server probed by `auto` (http only; tests use 127.0.0.1).
   std::string gcp_metadata_url;
   /// Bound on the GCP probe's connect, request and response (interop spec §4.5: 200 ms). Name
@@ -64,8 +72,9 @@ struct LocalAttesterOptions {
 /// Looks up an environment variable; nullopt when unset.
 using EnvironmentLookup = std::function<std::optional<std::string>(std::string_view name)>;
 
-/// Defaults, overridden by the non-empty variables ATLS_TSM_REPORT_ROOT, ATLS_SEV_GUEST_DEVICE
-/// and ATLS_GCP_METADATA_URL. `lookup` defaults to the process environment (getenv).
+/// Defaults, overridden by the non-empty variables ATLS_TSM_REPORT_ROOT, ATLS_SEV_GUEST_DEVICE,
+/// ATLS_TDX_GUEST_DEVICE, ATLS_TDX_QGS_ADDRESS and ATLS_GCP_METADATA_URL. `lookup` defaults to
+/// the process environment (getenv).
 LocalAttesterOptions options_from_environment(const EnvironmentLookup& lookup = {});
 
 /// Result of the GCP metadata probe.
@@ -87,6 +96,8 @@ struct Detection {
   /// configfs-tsm `provider` read from a probe entry, empty when none could be read.
   std::string tsm_provider;
   bool sev_guest_device = false;  ///< the SEV-SNP guest device is a character device
+  bool tdx_guest_device = false;  ///< the TDX guest device is a character device (probed only
+                                  ///< when configfs-tsm and the SEV-SNP device found nothing)
   bool gcp = false;               ///< the metadata probe answered as GCP (only probed on a TEE)
   /// One line per probe (what it found or why it failed), in probe order.
   std::vector<std::string> notes;
@@ -99,17 +110,20 @@ struct Detection {
 ///   1. configfs-tsm: create and remove one report entry to read `provider` (no report is
 ///      generated, so no round trip to a quoting service). "tdx_guest" → TDX; "sev_guest" → SNP.
 ///   2. Otherwise the SEV-SNP guest device: a character device → SNP (ioctl path).
-///   3. For a TEE: the GCP probe decides gcp-tdx vs dcap-tdx, gcp-snp vs sev-snp. qemu-tdx is
+///   3. Otherwise the TDX guest device: a character device → TDX (TDX_CMD_GET_QUOTE or QGS;
+///      kernels without configfs-tsm, or configfs-tsm not usable by this user).
+///   4. For a TEE: the GCP probe decides gcp-tdx vs dcap-tdx, gcp-snp vs sev-snp. qemu-tdx is
 ///      never detected (as in flashbots).
-///   4. Nothing → none. Azure TDX is not detected (its evidence is not generated by this
-///      build); a /dev/tdx_guest without configfs-tsm is noted (older kernels: no quotes here).
+///   5. Nothing → none. Azure TDX is not detected (its evidence is not generated by this
+///      build).
 /// Blocking (file system, one HTTP request); run it at start-up, not on an I/O thread.
 Detection detect(const LocalAttesterOptions& options);
 
 /// The attester for `requested_type` (a wire type name or "auto"). `auto` logs what it detected
 /// and why (info), including every failed probe when it falls back to none.
 /// @return the attester, or attest.unknown_attestation_type, attest.generation_unavailable
-/// (azure-tdx), or the create() errors of the TEE attesters.
+/// (azure-tdx), tdx_gen.qgs_address_invalid (a TDX type with a malformed tdx_qgs_address), or
+/// the create() errors of the TEE attesters.
 Outcome<AttesterPtr> make_attester(std::string_view requested_type,
                                    const LocalAttesterOptions& options = {});
 

@@ -2,7 +2,8 @@
 // SEV-SNP) against the fake configfs-tsm (tests/support/fake_configfs_tsm.h) and a fake GCP
 // metadata server on 127.0.0.1 (the plain-HTTP FakePcs, tests/support/fake_pcs.h). The
 // character device /dev/null stands in for a present /dev/sev-guest or /dev/tdx_guest (detection
-// only checks the file type). No TEE hardware is involved.
+// only checks the file type; its ioctls fail, so generation through it fails with a name). No TEE
+// hardware is involved.
 #include "attest/local/local_attester.h"
 
 #include <gtest/gtest.h>
@@ -77,6 +78,9 @@ TEST_F(LocalAttesterTest, NothingFoundFallsBackToNoneAndSaysWhy) {
   EXPECT_FALSE(detection.sev_guest_device);
   EXPECT_TRUE(mentions(detection, "no-tsm not present")) << detection.summary();
   EXPECT_TRUE(mentions(detection, "no-sev-guest: No such file or directory"))
+      << detection.summary();
+  EXPECT_FALSE(detection.tdx_guest_device);
+  EXPECT_TRUE(mentions(detection, "no-tdx-guest: No such file or directory"))
       << detection.summary();
   // Without a TEE there is nothing to label: the network is not touched.
   EXPECT_EQ(metadata_.total_hits(), 0U);
@@ -155,12 +159,51 @@ TEST_F(LocalAttesterTest, UnknownProviderIsNone) {
       << detection.summary();
 }
 
-TEST_F(LocalAttesterTest, TdxGuestDeviceWithoutConfigfsTsmIsExplained) {
+TEST_F(LocalAttesterTest, TdxGuestDeviceWithoutConfigfsTsmIsDcapTdx) {
+  // Kernels without configfs-tsm (or configfs-tsm not usable by this user): the device gives
+  // TDREPORTs, quotes come through TDX_CMD_GET_QUOTE or the QGS (verification.md §5.3).
   auto o = options();
+  o.tdx_guest_device = "/dev/null";  // any character device
+  o.tdx_qgs_address = "unix:" + dir_.path() + "/qgs.sock";
+  const Detection detection = detect(o);
+  EXPECT_EQ(detection.type, AttestationType::DcapTdx);
+  EXPECT_TRUE(detection.tdx_guest_device);
+  EXPECT_FALSE(detection.sev_guest_device);
+  EXPECT_TRUE(mentions(detection, "/dev/null: present")) << detection.summary();
+  const auto attester = make_attester("auto", o);
+  ASSERT_TRUE(attester) << attester.error().describe();
+  const auto* tdx = dynamic_cast<const tdx_gen::TdxAttester*>(attester->get());
+  ASSERT_NE(tdx, nullptr);
+  EXPECT_EQ(tdx->options().device_path.string(), "/dev/null");
+  EXPECT_EQ(tdx->options().qgs.address.to_string(), o.tdx_qgs_address);
+  EXPECT_EQ(tdx->options().backend, tdx_gen::TdxBackend::Auto);
+  // /dev/null answers no TDX ioctl: the real device code names the failure.
+  const auto evidence = (*attester)->generate_evidence(ReportData{});
+  ASSERT_FALSE(evidence);
+  EXPECT_EQ(error_id(evidence.error().code), "tdx_gen.device_report_failed");
+}
+
+TEST_F(LocalAttesterTest, SevGuestDeviceWinsOverTdxGuestDevice) {
+  // Both cannot exist in one guest; the SEV-SNP probe runs first, as before the TDX one existed.
+  auto o = options();
+  o.sev_guest_device = "/dev/null";
   o.tdx_guest_device = "/dev/null";
   const Detection detection = detect(o);
-  EXPECT_EQ(detection.type, AttestationType::None);
-  EXPECT_TRUE(mentions(detection, "TDX quotes need configfs-tsm")) << detection.summary();
+  EXPECT_EQ(detection.type, AttestationType::SevSnp);
+  EXPECT_FALSE(detection.tdx_guest_device);  // not probed
+}
+
+TEST_F(LocalAttesterTest, InvalidQgsAddressIsRefusedForTdxTypes) {
+  auto o = options();
+  o.tdx_qgs_address = "vsock:2";
+  for (const char* type : {"dcap-tdx", "gcp-tdx", "qemu-tdx"}) {
+    const auto attester = make_attester(type, o);
+    ASSERT_FALSE(attester) << type;
+    EXPECT_EQ(error_id(attester.error().code), "tdx_gen.qgs_address_invalid") << type;
+    EXPECT_NE(attester.error().detail.find("vsock:2"), std::string::npos);
+  }
+  EXPECT_TRUE(make_attester("sev-snp", o));  // only the TDX attester uses it
+  EXPECT_TRUE(make_attester("none", o));
 }
 
 TEST_F(LocalAttesterTest, ConfigfsTsmFailureIsNamed) {
@@ -243,8 +286,10 @@ TEST_F(LocalAttesterTest, ExplicitTdxWithoutConfigfsTsmFailsWhenGenerating) {
   ASSERT_TRUE(attester);
   const auto evidence = (*attester)->generate_evidence(ReportData{});
   ASSERT_FALSE(evidence);
-  EXPECT_EQ(error_id(evidence.error().code), "tsm.unavailable");
+  EXPECT_EQ(error_id(evidence.error().code), "tdx_gen.generation_unavailable");
   EXPECT_NE(evidence.error().describe().find("no-tsm"), std::string::npos)
+      << evidence.error().describe();
+  EXPECT_NE(evidence.error().describe().find("no-tdx-guest"), std::string::npos)
       << evidence.error().describe();
 }
 
@@ -284,6 +329,7 @@ TEST(LocalAttesterOptions, FromEnvironment) {
   EXPECT_EQ(defaults.tsm_root.string(), "/sys/kernel/config/tsm/report");
   EXPECT_EQ(defaults.sev_guest_device.string(), "/dev/sev-guest");
   EXPECT_EQ(defaults.tdx_guest_device.string(), "/dev/tdx_guest");
+  EXPECT_EQ(defaults.tdx_qgs_address, "vsock:2:4050");
   EXPECT_EQ(defaults.gcp_metadata_url, "http://metadata.google.internal");
   EXPECT_EQ(defaults.gcp_probe_timeout, std::chrono::milliseconds(200));
 
@@ -291,6 +337,8 @@ TEST(LocalAttesterOptions, FromEnvironment) {
       {"ATLS_TSM_REPORT_ROOT", "/tmp/fake/report"},
       {"ATLS_SEV_GUEST_DEVICE", "/tmp/fake/sev-guest"},
       {"ATLS_GCP_METADATA_URL", "http://127.0.0.1:9"},
+      {"ATLS_TDX_GUEST_DEVICE", "/tmp/fake/tdx_guest"},
+      {"ATLS_TDX_QGS_ADDRESS", "tcp:127.0.0.1:4050"},
   };
   const auto set = options_from_environment([&env](std::string_view name) {
     const auto it = env.find(name);
@@ -299,11 +347,14 @@ TEST(LocalAttesterOptions, FromEnvironment) {
   EXPECT_EQ(set.tsm_root.string(), "/tmp/fake/report");
   EXPECT_EQ(set.sev_guest_device.string(), "/tmp/fake/sev-guest");
   EXPECT_EQ(set.gcp_metadata_url, "http://127.0.0.1:9");
+  EXPECT_EQ(set.tdx_guest_device.string(), "/tmp/fake/tdx_guest");
+  EXPECT_EQ(set.tdx_qgs_address, "tcp:127.0.0.1:4050");
 
   // Empty values keep the defaults.
   const auto empty =
       options_from_environment([](std::string_view) { return std::optional<std::string>(""); });
   EXPECT_EQ(empty.tsm_root.string(), "/sys/kernel/config/tsm/report");
+  EXPECT_EQ(empty.tdx_qgs_address, "vsock:2:4050");
 }
 
 }  // namespace

@@ -116,6 +116,7 @@ class TdxAttesterTest : public ::testing::Test {
     TdxAttesterOptions o;
     o.type = type;
     o.tsm.root = fake_ ? fake_->root() : std::filesystem::path(dir_.path()) / "no-tsm";
+    o.device_path = std::filesystem::path(dir_.path()) / "no-tdx-guest";
     o.retry_delay = std::chrono::milliseconds(1);
     return o;
   }
@@ -277,8 +278,13 @@ TEST_F(TdxAttesterTest, ProviderMismatch) {
 }
 
 TEST_F(TdxAttesterTest, NoConfigfsTsm) {
+  // Auto: neither configfs-tsm nor /dev/tdx_guest (tdx_attester_backends_test.cpp has the rest).
   const auto result = make(options())->generate_evidence(binding(9));
-  EXPECT_EQ(outcome(result), "tsm.unavailable");
+  EXPECT_EQ(outcome(result), "tdx_gen.generation_unavailable");
+  // configfs-tsm only: its own name.
+  auto o = options();
+  o.backend = TdxBackend::ConfigfsTsm;
+  EXPECT_EQ(outcome(make(o)->generate_evidence(binding(9))), "tsm.unavailable");
 }
 
 TEST_F(TdxAttesterTest, QuotingServiceFailureIsRetriedThenNamed) {
