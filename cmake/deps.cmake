@@ -28,8 +28,10 @@ endif()
 # once (src/core/asio_impl.cpp) instead of in every translation unit.
 add_library(atls_asio INTERFACE)
 target_link_libraries(atls_asio INTERFACE Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+# (Not BOOST_BEAST_USE_STD_STRING_VIEW: Boost 1.81 ignores it — beast::string_view is always
+# boost::core::string_view, which converts to std::string_view — and prints a deprecation
+# message in every translation unit.)
 target_compile_definitions(atls_asio INTERFACE
   BOOST_ASIO_SEPARATE_COMPILATION
   BOOST_BEAST_SEPARATE_COMPILATION
-  BOOST_ASIO_NO_DEPRECATED
-  BOOST_BEAST_USE_STD_STRING_VIEW)
+  BOOST_ASIO_NO_DEPRECATED)
