@@ -50,6 +50,17 @@ def metrics(admin):
     return result.stdout.decode()
 
 
+def wait_for_file(path, pattern=None, timeout=15.0):
+    """Waits until `path` is a file (or, with `pattern`, a directory with a matching entry)."""
+    deadline = time.monotonic() + timeout
+    while not (list(path.glob(pattern)) if pattern else path.is_file()):
+        directory = path if pattern else path.parent
+        listing = list(directory.iterdir()) if directory.exists() else "missing"
+        assert time.monotonic() < deadline, "%s %s never appeared; directory: %s" % (
+            path, pattern or "", listing)
+        time.sleep(0.1)
+
+
 def readiness(admin):
     """(HTTP status, JSON report) of /attestation/ready."""
     result = curl("-w", "\n%{http_code}", admin + "/attestation/ready")
@@ -109,7 +120,9 @@ def test_tdx_collateral_fetched_cached_and_served_through_outages(procs, target,
     # the background, then the channel came up with the fetched collateral.
     assert "refused for now (tdx.collateral_unavailable" in client.log, client.log_tail()
     assert pcs.total_hits() >= 4
-    assert (cache / (TDX_KEY + ".cache")).is_file()
+    # The bundle is written to disk right after it is stored in memory (which let the channel
+    # come up): poll instead of racing the writer.
+    wait_for_file(cache / (TDX_KEY + ".cache"))
     assert request_ok(client_port)
 
     text = metrics(admin)
@@ -254,7 +267,7 @@ def test_snp_vcek_from_kds_and_disk_cache(procs, target, mock_tee, tmp_path):
             assert "refused for now (snp.certificate_missing" in client.log, client.log_tail()
             assert kds.total_hits() >= 1
             assert request_ok(client_port)
-            assert list(cache.glob("vcek-Milan-*.der")), list(cache.iterdir())
+            wait_for_file(cache, "vcek-Milan-*.der")
             text = metrics(admin_url(client))
             assert metric_value(text, "atls_kds_requests_total") >= 1
             assert metric_value(text, "atls_kds_cache_misses_total") >= 1
@@ -316,7 +329,7 @@ def test_snp_crls_fetched_refreshed_and_required(procs, target, mock_tee, tmp_pa
         assert kds.hits_of("/vcek/v1/Milan/crl") >= 1
         assert kds.hits_of("/vlek/v1/Milan/crl") >= 1
         assert (cache / "crl-vcek-Milan.der").read_bytes() == clean
-        assert (cache / "crl-vlek-Milan.der").is_file()
+        wait_for_file(cache / "crl-vlek-Milan.der")
         assert request_ok(client_port)
 
         admin = admin_url(client)

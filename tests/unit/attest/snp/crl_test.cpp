@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "attest/mock/snp_mock.h"
+#include "attest/snp/amd_certificate.h"
 #include "attest/snp/certificate_cache.h"
 #include "attest/snp/errors.h"
 #include "attest/snp/kds_client.h"

@@ -59,7 +59,7 @@ std::shared_ptr<const mock::MockTdxAttester> shared_service() {
 ReportData data_for(std::uint8_t seed) {
   ReportData data{};
   for (std::size_t i = 0; i < data.size(); ++i) {
-    data[i] = static_cast<std::uint8_t>(seed * 11 + i);
+    data[i] = static_cast<std::uint8_t>(std::size_t{seed} * 11 + i);
   }
   return data;
 }
