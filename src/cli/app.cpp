@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/config_file.h"
+#include "cli/errors.h"
 #include "core/log.h"
 
 #ifndef ATLS_VERSION
@@ -99,6 +100,9 @@ void add_global_options(CLI::App& app, GlobalOptions& global) {
                  "attestation is this many seconds old (0 = never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_flag("--reload-on-change", global.reload_on_change,
+               "Also reload (as on SIGHUP) when the config, measurements, collateral or "
+               "certificate files change");
   app.add_option("--max-connections", global.max_connections,
                  "Per listener: connections open at once beyond this are closed right after "
                  "accept (counted in atls_connections_refused_total)")
@@ -136,20 +140,16 @@ void add_client_tls_flags(CLI::App& command, ClientTlsFlags& tls, bool with_clie
   }
 }
 
-int run(int argc, char** argv) {
-  CLI::App app{"atls-proxy: attested TLS proxy (flashbots-ratls/1 compatible)", "atls-proxy"};
+void build_app(CLI::App& app, GlobalOptions& global, std::function<int()>& action) {
   app.set_version_flag("-V,--version", ATLS_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
 
-  GlobalOptions global;
   add_global_options(app, global);
   // --config FILE (YAML, cli/config_file.h): flags > environment > file.
   app.config_formatter(std::make_shared<YamlConfig>(&app));
   app.set_config("--config", "", "YAML configuration file (docs/configuration.md)")
       ->envname("ATLS_CONFIG");
-
-  std::function<int()> action;
 
   add_server_command(app, global, action);
   add_client_command(app, global, action);
@@ -163,6 +163,56 @@ int run(int argc, char** argv) {
   add_config_command(app, global, action);
   add_pg_server_command(app, global, action);
   add_pg_client_command(app, global, action);
+}
+
+OptionValues option_values(const CLI::App& app) {
+  OptionValues values;
+  const auto collect = [&values](const CLI::App& from, const std::string& prefix) {
+    for (const CLI::Option* option : from.get_options()) {
+      if (!option->empty()) {
+        values[prefix + option->get_name()] = option->results();
+      }
+    }
+  };
+  collect(app, "");
+  for (const CLI::App* subcommand : app.get_subcommands()) {
+    collect(*subcommand, subcommand->get_name() + " ");
+  }
+  return values;
+}
+
+namespace {
+
+// Records how the process was configured, for reloads (GlobalOptions::launch).
+void record_launch(const CLI::App& app, std::vector<std::string> arguments, GlobalOptions& global) {
+  global.launch.arguments = std::move(arguments);
+  if (const CLI::Option* config = app.get_config_ptr(); config != nullptr && !config->empty()) {
+    global.launch.config_path = config->as<std::string>();
+  }
+  global.launch.values = option_values(app);
+}
+
+}  // namespace
+
+Outcome<GlobalOptions> parse_command_line(const std::vector<std::string>& arguments) {
+  CLI::App app{"atls-proxy", "atls-proxy"};
+  GlobalOptions parsed;
+  std::function<int()> unused_action;
+  build_app(app, parsed, unused_action);
+  try {
+    app.parse(std::vector<std::string>(arguments));
+  } catch (const CLI::ParseError& e) {
+    return Failure{make_error_code(Errc::ConfigInvalid), e.what()};
+  }
+  record_launch(app, arguments, parsed);
+  return parsed;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"atls-proxy: attested TLS proxy (flashbots-ratls/1 compatible)", "atls-proxy"};
+  GlobalOptions global;
+  std::function<int()> action;
+  build_app(app, global, action);
 
   // `atls-proxy --config proxy.yaml` without a subcommand: the file's `mode` names it.
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -193,6 +243,7 @@ int run(int argc, char** argv) {
     break;
   }
 
+  const std::vector<std::string> arguments = args;
   try {
     app.parse(args);
   } catch (const CLI::CallForHelp& e) {
@@ -206,6 +257,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
 
+  record_launch(app, arguments, global);
   init_logging(LogOptions{global.log_debug, global.log_json});
   try {
     return action ? action() : kExitUsage;

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include "cli/commands.h"
+#include "cli/reload.h"
 #include "net/address.h"
 #include "proxy/http/client_proxy.h"
 #include "proxy/http/plain_server.h"
@@ -101,7 +102,7 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
   *(*operations)->on_policy_reloaded =
       recheck_channels_on_reload(proxy.channels(), server->to_string());
   *(*operations)->tls_reloader =
-      client_tls_reloader(options.tls, ratls::ratls_alpn_list(ratls::with_http_protocols({})),
+      client_tls_reloader(global, ratls::ratls_alpn_list(ratls::with_http_protocols({})),
                           [&proxy](tls::SharedSslContext context) {
                             proxy.channels().replace_tls_context(std::move(context));
                           });
@@ -143,7 +144,7 @@ int run_client(const GlobalOptions& global, const ClientOptions& options) {
           runtime.stop();
         }
       });
-  reload_policy_on_sighup(runtime, global, **operations);
+  reload_on_sighup(runtime, global, **operations);
   stop_on_signals(
       runtime,
       [&proxy, &health, &operations] {
@@ -201,6 +202,7 @@ void add_client_command(CLI::App& app, GlobalOptions& global, std::function<int(
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   command->callback([&global, &action, options] {
+    global.command_tls.client = options->tls;
     action = [&global, options] { return run_client(global, *options); };
   });
 }

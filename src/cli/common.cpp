@@ -16,6 +16,7 @@
 #include "attest/tdx/collateral.h"
 #include "attest/tdx/errors.h"
 #include "attest/tdx/tdx_verifier.h"
+#include "cli/errors.h"
 #include "net/address.h"
 #include "net/errors.h"
 #include "policy/loader.h"
@@ -70,36 +71,63 @@ Operations::ReloadHook recheck_channels_on_reload(proxy::ChannelPool& pool,
   };
 }
 
-Operations::TlsReloader server_tls_reloader(ServerTlsFlags flags,
-                                            boost::asio::ip::tcp::endpoint listen,
-                                            std::vector<std::string> alpn,
-                                            std::function<void(tls::SharedSslContext)> install) {
-  if (!flags.certificate_path) {
-    return {};
-  }
-  return [flags = std::move(flags), listen, alpn = std::move(alpn),
-          install = std::move(install)]() -> Outcome<std::function<void()>> {
-    auto next = make_server_tls(flags, listen, alpn);
-    if (!next) {
-      return next.error();
+namespace {
+
+// The one shape of every TLS reloader: build the context from the reloaded options off the
+// I/O threads, install it on the main io_context.
+Operations::TlsReloader reinstall_with(
+    std::function<Outcome<tls::SharedSslContext>(const GlobalOptions&)> build,
+    std::function<void(tls::SharedSslContext)> install) {
+  return [build = std::move(build), install = std::move(install)](
+             const GlobalOptions& next) -> Outcome<std::function<void()>> {
+    auto context = build(next);
+    if (!context) {
+      return context.error();
     }
-    return std::function<void()>([install, context = *next] { install(context); });
+    return std::function<void()>([install, context = *context] { install(context); });
   };
 }
 
-Operations::TlsReloader client_tls_reloader(ClientTlsFlags flags, std::vector<std::string> alpn,
+Failure missing_command_tls() {
+  return Failure{make_error_code(Errc::ConfigInvalid),
+                 "the reloaded options carry no TLS settings for this command"};
+}
+
+}  // namespace
+
+Operations::TlsReloader server_tls_reloader(const GlobalOptions& global,
+                                            boost::asio::ip::tcp::endpoint listen,
+                                            std::vector<std::string> alpn,
                                             std::function<void(tls::SharedSslContext)> install) {
-  if (!flags.certificate_path && !flags.ca_certificate) {
+  if (!global.command_tls.server || !global.command_tls.server->certificate_path) {
     return {};
   }
-  return [flags = std::move(flags), alpn = std::move(alpn),
-          install = std::move(install)]() -> Outcome<std::function<void()>> {
-    auto next = make_client_tls(flags, alpn);
-    if (!next) {
-      return next.error();
-    }
-    return std::function<void()>([install, context = *next] { install(context); });
-  };
+  return reinstall_with(
+      [listen,
+       alpn = std::move(alpn)](const GlobalOptions& next) -> Outcome<tls::SharedSslContext> {
+        if (!next.command_tls.server) {
+          return missing_command_tls();
+        }
+        return make_server_tls(*next.command_tls.server, listen, alpn);
+      },
+      std::move(install));
+}
+
+Operations::TlsReloader client_tls_reloader(const GlobalOptions& global,
+                                            std::vector<std::string> alpn,
+                                            std::function<void(tls::SharedSslContext)> install) {
+  const auto& flags = global.command_tls.client;
+  if (!flags || (!flags->certificate_path && !flags->ca_certificate)) {
+    return {};
+  }
+  return reinstall_with(
+      [alpn = std::move(alpn)](const GlobalOptions& next) -> Outcome<tls::SharedSslContext> {
+        if (!next.command_tls.client) {
+          return missing_command_tls();
+        }
+        return make_client_tls(*next.command_tls.client, alpn);
+      },
+      std::move(install));
 }
 
 std::function<void()> count_refused_connections(const Operations& operations,
@@ -390,82 +418,6 @@ Outcome<std::unique_ptr<Operations>> start_operations(
                  bound->address().to_string(), bound->port());
   }
   return ops_state;
-}
-
-namespace {
-
-void await_sighup(std::shared_ptr<boost::asio::signal_set> signals, Runtime& runtime,
-                  const GlobalOptions& global, Operations& operations) {
-  signals->async_wait([signals, &runtime, &global, &operations](const boost::system::error_code& ec,
-                                                                int /*signal*/) {
-    if (ec) {
-      return;
-    }
-    spdlog::info("SIGHUP: reloading the policy and the TLS certificates");
-    // File and URL reads block: build the new appraiser on the attestation pool.
-    // Shared pointers, not the Operations: the task may outlive it at shutdown.
-    boost::asio::post(runtime.attestation_executor(), [&global, metrics = operations.metrics,
-                                                       readiness = operations.readiness,
-                                                       appraisers = operations.appraisers,
-                                                       hook = operations.on_policy_reloaded,
-                                                       tls_reloader = operations.tls_reloader,
-                                                       main = runtime.main_io().get_executor(),
-                                                       sources = operations.sources] {
-      auto next = make_appraiser(global, *sources);
-      if (!next) {
-        metrics->reloads.with({"failure"}).inc();
-        spdlog::error("policy reload rejected, the previous policy stays in force: {}",
-                      next.error().describe());
-        return;
-      }
-      // Certificates reload with the policy, all or nothing: a bad certificate file rejects
-      // the whole reload, so the process never runs half of a new configuration.
-      std::function<void()> install_tls;
-      if (*tls_reloader) {
-        auto prepared = (*tls_reloader)();
-        if (!prepared) {
-          metrics->reloads.with({"failure"}).inc();
-          spdlog::error(
-              "reload rejected (TLS certificate), the previous policy and certificate stay in "
-              "force: {}",
-              prepared.error().describe());
-          return;
-        }
-        install_tls = std::move(*prepared);
-      }
-      const auto& policy = (*next)->policy();
-      readiness->set("policy", true,
-                     fmt::format("{} record(s) from {} (reloaded)", policy.records().size(),
-                                 policy.source().empty() ? std::string("flags") : policy.source()));
-      std::shared_ptr<const ratls::Appraiser> appraiser = *next;
-      appraisers->set(std::move(*next));
-      metrics->reloads.with({"success"}).inc();
-      spdlog::info("policy reloaded: {} record(s); new channels use it, open ones are re-checked",
-                   policy.records().size());
-      // On the main io_context: it stops running handlers when the command returns, so the
-      // hook never outlives the listeners it refers to.
-      boost::asio::post(main, [hook, appraiser, install_tls] {
-        if (install_tls) {
-          install_tls();
-          spdlog::info(
-              "TLS certificate reloaded: new connections present it, open ones keep "
-              "theirs");
-        }
-        if (*hook) {
-          (*hook)(appraiser);
-        }
-      });
-    });
-    await_sighup(signals, runtime, global, operations);
-  });
-}
-
-}  // namespace
-
-void reload_policy_on_sighup(Runtime& runtime, const GlobalOptions& global,
-                             Operations& operations) {
-  auto signals = std::make_shared<boost::asio::signal_set>(runtime.main_io(), SIGHUP);
-  await_sighup(std::move(signals), runtime, global, operations);
 }
 
 Outcome<boost::asio::ip::tcp::endpoint> parse_listen(const std::string& text,

@@ -4,8 +4,11 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "attest/attester.h"
 #include "attest/tdx/collateral_source.h"
@@ -32,6 +35,29 @@ enum ExitCode : int {
   kExitAttestation = 4,   ///< the peer's attestation was rejected (verification or policy)
   kExitHttpStatus = 5,    ///< attested-get: the server answered with a status >= 400
   kExitAuditInvalid = 6,  ///< audit verify: the chain is broken (tampering or damage)
+};
+
+/// Option values of a parsed command line as CLI11 holds them once flags, environment and
+/// config file are merged, keyed "--name" for global options and "<subcommand> --name" for the
+/// chosen subcommand's. A reload compares them to find what changed.
+using OptionValues = std::map<std::string, std::vector<std::string>>;
+
+/// Options of a proxy-client-like subcommand's TLS client (§1.3, §8.2).
+struct ClientTlsFlags {
+  std::optional<std::string> ca_certificate;
+  std::optional<std::string> private_key_path;
+  std::optional<std::string> certificate_path;
+  bool allow_self_signed = false;
+};
+
+/// Options of a server-like subcommand's TLS server (§1.3, §8.3).
+struct ServerTlsFlags {
+  std::optional<std::string> private_key_path;
+  std::optional<std::string> certificate_path;
+  bool client_auth = false;
+  /// Trust anchors for client certificates in addition to the system roots (flashbots can only
+  /// use web-PKI roots, interop spec §12 quirk 10).
+  std::optional<std::string> client_ca_certificate;
 };
 
 struct GlobalOptions {
@@ -70,10 +96,28 @@ struct GlobalOptions {
   double drain_timeout_seconds = 30.0;
   /// policy.max_attestation_age in seconds (proxy-client re-attests before); 0 = unlimited.
   double max_attestation_age_seconds = 0.0;
+  /// Also reload (as on SIGHUP) when the config, measurements, collateral or certificate files
+  /// change (inotify on their directories).
+  bool reload_on_change = false;
   /// Per listener: concurrent connections beyond this are closed right after accept.
   std::size_t max_connections = 10000;
   /// HTTP/1.1 keep-alive connections (sources and channels) idle this long are closed.
   double idle_timeout_seconds = 60.0;
+
+  /// The certificate options of the chosen subcommand, recorded by its callback so that a
+  /// reload that re-reads the config file hands the new file names to Operations::tls_reloader.
+  struct CommandTls {
+    std::optional<ServerTlsFlags> server;  ///< server, pg-server
+    std::optional<ClientTlsFlags> client;  ///< client, pg-client (the attested channel)
+  } command_tls;
+
+  /// How the process was configured, recorded by run() after parsing: a reload parses the same
+  /// arguments again, re-reading the config file (cli/reload.h).
+  struct Launch {
+    std::vector<std::string> arguments;      ///< as handed to CLI11 (reversed order)
+    std::optional<std::string> config_path;  ///< --config or ATLS_CONFIG
+    OptionValues values;
+  } launch;
 
   std::chrono::milliseconds step_timeout() const;
   std::chrono::milliseconds drain_timeout() const;
@@ -91,27 +135,9 @@ Outcome<VerificationSourcesPtr> open_verification_sources(const GlobalOptions& g
 Outcome<std::shared_ptr<const ratls::Appraiser>> make_appraiser(const GlobalOptions& global,
                                                                 const VerificationSources& sources);
 
-/// Options of a proxy-client-like subcommand's TLS client (§1.3, §8.2).
-struct ClientTlsFlags {
-  std::optional<std::string> ca_certificate;
-  std::optional<std::string> private_key_path;
-  std::optional<std::string> certificate_path;
-  bool allow_self_signed = false;
-};
-
 /// Client TLS context offering `alpn`. Loads and checks the referenced files.
 Outcome<tls::SharedSslContext> make_client_tls(const ClientTlsFlags& flags,
                                                std::vector<std::string> alpn);
-
-/// Options of a server-like subcommand's TLS server (§1.3, §8.3).
-struct ServerTlsFlags {
-  std::optional<std::string> private_key_path;
-  std::optional<std::string> certificate_path;
-  bool client_auth = false;
-  /// Trust anchors for client certificates in addition to the system roots (flashbots can only
-  /// use web-PKI roots, interop spec §12 quirk 10).
-  std::optional<std::string> client_ca_certificate;
-};
 
 /// Server TLS context configured with `alpn` (server preference order). Without key and
 /// certificate an ephemeral self-signed P-256 certificate for the listen address is made, as
@@ -141,12 +167,13 @@ struct Operations {
   /// set it to re-check their open channels (close_channels_if / retire_channels_if).
   using ReloadHook = std::function<void(std::shared_ptr<const ratls::Appraiser>)>;
   std::shared_ptr<ReloadHook> on_policy_reloaded = std::make_shared<ReloadHook>();
-  /// Certificate reload on SIGHUP: re-reads the command's certificate and key files (blocking;
-  /// runs on the attestation pool) and returns the action that installs the new TLS contexts
-  /// for new connections (run on the main io_context), or the failure that rejects the whole
-  /// reload. Empty when the command has no certificate files (an ephemeral self-signed
-  /// certificate is never replaced: its key is what the attestation binds).
-  using TlsReloader = std::function<Outcome<std::function<void()>>()>;
+  /// Certificate reload: re-reads the certificate and key files named by the reloaded options
+  /// (GlobalOptions::command_tls; blocking, runs on the attestation pool) and returns the
+  /// action that installs the new TLS contexts for new connections (run on the main
+  /// io_context), or the failure that rejects the whole reload. Empty when the command has no
+  /// certificate files (an ephemeral self-signed certificate is never replaced: its key is what
+  /// the attestation binds).
+  using TlsReloader = std::function<Outcome<std::function<void()>>(const GlobalOptions& next)>;
   std::shared_ptr<TlsReloader> tls_reloader = std::make_shared<TlsReloader>();
   /// Collateral service and certificate cache, shared by every appraiser (reloads included).
   VerificationSourcesPtr sources;
@@ -167,32 +194,21 @@ Operations::ReloadHook recheck_channels_on_reload(proxy::ChannelPool& pool,
                                                   std::string server_name);
 
 /// Operations::tls_reloader for a server-like command: rebuilds the context with
-/// make_server_tls(flags, listen, alpn) and hands it to `install`. Empty without certificate
-/// files.
-Operations::TlsReloader server_tls_reloader(ServerTlsFlags flags,
+/// make_server_tls(next.command_tls.server, listen, alpn) and hands it to `install`. Empty when
+/// `global` (the start-up options) names no certificate files.
+Operations::TlsReloader server_tls_reloader(const GlobalOptions& global,
                                             boost::asio::ip::tcp::endpoint listen,
                                             std::vector<std::string> alpn,
                                             std::function<void(tls::SharedSslContext)> install);
-/// The same for a client-like command (client certificate, --tls-ca-certificate). Empty when
-/// neither is given.
-Operations::TlsReloader client_tls_reloader(ClientTlsFlags flags, std::vector<std::string> alpn,
+/// The same for a client-like command (client certificate, --tls-ca-certificate) from
+/// next.command_tls.client. Empty when neither is given at start-up.
+Operations::TlsReloader client_tls_reloader(const GlobalOptions& global,
+                                            std::vector<std::string> alpn,
                                             std::function<void(tls::SharedSslContext)> install);
 
 /// Counts a connection refused by --max-connections on `listener` ("attested", "local",
 /// "direct") in atls_connections_refused_total.
 std::function<void()> count_refused_connections(const Operations& operations, std::string listener);
-
-/// SIGHUP re-reads everything the policy is made of (measurements file or URL, accepted type,
-/// TDX collateral files, TCB statuses) off the I/O threads. A valid result replaces the
-/// appraiser for new channels and is handed to Operations::on_policy_reloaded, which closes
-/// gracefully the open channels whose peer it no longer accepts; an invalid one is logged and
-/// counted, and the old policy stays in force (atls_config_reloads_total{result}).
-/// TDX collateral files, TCB statuses) off the I/O threads, over the same verification sources
-/// (the collateral service and certificate cache are not recreated). A valid result replaces the
-/// appraiser for new channels; an invalid one is logged and counted, and the old policy stays
-/// in force (atls_config_reloads_total{result}). Channels already open keep the appraisal they
-/// were established with.
-void reload_policy_on_sighup(Runtime& runtime, const GlobalOptions& global, Operations& operations);
 
 /// Channel configuration from the parts every subcommand assembles.
 ratls::ChannelConfig make_channel_config(attest::AttesterPtr attester,

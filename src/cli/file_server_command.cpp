@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/reload.h"
 #include "proxy/http/attested_server.h"
 #include "proxy/http/file_server.h"
 #include "ratls/alpn.h"
@@ -51,21 +52,42 @@ int run_file_server(const GlobalOptions& global, const FileServerOptions& option
     return kExitUsage;
   }
   Runtime runtime;
+  // The same operations as `server`: admin endpoints, audit log, reload and drain.
+  auto operations = start_operations(global, runtime, *attester, *appraiser, *sources);
+  if (!operations) {
+    spdlog::error("{}", operations.error().describe());
+    return kExitUsage;
+  }
   proxy::AttestedServerOptions server_options;
   server_options.listen = *listen;
   server_options.tls = *tls;
-  server_options.channel =
-      make_channel_config(*attester, *appraiser, runtime.attestation_executor(), global, nullptr);
+  server_options.channel = make_channel_config(
+      *attester, *appraiser, runtime.attestation_executor(), global, (*operations)->recorder);
+  server_options.channel.appraiser_slot = (*operations)->appraisers;
+  server_options.max_connections = global.max_connections;
+  server_options.on_connection_refused = count_refused_connections(**operations, "attested");
+  server_options.h1.idle_timeout = global.idle_timeout();
   const std::filesystem::path root = options.root;
   proxy::AttestedServer server(runtime, server_options, [root](const proxy::ChannelContext&) {
     return proxy::file_server_handler(root);
   });
+  *(*operations)->on_policy_reloaded = recheck_channels_on_reload(server);
+  *(*operations)->tls_reloader = server_tls_reloader(
+      global, *listen, ratls::ratls_alpn_list(ratls::with_http_protocols({})),
+      [&server](tls::SharedSslContext context) { server.replace_tls_context(std::move(context)); });
   auto bound = server.start();
   if (!bound) {
     spdlog::error("{}", bound.error().describe());
     return kExitUsage;
   }
-  stop_on_signals(runtime, [&server] { server.stop_accepting(); });
+  reload_on_sighup(runtime, global, **operations);
+  stop_on_signals(
+      runtime,
+      [&server, &operations] {
+        server.drain();
+        (*operations)->readiness->set("draining", false, "shutting down");
+      },
+      global.drain_timeout(), [&server] { return server.open_channels() == 0; });
   // Logged once signals are handled: whoever waits for this line may stop us right away.
   spdlog::info("attested-file-server listening on {}:{} serving {}", bound->address().to_string(),
                bound->port(), options.root);
@@ -99,6 +121,7 @@ void add_file_server_command(CLI::App& app, GlobalOptions& global, std::function
   command->add_option("--dev-dummy-dcap", options->dev_dummy_dcap,
                       "Development: attestation provider service URL");
   command->callback([&global, &action, options] {
+    global.command_tls.server = options->tls;
     action = [&global, options] { return run_file_server(global, *options); };
   });
 }

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include "cli/commands.h"
+#include "cli/reload.h"
 #include "net/address.h"
 #include "proxy/pg/client_proxy.h"
 #include "ratls/alpn.h"
@@ -117,7 +118,7 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
   *(*operations)->on_policy_reloaded =
       recheck_channels_on_reload(proxy.channels(), server->to_string());
   *(*operations)->tls_reloader = client_tls_reloader(
-      options.tls, ratls::ratls_alpn_list(inner), [&proxy](tls::SharedSslContext context) {
+      global, ratls::ratls_alpn_list(inner), [&proxy](tls::SharedSslContext context) {
         proxy.channels().replace_tls_context(std::move(context));
       });
 
@@ -140,7 +141,7 @@ int run_pg_client(const GlobalOptions& global, const PgClientOptions& options) {
           runtime.stop();
         }
       });
-  reload_policy_on_sighup(runtime, global, **operations);
+  reload_on_sighup(runtime, global, **operations);
   // SIGTERM drains: no new local connections, open database sessions may finish within
   // --drain-timeout (docs/operations.md).
   stop_on_signals(
@@ -203,6 +204,7 @@ void add_pg_client_command(CLI::App& app, GlobalOptions& global, std::function<i
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->callback([&global, &action, options] {
+    global.command_tls.client = options->tls;
     action = [&global, options] { return run_pg_client(global, *options); };
   });
 }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/reload.h"
 #include "net/address.h"
 #include "ops/audit_log.h"
 #include "proxy/http/attested_server.h"
@@ -269,27 +270,35 @@ int run_pg_server(const GlobalOptions& global, const PgServerOptions& options) {
                  direct_bound->address().to_string(), direct_bound->port());
   }
   if (options.tls.certificate_path) {
-    // SIGHUP re-reads the certificate and key once for both listeners, as at start-up.
-    *(*operations)->tls_reloader = [&options, &server,
-                                    &direct]() -> Outcome<std::function<void()>> {
+    // A reload reads the certificate and key once for both listeners, as at start-up, from the
+    // reloaded file names (a changed config file may name new ones).
+    *(*operations)->tls_reloader =
+        [&options, &server, &direct](const GlobalOptions& next) -> Outcome<std::function<void()>> {
+      if (!next.command_tls.server || !next.command_tls.server->certificate_path ||
+          !next.command_tls.server->private_key_path) {
+        return Failure{make_error_code(tls::Errc::NoCertificate),
+                       "--tls-certificate-path and --tls-private-key-path are required"};
+      }
+      PgServerOptions reloaded = options;
+      reloaded.tls = *next.command_tls.server;
       auto loaded =
-          tls::load_credentials(*options.tls.certificate_path, *options.tls.private_key_path);
+          tls::load_credentials(*reloaded.tls.certificate_path, *reloaded.tls.private_key_path);
       if (!loaded) {
         return loaded.error();
       }
-      auto next = make_contexts(options, *loaded, direct != nullptr);
-      if (!next) {
-        return next.error();
+      auto rebuilt = make_contexts(reloaded, *loaded, direct != nullptr);
+      if (!rebuilt) {
+        return rebuilt.error();
       }
-      return std::function<void()>([&server, &direct, next = *next] {
-        server.replace_tls_context(next.channel);
+      return std::function<void()>([&server, &direct, next_contexts = *rebuilt] {
+        server.replace_tls_context(next_contexts.channel);
         if (direct) {
-          direct->replace_tls_context(next.direct);
+          direct->replace_tls_context(next_contexts.direct);
         }
       });
     };
   }
-  reload_policy_on_sighup(runtime, global, **operations);
+  reload_on_sighup(runtime, global, **operations);
   stop_on_signals(
       runtime,
       [&server, &direct, &operations] {
@@ -395,6 +404,7 @@ void add_pg_server_command(CLI::App& app, GlobalOptions& global, std::function<i
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->callback([&global, &action, options] {
+    global.command_tls.server = options->tls;
     action = [&global, options] { return run_pg_server(global, *options); };
   });
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/reload.h"
 #include "net/address.h"
 #include "proxy/http/attested_server.h"
 #include "proxy/http/forward_to_target.h"
@@ -95,7 +96,7 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
                                });
   *(*operations)->on_policy_reloaded = recheck_channels_on_reload(server);
   *(*operations)->tls_reloader = server_tls_reloader(
-      options.tls, *listen, ratls::ratls_alpn_list(options.inner_alpn),
+      global, *listen, ratls::ratls_alpn_list(options.inner_alpn),
       [&server](tls::SharedSslContext context) { server.replace_tls_context(std::move(context)); });
   auto bound = server.start();
   if (!bound) {
@@ -119,7 +120,7 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
     spdlog::info("health check listening on {}:{}", health_bound->address().to_string(),
                  health_bound->port());
   }
-  reload_policy_on_sighup(runtime, global, **operations);
+  reload_on_sighup(runtime, global, **operations);
   stop_on_signals(
       runtime,
       [&server, &health, &operations] {
@@ -187,6 +188,7 @@ void add_server_command(CLI::App& app, GlobalOptions& global, std::function<int(
       ->capture_default_str();
   command->add_option("--io-threads", options->io_threads, "I/O threads (default: one per CPU)");
   command->callback([&global, &action, options] {
+    global.command_tls.server = options->tls;
     action = [&global, options] { return run_server(global, *options); };
   });
 }

@@ -1,5 +1,7 @@
 #include "cli/verification_sources.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -511,22 +513,14 @@ ops::ReadinessCheck VerificationSources::collateral_readiness() const {
     fresh.push_back(fmt::format("{} AMD CRL(s)", crls.size()));
   }
   if (!problems.empty()) {
-    std::string detail = "missing or expired: ";
-    for (std::size_t i = 0; i < problems.size(); ++i) {
-      detail += (i == 0 ? "" : "; ") + problems[i];
-    }
-    return {false, std::move(detail)};
+    return {false, fmt::format("missing or expired: {}", fmt::join(problems, "; "))};
   }
   if (fresh.empty()) {
     // Which platforms peers come from is not known in advance: nothing to require.
     return {true, online() ? "no --collateral-prefetch platforms or --kds-crls to keep fresh"
                            : "offline (no collateral service)"};
   }
-  std::string detail = "fresh: ";
-  for (std::size_t i = 0; i < fresh.size(); ++i) {
-    detail += (i == 0 ? "" : ", ") + fresh[i];
-  }
-  return {true, std::move(detail)};
+  return {true, fmt::format("fresh: {}", fmt::join(fresh, ", "))};
 }
 
 void register_source_metrics(ops::Registry& registry,

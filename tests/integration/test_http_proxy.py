@@ -7,6 +7,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -14,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BIN, curl, run, start_client, start_server
+from conftest import BIN, admin_port, curl, get, run, start_client, start_server
 from target import expected_bytes
 
 MIB = 1 << 20
@@ -295,9 +296,13 @@ def test_attested_get_and_file_server(procs, pki, tmp_path):
     (root / "data.bin").write_bytes(bytes(32))
     ca = pki.ca()
     leaf = pki.leaf(ca, "files", ips=("127.0.0.1",))
+    cert, key = tmp_path / "files.crt", tmp_path / "files.key"
+    shutil.copy(leaf["cert"], cert)
+    shutil.copy(leaf["key"], key)
     files = procs.start([BIN, "attested-file-server", root, "-l", "127.0.0.1:0",
-                         "--tls-certificate-path", leaf["cert"], "--tls-private-key-path",
-                         leaf["key"], "--allowed-remote-attestation-type", "none"])
+                         "--tls-certificate-path", cert, "--tls-private-key-path", key,
+                         "--allowed-remote-attestation-type", "none",
+                         "--admin-listen-addr", "127.0.0.1:0"])
     port = files.listen_port("attested-file-server")
     got = run([BIN, "attested-get", f"127.0.0.1:{port}", "--url-path", "foo.txt",
                "--tls-ca-certificate", ca["cert"], "--allowed-remote-attestation-type", "none"])
@@ -319,6 +324,20 @@ def test_attested_get_and_file_server(procs, pki, tmp_path):
     escape = curl("-o", "/dev/null", "-w", "%{http_code}", "--path-as-is",
                   f"{base}/../../etc/passwd")
     assert escape.stdout == b"404"
+
+    # The operations of `server`: admin endpoints, and SIGHUP rotates the certificate.
+    metrics = get(f"http://127.0.0.1:{admin_port(files)}/metrics")
+    assert metrics[0] == 200 and "atls_attestation_verifications_total" in metrics[1]
+    other_ca = pki.ca("other-ca")
+    rotated = pki.leaf(other_ca, "files2", ips=("127.0.0.1",))
+    shutil.copy(rotated["cert"], cert)
+    shutil.copy(rotated["key"], key)
+    files.proc.send_signal(signal.SIGHUP)
+    files.wait_for("TLS certificate reloaded")
+    got = run([BIN, "attested-get", f"127.0.0.1:{port}", "--url-path", "foo.txt",
+               "--tls-ca-certificate", other_ca["cert"], "--allowed-remote-attestation-type",
+               "none"])
+    assert got.returncode == 0 and got.stdout == b"bar", got.stderr.decode()
 
 
 def test_health_check_endpoints(procs, target):

@@ -3,6 +3,7 @@ validated by promtool), the hash-chained audit log and `audit verify` (tamper de
 graceful drain on SIGTERM, measurement drift, and re-attestation by max attestation age."""
 import concurrent.futures
 import json
+import os
 import re
 import shutil
 import signal
@@ -269,7 +270,7 @@ def test_sighup_reloads_the_policy_and_keeps_the_old_one_when_invalid(procs, tar
     # An invalid file is rejected; the stricter policy stays in force.
     policy.write_text("[{not json")
     server.proc.send_signal(signal.SIGHUP)
-    server.wait_for("policy reload rejected")
+    server.wait_for(r"reload rejected \(policy\)")
     assert attested_get() != 0
     text = get(f"{admin}/metrics")[1]
     assert metric_value(text, "atls_config_reloads_total", result="success") == 2
@@ -402,3 +403,144 @@ def test_sighup_reloads_the_certificate_for_new_connections_only(procs, target, 
     text = get(f"{admin}/metrics")[1]
     assert metric_value(text, "atls_config_reloads_total", result="success") == 1
     assert metric_value(text, "atls_config_reloads_total", result="failure") == 1
+
+
+ACCEPT_NONE = json.dumps([{"attestation_type": "none"}])
+REQUIRE_TDX = json.dumps([{"attestation_type": "dcap-tdx",
+                           "measurements": {"mrtd": {"expected": "ab" * 48}}}])
+
+
+def attested_get_status(port, tls=("--allow-self-signed",)):
+    return run([BIN, "attested-get", f"127.0.0.1:{port}", *tls,
+                "--url-path", "/status?code=200", "--allowed-remote-attestation-type", "none"],
+               timeout=30).returncode
+
+
+def wait_for_count(process, text, count, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while process.log.count(text) < count:
+        assert time.monotonic() < deadline, f"{text!r} x{count}:\n{process.log_tail()}"
+        time.sleep(0.05)
+
+
+def test_sighup_rereads_the_config_file(procs, target, pki, tmp_path):
+    ca = pki.ca()
+    first, second = (pki.leaf(ca, name, ips=("127.0.0.1",)) for name in ("first", "second"))
+    accept_none, require_tdx = tmp_path / "accept-none.json", tmp_path / "require-tdx.json"
+    accept_none.write_text(ACCEPT_NONE)
+    require_tdx.write_text(REQUIRE_TDX)
+    config = tmp_path / "server.yaml"
+    trusted = ("--tls-ca-certificate", ca["cert"])
+
+    def write_config(policy, leaf, level="info", listen="127.0.0.1:0"):
+        config.write_text(f"""
+mode: server
+proxy: {{listen: "{listen}", backend: "127.0.0.1:{target}"}}
+attestation:
+  provider: none
+  policy: {{measurements_file: "{policy}"}}
+logging: {{level: {level}}}
+server:
+  tls-certificate-path: "{leaf['cert']}"
+  tls-private-key-path: "{leaf['key']}"
+""")
+
+    write_config(accept_none, first)
+    server = procs.start([BIN, "--config", config, "--admin-listen-addr", "127.0.0.1:0"],
+                         name="proxy-server")
+    port = server.listen_port("proxy-server")
+    admin = f"http://127.0.0.1:{admin_port(server)}"
+    assert attested_get_status(port, trusted) == 0
+    assert served_leaf_pem(port, ca["cert"]) in first["cert"].read_text()
+    assert " debug " not in server.log
+
+    # The file now names another policy, other certificate files, debug logging and a new
+    # listen address: all but the address apply at once, the address needs a restart.
+    write_config(require_tdx, second, level="debug", listen="127.0.0.1:1")
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_for(r"only after a restart .*: server --listen-addr$")
+    server.wait_for("TLS certificate reloaded")
+    assert served_leaf_pem(port, ca["cert"]) in second["cert"].read_text()
+    assert attested_get_status(port, trusted) == 4  # the new policy refuses unattested peers
+
+    # A file that no longer parses is rejected whole: the last good settings stay.
+    config.write_text(config.read_text() + "bogus: 1\n")
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_for(r"reload rejected \(config file .*server\.yaml\): cli\.config_invalid: .*"
+                    r"line 11: unknown key 'bogus'")
+    assert attested_get_status(port, trusted) == 4
+    assert served_leaf_pem(port, ca["cert"]) in second["cert"].read_text()
+
+    write_config(accept_none, second, level="debug")
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for_count(server, "policy reloaded", 2)
+    assert attested_get_status(port, trusted) == 0
+    server.wait_for(r" debug channel from 127\.0\.0\.1:\d+ ended")  # logging.level applied
+    text = get(f"{admin}/metrics")[1]
+    assert metric_value(text, "atls_config_reloads_total", result="success") == 2
+    assert metric_value(text, "atls_config_reloads_total", result="failure") == 1
+
+
+def test_reload_on_change_follows_edits_renames_and_the_config(procs, target, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(ACCEPT_NONE)
+    server, port = start_server(procs, target, "--reload-on-change",
+                                policy=("--measurements-file", policy))
+    server.wait_for(r"reload on change: watching .*policy\.json")
+    assert attested_get_status(port) == 0
+
+    # Edited in place: reloaded without a signal.
+    policy.write_text(REQUIRE_TDX)
+    wait_for_count(server, "policy reloaded", 1)
+    assert "a watched file changed: reloading" in server.log
+    assert attested_get_status(port) == 4
+
+    # Replaced by rename (editors, configuration management).
+    staged = tmp_path / "policy.json.new"
+    staged.write_text(ACCEPT_NONE)
+    os.replace(staged, policy)
+    wait_for_count(server, "policy reloaded", 2)
+    assert attested_get_status(port) == 0
+
+    # Other files in the directory are not the proxy's business.
+    (tmp_path / "unrelated.txt").write_text("x")
+    time.sleep(1.5)
+    assert server.log.count("a watched file changed") == 2
+
+    # A broken edit is rejected like a bad SIGHUP reload; fixing the file recovers.
+    policy.write_text("[{not json")
+    server.wait_for(r"reload rejected \(policy\)")
+    assert attested_get_status(port) == 0
+    policy.write_text(REQUIRE_TDX)
+    wait_for_count(server, "policy reloaded", 3)
+    assert attested_get_status(port) == 4
+
+
+def test_reload_on_change_watches_the_files_the_config_names(procs, target, tmp_path):
+    elsewhere = tmp_path / "policies"
+    elsewhere.mkdir()
+    first, second = tmp_path / "first.json", elsewhere / "second.json"
+    first.write_text(ACCEPT_NONE)
+    second.write_text(ACCEPT_NONE)
+    config = tmp_path / "server.yaml"
+
+    def write_config(policy):
+        staged = tmp_path / "server.yaml.new"
+        staged.write_text(f"""
+mode: server
+reload-on-change: true
+proxy: {{listen: "127.0.0.1:0", backend: "127.0.0.1:{target}"}}
+attestation: {{provider: none, policy: {{measurements_file: "{policy}"}}}}
+""")
+        os.replace(staged, config)
+
+    write_config(first)
+    server = procs.start([BIN, "--config", config], name="proxy-server")
+    port = server.listen_port("proxy-server")
+    server.wait_for(r"reload on change: watching .*server\.yaml, .*first\.json")
+    # The config now names a policy in another directory: that one is watched from now on.
+    write_config(second)
+    server.wait_for(r"reload on change: watching .*server\.yaml, .*second\.json")
+    second.write_text(REQUIRE_TDX)
+    wait_for_count(server, "policy reloaded", 2)
+    assert attested_get_status(port) == 4
