@@ -255,6 +255,47 @@ asio::awaitable<bool> write_body(Stream& stream, Framing framing, const BodyPipe
   }
 }
 
+// Bodies up to this size are sent with the response head when they are complete already.
+constexpr std::size_t kCoalescedBodyLimit = std::size_t{16} * 1024;
+
+// Appends the whole of `body` to `out`, framed, when it has ended normally with at most
+// kCoalescedBodyLimit bytes buffered and matches the framing; returns whether it did (otherwise
+// nothing is taken and write_body sends it).
+bool append_complete_body(std::string& out, Framing framing, const BodyPipePtr& body,
+                          std::optional<std::uint64_t> content_length) {
+  if (!body || !body->closed() || body->failed() || body->buffered() > kCoalescedBodyLimit) {
+    return false;
+  }
+  const std::size_t size = body->buffered();
+  if (framing == Framing::ContentLength) {
+    if (content_length.value_or(0) != size) {
+      return false;  // write_body reports the mismatch by closing the connection
+    }
+    const std::size_t offset = out.size();
+    out.resize(offset + size);
+    body->read_into(std::span(reinterpret_cast<std::uint8_t*>(out.data() + offset), size));
+    return true;
+  }
+  if (framing == Framing::Chunked) {
+    if (size > 0) {
+      out += chunk_header(size);
+      const std::size_t offset = out.size();
+      out.resize(offset + size);
+      body->read_into(std::span(reinterpret_cast<std::uint8_t*>(out.data() + offset), size));
+      out += "\r\n";
+    }
+    Fields trailers;
+    for (const auto& field : body->trailers()) {
+      if (allowed_in_trailers(field.name)) {
+        trailers.add(field.name, field.value);
+      }
+    }
+    out += last_chunk(trailers);
+    return true;
+  }
+  return false;
+}
+
 // Half-closes, then reads and discards what the client still sends for a short while before
 // closing: closing a socket with unread input makes the kernel send a reset, which can destroy
 // the response before the client has read it (RFC 9112 §9.6 "tear-down").
@@ -422,9 +463,16 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
     }
     bool close = !keep_alive || framing == Framing::CloseDelimited ||
                  (options.drain && options.drain->draining());
+    bool body_sent = false;
     if (!write_ec) {
-      co_await write_all(stream, serialize_response_head(response, framing, close && !tunnel),
-                         write_ec);
+      std::string head_bytes = serialize_response_head(response, framing, close && !tunnel);
+      // A small body that is already complete (the usual case for a proxied response: its
+      // HEADERS and DATA arrived together) goes out with the head in one write, one syscall
+      // and one TLS record instead of two.
+      if (!tunnel && method != "HEAD") {
+        body_sent = append_complete_body(head_bytes, framing, body, response.content_length);
+      }
+      co_await write_all(stream, head_bytes, write_ec);
     }
     if (tunnel_possible) {
       state->decide(tunnel);
@@ -453,7 +501,9 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
       co_await state->wait_done();
       co_return;
     }
-    if (body_ok && framing != Framing::None && !(method == "HEAD")) {
+    if (body_sent) {
+      // Written with the head.
+    } else if (body_ok && framing != Framing::None && !(method == "HEAD")) {
       body_ok = co_await write_body(stream, framing, body, response.content_length);
     } else if (body) {
       body->abandon();
