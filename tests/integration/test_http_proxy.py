@@ -352,3 +352,44 @@ def test_health_check_endpoints(procs, target):
     assert b'"cargo_package_version"' in ok.stdout
     assert curl("-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
                 f"http://127.0.0.1:{port}/").stdout == b"405"
+
+
+@pytest.mark.parametrize("pieces", [
+    [b"PRI * HTTP/2.0\r\n", b"\r\nSM\r\n\r\n"],            # the preface split
+    [b"P", b"R", b"I * HTTP/2.0\r\n\r\nSM\r\n\r\n"],        # byte by byte at first
+    [b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"],  # + SETTINGS
+])
+def test_h2_preface_sniffing_in_pieces(pair, pieces):
+    sock = socket.create_connection(("127.0.0.1", pair["client_port"]), timeout=10)
+    for piece in pieces:
+        sock.sendall(piece)
+        time.sleep(0.1)
+    # The proxy-client answers as an HTTP/2 server: its first frame is SETTINGS (type 4).
+    header = b""
+    while len(header) < 9:
+        chunk = sock.recv(9 - len(header))
+        assert chunk, "connection closed before a frame"
+        header += chunk
+    sock.close()
+    assert header[3] == 0x04 and header[4] == 0x00, header
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /status?code=200 HTTP/1.0\r\n\r\n",
+    b"PUT /status?code=200 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+])
+def test_http1_request_sent_byte_by_byte(pair, request_bytes):
+    sock = socket.create_connection(("127.0.0.1", pair["client_port"]), timeout=10)
+    for i in range(len(request_bytes)):
+        sock.sendall(request_bytes[i:i + 1])
+        if i < 5:
+            time.sleep(0.05)
+    response = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        response += chunk
+    sock.close()
+    assert response.startswith(b"HTTP/1."), response
+    assert b" 200 " in response.split(b"\r\n")[0], response

@@ -5,7 +5,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <cstring>
 
 #include "http/semantics.h"
 #include "http/stream_util.h"
@@ -26,7 +25,8 @@ constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 }  // namespace
 
-RequestHead make_channel_request(const RequestHead& source, ratls::HttpVersion channel) {
+RequestHead make_channel_request(const RequestHead& source, ratls::HttpVersion channel,
+                                 std::string_view fallback_host) {
   RequestHead out;
   out.method = source.method;
   out.target = source.target.empty() ? "/" : source.target;
@@ -40,8 +40,9 @@ RequestHead make_channel_request(const RequestHead& source, ratls::HttpVersion c
   http::drop_invalid_fields(out.headers);
   // A source client must not be able to forge what the proxy-server asserts about us.
   strip_attestation_headers(out.headers);
-  if (!source.authority.empty() && !out.headers.contains("host")) {
-    out.headers.add("host", source.authority);
+  if (!out.headers.contains("host")) {
+    out.headers.add("host",
+                    !source.authority.empty() ? std::string_view(source.authority) : fallback_host);
   }
   if (channel == ratls::HttpVersion::Http2) {
     // As the flashbots proxy-client sends it (§7.1): :scheme http, :path, no :authority, Host
@@ -69,7 +70,8 @@ ClientProxy::ClientProxy(asio::io_context& io, ClientProxyOptions options)
     : io_(io),
       options_(std::move(options)),
       pool_(io.get_executor(), options_.pool),
-      limit_(options_.max_connections, options_.on_connection_refused) {}
+      limit_(options_.max_connections, options_.on_connection_refused),
+      server_authority_(options_.pool.server.to_string()) {}
 
 asio::awaitable<Outcome<void>> ClientProxy::connect() {
   co_return co_await pool_.start();
@@ -127,38 +129,33 @@ asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket,
   const auto peer = socket.remote_endpoint(ec);
   const asio::ip::address peer_address = peer.address();
   http::PlainStream stream(std::move(socket));
-  // Sniff the HTTP/2 preface; anything else is HTTP/1.x.
-  Bytes sniffed;
-  sniffed.reserve(kH2Preface.size());
+  // Sniff the HTTP/2 preface; anything else is HTTP/1.x. Reads go straight into the HTTP/1.1
+  // parser's buffer, as large as the client sent, so that a request arriving in one segment
+  // costs one read (a read of just the preface's 24 bytes would need a second for the rest).
+  boost::beast::flat_buffer buffer;
+  const auto sniffed = [&buffer] {
+    const auto data = buffer.data();
+    return std::string_view(static_cast<const char*>(data.data()), data.size());
+  };
   stream.expires_after(options_.h1.header_timeout);
-  while (sniffed.size() < kH2Preface.size()) {
-    std::array<std::uint8_t, 24> chunk{};
-    const std::size_t want = kH2Preface.size() - sniffed.size();
-    auto [read_ec, n] =
-        co_await stream.async_read_some(asio::buffer(chunk.data(), want), http::kUseTuple);
-    sniffed.insert(sniffed.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+  while (buffer.size() < kH2Preface.size() && kH2Preface.substr(0, buffer.size()) == sniffed()) {
+    auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(4096), http::kUseTuple);
+    buffer.commit(n);
     if (read_ec) {
       co_return;
     }
-    if (std::memcmp(sniffed.data(), kH2Preface.data(), sniffed.size()) != 0) {
-      break;
-    }
   }
   stream.expires_never();
-  if (sniffed.size() == kH2Preface.size() &&
-      std::memcmp(sniffed.data(), kH2Preface.data(), sniffed.size()) == 0) {
+  if (sniffed().substr(0, kH2Preface.size()) == kH2Preface) {
     auto session = http::H2Session<http::PlainStream>::make_server(std::move(stream), options_.h2,
                                                                    handler(), peer_address);
     if (session) {
-      session->set_initial_bytes(std::move(sniffed));
+      const auto view = sniffed();
+      session->set_initial_bytes(Bytes(view.begin(), view.end()));
       co_await session->run();
     }
     co_return;
   }
-  boost::beast::flat_buffer buffer;
-  const auto prepared = buffer.prepare(sniffed.size());
-  std::memcpy(prepared.data(), sniffed.data(), sniffed.size());
-  buffer.commit(sniffed.size());
   co_await http::serve_h1(stream, buffer, peer_address, handler(), options_.h1);
 }
 
@@ -173,7 +170,7 @@ asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
     co_return;
   }
   const bool websocket_h1 = http::is_websocket_upgrade(source);
-  RequestHead request = make_channel_request(source, channel->version);
+  RequestHead request = make_channel_request(source, channel->version, server_authority_);
   std::weak_ptr<http::ServerExchange> weak = exchange;
   http::InformationalHandler relay_interim = [weak](const ResponseHead& interim) {
     if (auto ex = weak.lock()) {

@@ -56,12 +56,16 @@ class ClientProxy {
   ClientProxyOptions options_;
   ChannelPool pool_;
   ConnectionLimit limit_;
+  std::string server_authority_;  // Host for source requests without one
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
 };
 
 /// The request sent over the channel for a source request (exposed for tests): connection
 /// fields and spoofed attestation headers removed; a WebSocket upgrade becomes an extended
-/// CONNECT when the channel speaks HTTP/2.
-http::RequestHead make_channel_request(const http::RequestHead& source, ratls::HttpVersion channel);
+/// CONNECT when the channel speaks HTTP/2. A request without Host (HTTP/1.0 allows that, RFC
+/// 9112 §3.2) gets `Host: fallback_host`: HTTP/1.1 requires the field and HTTP/2 requires
+/// :authority or Host (RFC 9113 §8.3.1).
+http::RequestHead make_channel_request(const http::RequestHead& source, ratls::HttpVersion channel,
+                                       std::string_view fallback_host);
 
 }  // namespace atls::proxy

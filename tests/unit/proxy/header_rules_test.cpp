@@ -80,7 +80,7 @@ TEST(ChannelRequest, ShapedLikeTheFlashbotsClient) {
   source.target = "/x";
   source.headers =
       Fields{{"Host", "svc"}, {"X-Flashbots-Measurement", "forged"}, {"Keep-Alive", "5"}};
-  auto h2 = make_channel_request(source, ratls::HttpVersion::Http2);
+  auto h2 = make_channel_request(source, ratls::HttpVersion::Http2, "server:443");
   EXPECT_EQ(h2.scheme, "http");
   EXPECT_TRUE(h2.authority.empty());  // no :authority; Host stays a regular field (§7.1)
   EXPECT_EQ(h2.headers.get("host"), "svc");
@@ -95,14 +95,24 @@ TEST(ChannelRequest, ShapedLikeTheFlashbotsClient) {
                            {"Connection", "Upgrade"},
                            {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
                            {"Sec-WebSocket-Version", "13"}};
-  auto ws = make_channel_request(upgrade, ratls::HttpVersion::Http2);
+  auto ws = make_channel_request(upgrade, ratls::HttpVersion::Http2, "server:443");
   EXPECT_EQ(ws.method, "CONNECT");
   EXPECT_EQ(ws.protocol, "websocket");
   EXPECT_EQ(ws.authority, "svc");
   EXPECT_FALSE(ws.headers.contains("sec-websocket-key"));
-  auto ws1 = make_channel_request(upgrade, ratls::HttpVersion::Http1);
+  auto ws1 = make_channel_request(upgrade, ratls::HttpVersion::Http1, "server:443");
   EXPECT_EQ(ws1.method, "GET");
   EXPECT_TRUE(ws1.headers.has_token("upgrade", "websocket"));
+
+  // HTTP/1.0 without Host: the proxy-server's address stands in, on both channel versions.
+  RequestHead old;
+  old.method = "GET";
+  old.target = "/";
+  old.version = http::Version::Http10;
+  EXPECT_EQ(make_channel_request(old, ratls::HttpVersion::Http2, "server:443").headers.get("host"),
+            "server:443");
+  EXPECT_EQ(make_channel_request(old, ratls::HttpVersion::Http1, "server:443").headers.get("host"),
+            "server:443");
 }
 
 TEST(AttestationHeaders, AreReplacedNotAppended) {
