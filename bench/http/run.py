@@ -17,7 +17,11 @@ the proxies and the target on the other (taskset). The attestation handshake hap
 the measured window (a warm-up request). CPU per request = (utime + stime of both proxy
 processes over the window) / requests completed.
 
-Usage: bench/http/run.py [--binary build/release/src/atls-proxy] [--seconds 10]
+Each workload runs --rounds rounds (default 3), each measuring every stack once; the table
+shows medians, and the ratios against nghttpx are the median (and range) of the per-round
+ratios.
+
+Usage: bench/http/run.py [--binary build/release/src/atls-proxy] [--seconds 10] [--rounds 3]
                          [--json results.json] [--markdown table.md]
 Everything binds 127.0.0.1 on ephemeral ports and is stopped at the end.
 """
@@ -301,32 +305,59 @@ def measure(stack_name, workload):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def main():
+    # Rounds interleave the stacks, so that each round's ratio compares measurements taken
+    # seconds apart: on a shared VM the machine's speed drifts between minutes (the same stack
+    # has measured 13k and 27k req/s in two runs an hour apart), and the median of per-round
+    # ratios is what stays put.
     results = {}
     for workload in WORKLOADS:
-        for stack_name in STACKS:
-            if stack_name == "direct" and workload == "h2-multiplexed":
-                continue  # nginx here speaks HTTP/1.1 only
-            print(f"== {workload} / {stack_name}", flush=True)
-            try:
-                results.setdefault(workload, {})[stack_name] = measure(stack_name, workload)
-            except Exception as error:  # a failing stack is reported, not fatal
-                results.setdefault(workload, {})[stack_name] = {"error": str(error)}
-            print("   ", results[workload][stack_name], flush=True)
-    lines = ["| workload | stack | req/s | p99 ms | proxy CPU µs/req | vs nghttpx req/s | vs nghttpx CPU |",
+        for round_number in range(ARGS.rounds):
+            for stack_name in STACKS:
+                if stack_name == "direct" and workload == "h2-multiplexed":
+                    continue  # nginx here speaks HTTP/1.1 only
+                print(f"== {workload} / {stack_name} (round {round_number + 1}/{ARGS.rounds})",
+                      flush=True)
+                try:
+                    result = measure(stack_name, workload)
+                except Exception as error:  # a failing stack is reported, not fatal
+                    result = {"error": str(error)}
+                results.setdefault(workload, {}).setdefault(stack_name, []).append(result)
+                print("   ", result, flush=True)
+    lines = ["| workload | stack | req/s | p99 ms | proxy CPU µs/req | vs nghttpx req/s "
+             "(min–max) | vs nghttpx CPU (min–max) |",
              "|---|---|---|---|---|---|---|"]
+
+    def ratio_text(values):
+        if not values:
+            return "–"
+        return f"{median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
     for workload, stacks in results.items():
-        base = stacks.get("nghttpx", {})
-        for name, r in stacks.items():
-            if "error" in r:
-                lines.append(f"| {workload} | {name} | error: {r['error']} | | | | |")
+        base_rounds = stacks.get("nghttpx", [])
+        for name, rounds in stacks.items():
+            errors = [r["error"] for r in rounds if "error" in r]
+            if errors:
+                lines.append(f"| {workload} | {name} | error: {errors[0]} | | | | |")
                 continue
-            ratio = r["rps"] / base["rps"] if base.get("rps") else float("nan")
-            cpu_ratio = (r["proxy_cpu_us_per_request"] / base["proxy_cpu_us_per_request"]
-                         if base.get("proxy_cpu_us_per_request") and r["proxy_cpu_us_per_request"]
-                         else float("nan"))
-            lines.append(f"| {workload} | {name} | {r['rps']:.0f} | {r['p99_ms']:.2f} | "
-                         f"{r['proxy_cpu_us_per_request']:.1f} | {ratio:.2f} | {cpu_ratio:.2f} |")
+            rate_ratios, cpu_ratios = [], []
+            for r, base in zip(rounds, base_rounds):
+                if base.get("rps"):
+                    rate_ratios.append(r["rps"] / base["rps"])
+                if base.get("proxy_cpu_us_per_request") and r["proxy_cpu_us_per_request"]:
+                    cpu_ratios.append(r["proxy_cpu_us_per_request"] /
+                                      base["proxy_cpu_us_per_request"])
+            lines.append(
+                f"| {workload} | {name} | {median([r['rps'] for r in rounds]):.0f} | "
+                f"{median([r['p99_ms'] for r in rounds]):.2f} | "
+                f"{median([r['proxy_cpu_us_per_request'] for r in rounds]):.1f} | "
+                f"{ratio_text(rate_ratios)} | {ratio_text(cpu_ratios)} |")
     table = "\n".join(lines)
     print(table)
     if ARGS.json:
@@ -340,6 +371,9 @@ if __name__ == "__main__":
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=str(REPO / "build/release/src/atls-proxy"))
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds per workload, each measuring every stack once; medians "
+                             "are reported")
     parser.add_argument("--load-cpu", default="1")
     parser.add_argument("--proxy-cpu", default="0")
     parser.add_argument("--json")
