@@ -519,7 +519,13 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
       // client can read all of it (RFC 9112 §9.6), or abort after a broken one.
       beast::get_lowest_layer(stream).socket().cancel();
       co_await state->wait_done();
-      if (body_ok) {
+      if (body_ok && !kIsTls<Stream> && !keep_alive && buffer.size() == 0 &&
+          request_pipe->at_end()) {
+        // The client itself said "close" (or spoke HTTP/1.0), so it sends nothing more (RFC
+        // 9112 §9.6), and nothing of its is unread: closing now sends a FIN, not a reset, and
+        // the lingering read below would only wait for the client's own close.
+        beast::get_lowest_layer(stream).close();
+      } else if (body_ok) {
         co_await lingering_close(stream);
       } else {
         abort_stream(stream);

@@ -102,7 +102,9 @@ http::RequestHandler ClientProxy::handler() {
 
 asio::awaitable<void> ClientProxy::accept_loop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->async_accept(http::kUseTuple);
+    // The peer's address comes with the accept (no getpeername per connection).
+    tcp::endpoint peer;
+    auto [ec, socket] = co_await acceptor_->async_accept(peer, http::kUseTuple);
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) {
       co_return;
     }
@@ -118,16 +120,13 @@ asio::awaitable<void> ClientProxy::accept_loop() {
       continue;  // the socket closes here
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto source = serve_source(std::move(socket), std::move(*slot));
+    auto source = serve_source(std::move(socket), peer.address(), std::move(*slot));
     asio::co_spawn(io_, std::move(source), asio::detached);
   }
 }
 
-asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket,
+asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket, asio::ip::address peer_address,
                                                 [[maybe_unused]] ConnectionLimit::Slot slot) {
-  boost::system::error_code ec;
-  const auto peer = socket.remote_endpoint(ec);
-  const asio::ip::address peer_address = peer.address();
   http::PlainStream stream(std::move(socket));
   // Sniff the HTTP/2 preface; anything else is HTTP/1.x. Reads go straight into the HTTP/1.1
   // parser's buffer, as large as the client sent, so that a request arriving in one segment

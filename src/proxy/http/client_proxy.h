@@ -48,6 +48,7 @@ class ClientProxy {
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve_source(boost::asio::ip::tcp::socket socket,
+                                            boost::asio::ip::address peer_address,
                                             ConnectionLimit::Slot slot);
   boost::asio::awaitable<void> forward(http::ServerExchangePtr exchange);
   http::RequestHandler handler();
