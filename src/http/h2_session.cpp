@@ -26,6 +26,8 @@ namespace asio = boost::asio;
 // single write (and the memory behind it) arbitrarily large.
 constexpr std::size_t kMaxOutputBatch = std::size_t{256} * 1024;
 constexpr std::size_t kReadBufferSize = std::size_t{32} * 1024;
+// Header fields reserved per message up front (most requests and responses carry fewer).
+constexpr std::size_t kExpectedFields = 12;
 
 std::string_view as_view(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
@@ -228,6 +230,7 @@ struct H2Session<Stream>::Callbacks {
       auto state = std::make_shared<StreamState>(s.stream_.get_executor());
       state->id = id;
       state->request.version = Version::Http2;
+      state->request.headers.reserve(kExpectedFields);
       s.streams_[id] = std::move(state);
       return 0;
     }
@@ -238,6 +241,7 @@ struct H2Session<Stream>::Callbacks {
       if (s.role_ == Role::Client && !state->in_trailers) {
         state->response = ResponseHead{};
         state->response.version = Version::Http2;
+        state->response.headers.reserve(kExpectedFields);
         state->status = 0;
       }
     }

@@ -31,6 +31,11 @@ class Fields {
   void set(std::string_view name, std::string_view value);
   /// Removes every field named `name` (case-insensitive); returns how many were removed.
   std::size_t erase(std::string_view name);
+  /// Removes every field for which `drop(field)` holds, in one pass; returns how many.
+  template <class Predicate>
+  std::size_t erase_if(Predicate drop) {
+    return std::erase_if(fields_, drop);
+  }
   /// The first value of `name`, if any.
   std::optional<std::string_view> get(std::string_view name) const;
   bool contains(std::string_view name) const { return get(name).has_value(); }
