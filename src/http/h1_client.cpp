@@ -214,9 +214,46 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send(
   response.head.has_body = true;
   response.body = std::make_shared<BodyPipe>(executor, options_.body_high_water);
   exchange->response_body = response.body;
+  if (parse_buffered_body(*exchange)) {
+    exchange->response_done = true;
+    part_done(exchange);
+    co_return response;
+  }
   auto reader = read_response_body(exchange);
   asio::co_spawn(executor, std::move(reader), asio::detached);
   co_return response;
+}
+
+template <class Stream>
+bool H1ClientSession<Stream>::parse_buffered_body(Exchange& exchange) {
+  // A small Content-Length body that arrived with the head (the usual case for small
+  // responses) is parsed from the buffer right away, without a reader coroutine.
+  auto& parser = *exchange.parser;
+  const auto length = parser.content_length();
+  if (!length || *length > buffer_.size() || *length > ReadScratch::size()) {
+    return false;
+  }
+  parser.get().body().data = scratch_.data();
+  parser.get().body().size = ReadScratch::size();
+  boost::system::error_code ec;
+  buffer_.consume(parser.put(buffer_.data(), ec));
+  if (ec == bhttp::error::need_buffer) {
+    ec = {};
+  }
+  const std::size_t got = ReadScratch::size() - parser.get().body().size;
+  if (got > 0) {
+    exchange.response_body->write(scratch_.copy(got));
+  }
+  if (ec) {
+    exchange.failed = true;
+    exchange.response_body->fail(make_error_code(Errc::MalformedResponse));
+    return true;
+  }
+  if (!parser.is_done()) {
+    return false;  // the reader coroutine continues from here
+  }
+  exchange.response_body->finish(fields_from_beast(parser.get().base(), exchange.header_count));
+  return true;
 }
 
 template <class Stream>

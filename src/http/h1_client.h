@@ -51,6 +51,7 @@ class H1ClientSession final : public UpstreamSession,
   struct Exchange;
   boost::asio::awaitable<void> write_request_body(std::shared_ptr<Exchange> exchange);
   boost::asio::awaitable<void> read_response_body(std::shared_ptr<Exchange> exchange);
+  bool parse_buffered_body(Exchange& exchange);
   boost::asio::awaitable<void> pump_tunnel_in(std::shared_ptr<Exchange> exchange);
   void part_done(const std::shared_ptr<Exchange>& exchange);
 
