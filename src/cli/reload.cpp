@@ -160,7 +160,13 @@ class Reloader : public std::enable_shared_from_this<Reloader> {
         return;
       }
       watch_ = *watch;
-      watch_files(reloadable_files(running_));
+      std::vector<std::string> files;
+      {
+        // A SIGHUP may already be reloading on the attestation pool.
+        const std::lock_guard lock(mutex_);
+        files = reloadable_files(running_);
+      }
+      watch_files(files);
     }
   }
 

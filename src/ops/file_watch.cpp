@@ -18,7 +18,9 @@ constexpr std::uint32_t kDirectoryEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CRE
 constexpr std::string_view kKubernetesDataLink = "..data";
 
 std::filesystem::path normalised(const std::filesystem::path& file) {
-  return std::filesystem::absolute(file).lexically_normal();
+  std::error_code ec;  // absolute() fails only when the working directory is gone
+  auto path = std::filesystem::absolute(file, ec);
+  return (ec ? file : path).lexically_normal();
 }
 
 }  // namespace

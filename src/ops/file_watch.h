@@ -60,7 +60,7 @@ class FileWatch : public std::enable_shared_from_this<FileWatch> {
   std::set<std::filesystem::path> files_;
   // inotify_event records are read whole (inotify(7): a read returns complete events); 64 KiB
   // holds hundreds of them.
-  std::vector<char> buffer_ = std::vector<char>(64 * 1024);
+  std::vector<char> buffer_ = std::vector<char>(std::size_t{64} * 1024);
   bool reading_ = false;
   bool stopped_ = false;
 };

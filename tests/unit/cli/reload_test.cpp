@@ -12,8 +12,8 @@ namespace atls::cli {
 namespace {
 
 std::filesystem::path write_temp(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("atls-reload-test-" + std::to_string(::getpid()) + "-" + name);
+  auto path = std::filesystem::temp_directory_path() /
+              ("atls-reload-test-" + std::to_string(::getpid()) + "-" + name);
   std::ofstream(path) << text;
   return path;
 }
