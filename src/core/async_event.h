@@ -12,30 +12,40 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <optional>
 
 namespace atls {
 
 class AsyncEvent {
  public:
-  explicit AsyncEvent(const boost::asio::any_io_executor& executor)
-      : timer_(executor, std::chrono::steady_clock::time_point::max()) {}
+  explicit AsyncEvent(const boost::asio::any_io_executor& executor) : executor_(executor) {}
 
   /// Returns once notify() has been called since the last wait() returned.
   boost::asio::awaitable<void> wait() {
     while (!signaled_) {
-      timer_.expires_at(std::chrono::steady_clock::time_point::max());
-      co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (!timer_) {
+        timer_.emplace(executor_, std::chrono::steady_clock::time_point::max());
+      } else {
+        timer_->expires_at(std::chrono::steady_clock::time_point::max());
+      }
+      co_await timer_->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     }
     signaled_ = false;
   }
 
   void notify() {
     signaled_ = true;
-    timer_.cancel();
+    if (timer_) {
+      timer_->cancel();
+    }
   }
 
  private:
-  boost::asio::steady_timer timer_;
+  boost::asio::any_io_executor executor_;
+  // Made on the first wait that has to suspend: most events of a request (a body pipe's
+  // writable event, a finished request's readable event) are never waited on, and a timer
+  // costs a timer-service registration to create and destroy.
+  std::optional<boost::asio::steady_timer> timer_;
   bool signaled_ = false;
 };
 
