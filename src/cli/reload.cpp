@@ -14,11 +14,13 @@
 
 #include "cli/app.h"
 #include "ops/file_watch.h"
+#include "policy/loader.h"
 
 namespace atls::cli {
 namespace {
 
-// Global options a reload applies: what the appraiser is built from, and the log level.
+// Global options a reload applies: what the appraiser is built from, and the log level
+// (merge_reloadable copies the same members).
 constexpr std::array<std::string_view, 6> kReloadableGlobalOptions{
     "--measurements-file", "--allowed-remote-attestation-type", "--collateral",
     "--accept-tcb-status", "--override-azure-outdated-tcb",     "--log-debug",
@@ -33,10 +35,6 @@ constexpr std::array<std::string_view, 6> kReloadableTlsOptions{
 // A quiet time after the last file event before reloading: a certificate and its key are
 // usually replaced one after the other, and editors write, rename and chmod.
 constexpr std::chrono::milliseconds kFileSettleTime{500};
-
-bool is_url(const std::string& location) {
-  return location.find("://") != std::string::npos;
-}
 
 }  // namespace
 
@@ -107,7 +105,7 @@ std::vector<std::string> reloadable_files(const GlobalOptions& options) {
     }
   };
   add(options.launch.config_path);
-  if (options.measurements_file && !is_url(*options.measurements_file)) {
+  if (options.measurements_file && !policy::is_measurements_url(*options.measurements_file)) {
     add(options.measurements_file);
   }
   for (const auto& file : options.collateral_files) {

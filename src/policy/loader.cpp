@@ -22,18 +22,18 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-bool has_http_scheme(std::string_view text) {
-  std::string prefix(text.substr(0, 8));
+}  // namespace
+
+bool is_measurements_url(std::string_view file_or_url) {
+  std::string prefix(trim(file_or_url).substr(0, 8));
   std::transform(prefix.begin(), prefix.end(), prefix.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return prefix.starts_with("http://") || prefix.starts_with("https://");
 }
 
-}  // namespace
-
 Outcome<MeasurementPolicy> load_measurement_policy(std::string_view file_or_url) {
   const std::string_view source = trim(file_or_url);
-  if (has_http_scheme(source)) {
+  if (is_measurements_url(source)) {
     auto url = net::parse_url(source);
     if (!url) {
       return Failure{make_error_code(Errc::FetchFailed), url.error().describe()};

@@ -16,6 +16,9 @@ namespace atls::policy {
 /// Blocking; call at start-up or reload, never on an I/O thread.
 Outcome<MeasurementPolicy> load_measurement_policy(std::string_view file_or_url);
 
+/// Whether load_measurement_policy() fetches `file_or_url` rather than reading a file.
+bool is_measurements_url(std::string_view file_or_url);
+
 /// Applies the CLI rule that exactly one of `--measurements-file` and
 /// `--allowed-remote-attestation-type` is given (§6.3).
 Outcome<MeasurementPolicy> policy_from_options(const std::optional<std::string>& measurements_file,
