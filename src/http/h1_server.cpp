@@ -210,6 +210,17 @@ asio::awaitable<void> pump_request(Stream& stream, beast::flat_buffer& buffer,
   state->done_event.notify();
 }
 
+// The last chunk of a chunked body, with the body's trailer fields that may be forwarded.
+std::string last_chunk_of(const BodyPipe& body) {
+  Fields trailers;
+  for (const auto& field : body.trailers()) {
+    if (allowed_in_trailers(field.name)) {
+      trailers.add(field.name, field.value);
+    }
+  }
+  return last_chunk(trailers);
+}
+
 template <class Stream>
 asio::awaitable<bool> write_body(Stream& stream, Framing framing, const BodyPipePtr& body,
                                  std::optional<std::uint64_t> content_length) {
@@ -221,14 +232,8 @@ asio::awaitable<bool> write_body(Stream& stream, Framing framing, const BodyPipe
     }
     if (chunk.end) {
       if (framing == Framing::Chunked) {
-        Fields trailers;
-        for (const auto& field : body->trailers()) {
-          if (allowed_in_trailers(field.name)) {
-            trailers.add(field.name, field.value);
-          }
-        }
         boost::system::error_code ec;
-        co_await write_all(stream, last_chunk(trailers), ec);
+        co_await write_all(stream, last_chunk_of(*body), ec);
         co_return !ec;
       }
       co_return framing != Framing::ContentLength || written == content_length.value_or(0);
@@ -284,13 +289,7 @@ bool append_complete_body(std::string& out, Framing framing, const BodyPipePtr& 
       body->read_into(std::span(reinterpret_cast<std::uint8_t*>(out.data() + offset), size));
       out += "\r\n";
     }
-    Fields trailers;
-    for (const auto& field : body->trailers()) {
-      if (allowed_in_trailers(field.name)) {
-        trailers.add(field.name, field.value);
-      }
-    }
-    out += last_chunk(trailers);
+    out += last_chunk_of(*body);
     return true;
   }
   return false;
