@@ -19,6 +19,7 @@
 #include "core/digest.h"
 #include "tls/certificate_builder.h"
 #include "tls/credentials.h"
+#include "tls/ecdsa.h"
 
 namespace atls::attest::mock {
 namespace {
@@ -31,7 +32,6 @@ using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX_free>>;
 using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, OsslDeleter<ASN1_OBJECT_free>>;
 using OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, OsslDeleter<ASN1_OCTET_STRING_free>>;
 using X509CrlPtr = std::unique_ptr<X509_CRL, OsslDeleter<X509_CRL_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OsslDeleter<BN_free>>;
 
 Failure mock_failure(std::string what) {
@@ -538,16 +538,18 @@ Result<Bytes> MockSnpAttester::generate_report(const ReportData& report_data) co
     ERR_clear_error();
     return make_error_code(Errc::InternalError);
   }
-  const unsigned char* cursor = der.data();
-  EcdsaSigPtr signature(d2i_ECDSA_SIG(nullptr, &cursor, static_cast<long>(der_length)));
-  if (!signature ||
-      BN_bn2lebinpad(ECDSA_SIG_get0_r(signature.get()), r + 0x2A0,
-                     static_cast<int>(snp::kSignatureComponentSize)) < 0 ||
-      BN_bn2lebinpad(ECDSA_SIG_get0_s(signature.get()), r + 0x2E8,
-                     static_cast<int>(snp::kSignatureComponentSize)) < 0) {
-    ERR_clear_error();
+  der.resize(der_length);
+  // R and S are little-endian fields (SEV-SNP ABI "Signature Format"): the big-endian raw
+  // components, reversed, in the low bytes; the rest of each field stays zero.
+  Bytes raw = tls::ecdsa_raw_from_der(der, snp::kSignatureComponentSize);
+  if (raw.empty()) {
     return make_error_code(Errc::InternalError);
   }
+  const auto half = static_cast<std::ptrdiff_t>(snp::kSignatureComponentSize);
+  std::reverse(raw.begin(), raw.begin() + half);
+  std::reverse(raw.begin() + half, raw.end());
+  std::copy(raw.begin(), raw.begin() + half, r + 0x2A0);
+  std::copy(raw.begin() + half, raw.end(), r + 0x2E8);
   return report;
 }
 

@@ -19,6 +19,7 @@
 #include "core/json.h"
 #include "tls/certificate_builder.h"
 #include "tls/credentials.h"
+#include "tls/ecdsa.h"
 
 namespace atls::attest::mock {
 namespace {
@@ -133,14 +134,13 @@ Outcome<std::array<std::uint8_t, 64>> sign_raw(EVP_PKEY* key, ByteView message) 
   if (EVP_DigestSign(ctx.get(), signature.data(), &size, message.data(), message.size()) != 1) {
     return mock_failure(TdxMockErrc::SigningFailed, "EVP_DigestSign");
   }
-  const unsigned char* p = signature.data();
-  std::unique_ptr<ECDSA_SIG, tls::OsslDeleter<ECDSA_SIG_free>> sig(
-      d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(size)));
-  std::array<std::uint8_t, 64> out{};
-  if (!sig || BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), out.data(), 32) != 32 ||
-      BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), out.data() + 32, 32) != 32) {
+  signature.resize(size);
+  const Bytes raw = tls::ecdsa_raw_from_der(signature, 32);
+  if (raw.size() != 64) {
     return mock_failure(TdxMockErrc::SigningFailed, "ECDSA signature encoding");
   }
+  std::array<std::uint8_t, 64> out{};
+  std::copy(raw.begin(), raw.end(), out.begin());
   return out;
 }
 

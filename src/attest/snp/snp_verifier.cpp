@@ -1,8 +1,6 @@
 #include "attest/snp/snp_verifier.h"
 
 #include <fmt/format.h>
-#include <openssl/bn.h>
-#include <openssl/ec.h>
 #include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 
@@ -18,13 +16,12 @@
 #include "attest/snp/little_endian.h"
 #include "attest/snp/trust_anchors.h"
 #include "core/digest.h"
+#include "tls/ecdsa.h"
 
 namespace atls::attest::snp {
 namespace {
 
 using tls::OsslDeleter;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, OsslDeleter<BN_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX_free>>;
 
 Failure fail(Errc code, std::string detail = {}) {
@@ -140,21 +137,15 @@ SignatureCheck check_report_signature(const Report& report, EVP_PKEY* key) {
   if (!detail::all_zero(high_r) || !detail::all_zero(high_s)) {
     return SignatureCheck::Invalid;  // a value ≥ 2^384 cannot be a P-384 scalar
   }
-  BignumPtr r(BN_lebin2bn(report.signature_r.data(), kP384ComponentSize, nullptr));
-  BignumPtr s(BN_lebin2bn(report.signature_s.data(), kP384ComponentSize, nullptr));
-  EcdsaSigPtr signature(ECDSA_SIG_new());
-  if (!r || !s || !signature || ECDSA_SIG_set0(signature.get(), r.get(), s.get()) != 1) {
+  // The DER encoder takes big-endian components.
+  Bytes r(report.signature_r.begin(), report.signature_r.begin() + kP384ComponentSize);
+  Bytes s(report.signature_s.begin(), report.signature_s.begin() + kP384ComponentSize);
+  std::reverse(r.begin(), r.end());
+  std::reverse(s.begin(), s.end());
+  const Bytes der_signature = tls::ecdsa_der_from_components(r, s);
+  if (der_signature.empty()) {
     return SignatureCheck::InternalError;
   }
-  static_cast<void>(r.release());  // owned by `signature` now
-  static_cast<void>(s.release());
-  unsigned char* der = nullptr;
-  const int der_length = i2d_ECDSA_SIG(signature.get(), &der);
-  if (der_length <= 0) {
-    return SignatureCheck::InternalError;
-  }
-  const Bytes der_signature(der, der + der_length);
-  OPENSSL_free(der);
 
   MdCtxPtr context(EVP_MD_CTX_new());
   if (!context || EVP_DigestVerifyInit(context.get(), nullptr, sha384_md(), nullptr, key) != 1) {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "attest/tdx/errors.h"
+#include "tls/ecdsa.h"
 
 namespace atls::attest::tdx {
 namespace {
@@ -203,27 +204,15 @@ bool verify_p256_raw(EVP_PKEY* key, ByteView message, ByteView signature_rs) {
     return false;
   }
   // Raw r||s to DER ECDSA-Sig-Value (verification.md §1.3 step 12).
-  std::unique_ptr<ECDSA_SIG, tls::OsslDeleter<ECDSA_SIG_free>> sig(ECDSA_SIG_new());
-  BIGNUM* r = BN_bin2bn(signature_rs.data(), 32, nullptr);
-  BIGNUM* s = BN_bin2bn(signature_rs.data() + 32, 32, nullptr);
-  if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    ERR_clear_error();
-    return false;
-  }
-  unsigned char* der = nullptr;
-  const int der_size = i2d_ECDSA_SIG(sig.get(), &der);
-  if (der_size <= 0) {
-    ERR_clear_error();
+  const Bytes der =
+      tls::ecdsa_der_from_components(signature_rs.first(32), signature_rs.subspan(32));
+  if (der.empty()) {
     return false;
   }
   std::unique_ptr<EVP_MD_CTX, tls::OsslDeleter<EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
-  const bool ok = ctx &&
-                  EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
-                  EVP_DigestVerify(ctx.get(), der, static_cast<std::size_t>(der_size),
-                                   message.data(), message.size()) == 1;
-  OPENSSL_free(der);
+  const bool ok =
+      ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx.get(), der.data(), der.size(), message.data(), message.size()) == 1;
   ERR_clear_error();
   return ok;
 }
