@@ -55,7 +55,13 @@ class ChannelRecorderTest : public ::testing::Test {
     audit_ = std::move(*audit);
     recorder_ = std::make_shared<ChannelRecorder>(metrics_, audit_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    // The audit writer thread may still be writing a record (tests that never read the log
+    // do not flush it): stop it before the directory goes away.
+    recorder_.reset();
+    audit_.reset();
+    fs::remove_all(dir_);
+  }
 
   std::vector<nlohmann::json> audit_records() {
     audit_->flush();
