@@ -9,6 +9,7 @@
 
 #include "http/stream_util.h"
 #include "net/errors.h"
+#include "proxy/accept_loop.h"
 
 namespace atls::proxy {
 
@@ -51,7 +52,11 @@ Outcome<tcp::endpoint> AttestedServer::start() {
     return acceptor.error();
   }
   acceptor_ = std::move(*acceptor);
-  auto loop = accept_loop();
+  auto loop = accept_connections(
+      acceptor_.get(), &runtime_, &limit_, "attested listener",
+      [this](tcp::socket socket, std::size_t io_index, ConnectionLimit::Slot slot) {
+        return serve(std::move(socket), io_index, std::move(slot));
+      });
   asio::co_spawn(runtime_.main_io(), std::move(loop), asio::detached);
   return acceptor_->local_endpoint();
 }
@@ -85,31 +90,6 @@ std::size_t AttestedServer::close_channels_if(
     }
   }
   return closed;
-}
-
-asio::awaitable<void> AttestedServer::accept_loop() {
-  for (;;) {
-    const std::size_t index = next_io_++ % runtime_.io_thread_count();
-    auto [ec, socket] = co_await acceptor_->async_accept(runtime_.io(index), http::kUseTuple);
-    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) {
-      co_return;
-    }
-    if (ec) {
-      // EMFILE and friends: keep serving the channels we have, retry shortly.
-      spdlog::warn("accept failed: {}", ec.message());
-      asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(100));
-      co_await pause.async_wait(http::kUseTuple);
-      continue;
-    }
-    auto slot = limit_.try_acquire();
-    if (!slot) {
-      spdlog::warn("connection limit {} reached; refusing a connection", limit_.max());
-      continue;  // the socket closes here
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    auto connection = serve(std::move(socket), index, std::move(*slot));
-    asio::co_spawn(runtime_.io(index), std::move(connection), asio::detached);
-  }
 }
 
 asio::awaitable<void> AttestedServer::serve(tcp::socket socket, std::size_t io_index,

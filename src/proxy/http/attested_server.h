@@ -67,7 +67,6 @@ class AttestedServer {
   void replace_tls_context(tls::SharedSslContext context) { tls_.set(std::move(context)); }
 
  private:
-  boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, std::size_t io_index,
                                      ConnectionLimit::Slot slot);
 
@@ -85,7 +84,6 @@ class AttestedServer {
   std::map<std::uint64_t, LiveChannel> channels_;  // established channels, by serial
   std::uint64_t next_channel_ = 0;
   bool draining_ = false;
-  std::size_t next_io_ = 0;
 };
 
 /// Binds a listening acceptor on `endpoint` (SO_REUSEADDR). Error detail names the address.

@@ -5,9 +5,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "proxy/accept_loop.h"
 #include "proxy/http/attested_server.h"
 #include "proxy/pg/errors.h"
 
@@ -30,7 +30,11 @@ Outcome<tcp::endpoint> DirectListener::start() {
     return acceptor.error();
   }
   acceptor_ = std::move(*acceptor);
-  auto loop = accept_loop();
+  auto loop = accept_connections(
+      acceptor_.get(), &runtime_, &limit_, "pg direct",
+      [this](tcp::socket socket, std::size_t /*io_index*/, ConnectionLimit::Slot slot) {
+        return serve(std::move(socket), std::move(slot));
+      });
   asio::co_spawn(runtime_.main_io(), std::move(loop), asio::detached);
   return acceptor_->local_endpoint();
 }
@@ -41,30 +45,6 @@ void DirectListener::stop_accepting() {
       boost::system::error_code ignored;
       acceptor_->close(ignored);
     });
-  }
-}
-
-asio::awaitable<void> DirectListener::accept_loop() {
-  for (;;) {
-    const std::size_t index = next_io_++ % runtime_.io_thread_count();
-    auto [ec, socket] = co_await acceptor_->async_accept(runtime_.io(index), http::kUseTuple);
-    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) {
-      co_return;
-    }
-    if (ec) {
-      spdlog::warn("pg direct: accept failed: {}", ec.message());
-      asio::steady_timer pause(acceptor_->get_executor(), std::chrono::milliseconds(100));
-      co_await pause.async_wait(http::kUseTuple);
-      continue;
-    }
-    auto slot = limit_.try_acquire();
-    if (!slot) {
-      spdlog::warn("pg direct: connection limit {} reached; refusing a connection", limit_.max());
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    auto connection = serve(std::move(socket), std::move(*slot));
-    asio::co_spawn(runtime_.io(index), std::move(connection), asio::detached);
   }
 }
 

@@ -44,7 +44,6 @@ class DirectListener {
   void replace_tls_context(tls::SharedSslContext context) { tls_.set(std::move(context)); }
 
  private:
-  boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket,
                                      ConnectionLimit::Slot slot);
 
@@ -54,7 +53,6 @@ class DirectListener {
   tls::ContextSlot tls_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   ConnectionLimit limit_;
-  std::size_t next_io_ = 0;
 };
 
 }  // namespace atls::proxy::pg
