@@ -18,6 +18,8 @@ packages=(
   prometheus
   # database mode: a real PostgreSQL 15 (tests, benchmarks) and stunnel4 (benchmark baseline)
   postgresql postgresql-client stunnel4
+  # token service: an independent JOSE implementation checks our JWTs, JWKs and DPoP proofs
+  python3-jwcrypto
 )
 
 missing=()

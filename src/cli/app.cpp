@@ -163,6 +163,8 @@ void build_app(CLI::App& app, GlobalOptions& global, std::function<int()>& actio
   add_config_command(app, global, action);
   add_pg_server_command(app, global, action);
   add_pg_client_command(app, global, action);
+  add_token_service_command(app, global, action);
+  add_get_token_command(app, global, action);
 }
 
 OptionValues option_values(const CLI::App& app) {

@@ -21,6 +21,8 @@ void add_config_command(CLI::App& app, GlobalOptions& global, std::function<int(
 void add_audit_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 void add_pg_server_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 void add_pg_client_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
+void add_token_service_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
+void add_get_token_command(CLI::App& app, GlobalOptions& global, std::function<int()>& action);
 
 /// Client TLS flags shared by client-like subcommands (§8.2, §8.4, §8.6).
 void add_client_tls_flags(CLI::App& command, ClientTlsFlags& tls, bool with_client_certificate);

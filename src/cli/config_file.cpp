@@ -105,8 +105,7 @@ class Translator {
       } else if (key == "admin") {
         admin_section(value);
       } else if (key == "tokens") {
-        fail_at(entry.first,
-                "tokens: the token service (RFC 8693 with DPoP) is not implemented yet");
+        tokens_section(value);
       } else if (const CLI::App* sub = find_subcommand(app_, key)) {
         subcommand_section(*sub, key, value);
       } else if (app_.get_option_no_throw("--" + key) != nullptr) {
@@ -436,6 +435,41 @@ class Translator {
         emit_global(entry.first, "audit-fsync", {scalar(entry.second, key)});
       } else {
         fail_at(entry.first, "unknown key 'logging." + key + "'");
+      }
+    }
+  }
+
+  // The design document's token settings (docs/token-service.md): `sts_url` is the token
+  // endpoint, which get-token calls and which token-service serves as <issuer>/token;
+  // `token_ttl` is token-service's --token-ttl; tokens are always DPoP-bound.
+  void tokens_section(const YAML::Node& node) {
+    require_map(node, "tokens");
+    for (const auto& entry : node) {
+      const std::string key = scalar(entry.first, "a key");
+      if (key == "sts_url") {
+        const std::string url = scalar(entry.second, key);
+        if (subcommand_ == "token-service") {
+          constexpr std::string_view kSuffix = "/token";
+          if (url.size() <= kSuffix.size() ||
+              url.compare(url.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+            fail_at(entry.first, "tokens.sts_url must end in /token (it is <issuer>/token)");
+          }
+          emit_sub(entry.first, "tokens.sts_url", "issuer",
+                   {url.substr(0, url.size() - kSuffix.size())});
+        } else {
+          emit_sub(entry.first, "tokens.sts_url", "token_endpoint", {url});
+        }
+      } else if (key == "token_ttl") {
+        emit_sub(entry.first, "tokens.token_ttl", "token-ttl", {seconds_text(entry.second, key)});
+      } else if (key == "dpop_enabled") {
+        if (!truthy(entry.second, key)) {
+          fail_at(entry.first,
+                  "tokens.dpop_enabled cannot be false: tokens are always bound to the "
+                  "workload's attested DPoP key (a bearer token could be replayed by anyone "
+                  "who sees it)");
+        }
+      } else {
+        fail_at(entry.first, "unknown key 'tokens." + key + "'");
       }
     }
   }

@@ -14,6 +14,7 @@
 
 #include "net/errors.h"
 #include "tls/context.h"
+#include "tls/credentials.h"
 
 namespace atls::net {
 namespace {
@@ -30,11 +31,24 @@ Failure fail(Errc code, const std::string& detail) {
 template <class Stream>
 asio::awaitable<Outcome<HttpResponse>> request(Stream& stream, const Url& url,
                                                const HttpGetOptions& options) {
-  http::request<http::empty_body> req{http::verb::get, url.target, 11};
+  http::request<http::string_body> req;
+  req.method_string(options.method);
+  req.target(url.target);
+  req.version(11);
   req.set(http::field::host, url.authority.to_string());
   req.set(http::field::user_agent, "atls-proxy");
   req.set(http::field::accept, options.accept);
   req.set(http::field::connection, "close");
+  for (const auto& [name, value] : options.headers) {
+    req.set(name, value);
+  }
+  if (options.method != "GET" || !options.body.empty()) {
+    if (!options.content_type.empty()) {
+      req.set(http::field::content_type, options.content_type);
+    }
+    req.body() = options.body;
+    req.prepare_payload();
+  }
   auto [write_ec, written] = co_await http::async_write(stream, req, kUseTuple);
   if (write_ec) {
     co_return fail(write_ec == beast::error::timeout ? Errc::Timeout : Errc::ConnectFailed,
@@ -83,6 +97,13 @@ asio::awaitable<Outcome<HttpResponse>> fetch(const Url& url, const HttpGetOption
   }
   tls::ClientContextOptions tls_options;
   tls_options.alpn = {"http/1.1"};
+  if (options.ca_file) {
+    auto anchors = tls::load_certificates(*options.ca_file);
+    if (!anchors) {
+      co_return anchors.error();
+    }
+    tls_options.extra_trust_anchors = std::move(*anchors);
+  }
   auto context = tls::make_client_context(tls_options);
   if (!context) {
     co_return context.error();

@@ -24,6 +24,14 @@ struct HttpGetOptions {
   /// headers, a few KiB each; Beast's default is 8 KiB).
   std::size_t max_header_bytes = std::size_t{64} << 10;
   std::string accept = "application/json";  ///< Accept header value
+  /// Request method; a POST sends `body` with `content_type` (the token client, sts/).
+  std::string method = "GET";
+  std::string body;
+  std::string content_type;
+  /// Further request header fields, sent as given.
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// PEM file of trust anchors added to the system roots for https (`--tls-ca-certificate`).
+  std::optional<std::string> ca_file;
 };
 
 /// A complete response, whatever its status.
@@ -41,7 +49,8 @@ struct HttpResponse {
 /// system trust store (honouring SSL_CERT_FILE / SSL_CERT_DIR) and the URL's host name.
 Outcome<std::string> http_get(const Url& url, const HttpGetOptions& options = {});
 
-/// GETs `url` and returns the response with any status. Errors are transport failures only:
+/// Sends the request (GET unless options.method says otherwise) and returns the response with
+/// any status. Errors are transport failures only:
 /// net.resolve_failed, net.connect_failed, net.tls_failed, net.timeout, net.body_too_large,
 /// net.protocol_error (including oversized headers).
 Outcome<HttpResponse> http_request(const Url& url, const HttpGetOptions& options = {});

@@ -19,14 +19,6 @@ std::string type_label(const std::optional<attest::AttestationType>& type) {
   return type ? std::string(attest::to_string(*type)) : std::string("unknown");
 }
 
-nlohmann::json measurements_json(const attest::Measurements& measurements) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& [index, value] : measurements) {
-    out[std::to_string(index)] = to_hex(value);
-  }
-  return out;
-}
-
 }  // namespace
 
 ProxyMetrics::ProxyMetrics(std::shared_ptr<Registry> owned) : ProxyMetrics(*owned) {
@@ -95,6 +87,14 @@ bool is_policy_violation(const ErrorCode& error) noexcept {
     case ratls::Errc::TcbStatusNotAccepted: return true;
     default: return false;
   }
+}
+
+nlohmann::json measurements_json(const attest::Measurements& measurements) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [index, value] : measurements) {
+    out[std::to_string(index)] = to_hex(value);
+  }
+  return out;
 }
 
 std::string status_class(int status) {

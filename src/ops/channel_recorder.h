@@ -45,6 +45,9 @@ struct ProxyMetrics {
 /// not accepted) rather than a verification failure.
 bool is_policy_violation(const ErrorCode& error) noexcept;
 
+/// Measurements as an audit record and token claim show them: {"<index>": "<hex>"}.
+nlohmann::json measurements_json(const attest::Measurements& measurements);
+
 /// Bucket for atls_backend_requests_total: "2xx" ... "5xx", or "error" (no response).
 std::string status_class(int status);
 

@@ -118,6 +118,7 @@ Outcome<PeerAttestation> Appraiser::appraise(const AttestationMessage& message,
     return Failure{make_error_code(Errc::MeasurementsNotAccepted), std::move(detail)};
   }
   peer.matched_record = policy_->records()[*evaluation.matched].label();
+  peer.matched_measurement_id = policy_->records()[*evaluation.matched].measurement_id;
   peer.claims = std::move(*claims);
   return peer;
 }

@@ -37,6 +37,8 @@ struct PeerAttestation {
   std::optional<attest::VerifiedClaims> claims;
   /// Label of the matching record (empty when unattested).
   std::string matched_record;
+  /// The matching record's measurement_id (empty when unattested or the record has none).
+  std::string matched_measurement_id;
   /// Why an attesting peer was accepted as unattested (for logs); empty otherwise.
   std::string downgrade_reason;
 

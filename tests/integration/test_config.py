@@ -103,7 +103,8 @@ attestation:
 @pytest.mark.parametrize("text, message", [
     ("mode: server\nproxy:\n  listen: x\n  lisen: y\n", "line 4: unknown key 'proxy.lisen'"),
     ("mode: server\nbogus: 1\n", "line 2: unknown key 'bogus'"),
-    ("mode: server\ntokens:\n  sts_url: x\n", "line 2: tokens: the token service"),
+    ("mode: server\ntokens:\n  sts_url: x\n", "line 3: tokens.sts_url does not apply to 'server'"),
+    ("mode: token-service\ntokens:\n  dpop_enabled: no\n", "line 3: tokens.dpop_enabled cannot be false"),
     ("mode: client\npolicy:\n  max_attestation_age: soon\n", "line 3: max_attestation_age"),
     ("mode: client\nattestation:\n  policy:\n    measurements:\n      - {name: k, hash: 'sha384:ab'}\n",
      "line 4: attestation.policy.measurements"),

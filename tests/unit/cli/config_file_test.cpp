@@ -29,6 +29,11 @@ struct TestApp {
     server->add_option("target_addr", target);
     server->add_option("--listen-addr", listen)->envname("ATLS_TEST_LISTEN_ADDR");
     server->add_option("--server-attestation-type", type);
+    auto* token_service = app.add_subcommand("token-service");
+    token_service->add_option("--issuer", target);
+    token_service->add_option("--token-ttl", listen);
+    auto* get_token = app.add_subcommand("get-token");
+    get_token->add_option("token_endpoint", target);
     auto* pg_server = app.add_subcommand("pg-server");
     pg_server->add_option("backend_addr", target);
     pg_server->add_option("--listen-addr", listen);
@@ -75,6 +80,24 @@ logging: {format: json}
             "server.listen-addr=0.0.0.0:26257;server.target_addr=db.internal:26257;"
             "measurements-file=m.json;server.server-attestation-type=auto;"
             "max-attestation-age=300;log-json=true;");
+}
+
+TEST(ConfigFile, SeedTokensMapOntoTheTokenCommands) {
+  TestApp t;
+  YamlConfig reader(&t.app);
+  const std::string tokens =
+      "tokens: {sts_url: 'https://sts.example.com/token', token_ttl: 1h, dpop_enabled: true}\n";
+  EXPECT_EQ(render(reader.translate(tokens, "token-service")),
+            "token-service.issuer=https://sts.example.com;token-service.token-ttl=3600;");
+  // get-token calls the endpoint; the lifetime is the service's to choose.
+  EXPECT_EQ(render(reader.translate("tokens: {sts_url: 'https://s/token'}\n", "get-token")),
+            "get-token.token_endpoint=https://s/token;");
+  EXPECT_THROW(reader.translate("tokens: {token_ttl: 1h}\n", "get-token"), CLI::ParseError);
+  EXPECT_THROW(reader.translate("tokens: {dpop_enabled: false}\n", "token-service"),
+               CLI::ParseError);
+  EXPECT_THROW(reader.translate("tokens: {sts_url: 'https://s/issue'}\n", "token-service"),
+               CLI::ParseError);
+  EXPECT_THROW(reader.translate("tokens: {audience: x}\n", "token-service"), CLI::ParseError);
 }
 
 TEST(ConfigFile, BackendTlsMapsOntoPgServerFlags) {
