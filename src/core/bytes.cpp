@@ -15,8 +15,7 @@ std::string to_hex(ByteView data) {
   return out;
 }
 
-namespace {
-int hex_value(char c) noexcept {
+int hex_digit_value(char c) noexcept {
   if (c >= '0' && c <= '9') {
     return c - '0';
   }
@@ -28,7 +27,6 @@ int hex_value(char c) noexcept {
   }
   return -1;
 }
-}  // namespace
 
 std::optional<Bytes> from_hex(std::string_view text) {
   if (text.size() % 2 != 0) {
@@ -36,8 +34,8 @@ std::optional<Bytes> from_hex(std::string_view text) {
   }
   Bytes out(text.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = hex_value(text[2 * i]);
-    const int lo = hex_value(text[2 * i + 1]);
+    const int hi = hex_digit_value(text[2 * i]);
+    const int lo = hex_digit_value(text[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       return std::nullopt;
     }

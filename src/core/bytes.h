@@ -17,6 +17,9 @@ using ByteView = std::span<const std::uint8_t>;
 /// Lowercase hex of `data`.
 std::string to_hex(ByteView data);
 
+/// The value of one hex digit (either case), or -1 for any other character.
+int hex_digit_value(char c) noexcept;
+
 /// Decodes hex (either case, even length, no prefix, no whitespace). nullopt on any bad input.
 std::optional<Bytes> from_hex(std::string_view text);
 

@@ -2,23 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "core/bytes.h"
 #include "sts/errors.h"
 
 namespace atls::sts {
 namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 Failure malformed(std::string detail) {
   return Failure{make_error_code(Errc::FormMalformed), std::move(detail)};
@@ -35,8 +23,8 @@ Outcome<std::string> decode_component(std::string_view text) {
       if (i + 2 >= text.size()) {
         return malformed("truncated percent-escape");
       }
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
+      const int high = hex_digit_value(text[i + 1]);
+      const int low = hex_digit_value(text[i + 2]);
       if (high < 0 || low < 0) {
         return malformed("invalid percent-escape");
       }

@@ -4,6 +4,7 @@
 
 #include "attest/snp/errors.h"
 #include "attest/snp/little_endian.h"
+#include "core/bytes.h"
 
 namespace atls::attest::snp {
 namespace {
@@ -11,19 +12,6 @@ namespace {
 using detail::all_zero;
 using detail::load_le32;
 using detail::store_le32;
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 Guid guid_of(std::string_view text) noexcept {
   // Only called with the compile-time constants below.
@@ -50,8 +38,8 @@ std::optional<Guid> Guid::parse(std::string_view text) noexcept {
       ++i;
       continue;
     }
-    const int high = hex_value(text[i]);
-    const int low = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
+    const int high = hex_digit_value(text[i]);
+    const int low = i + 1 < text.size() ? hex_digit_value(text[i + 1]) : -1;
     if (high < 0 || low < 0 || out >= guid.bytes.size()) {
       return std::nullopt;
     }
