@@ -332,6 +332,18 @@ UpstreamResponse make_text_response(const asio::any_io_executor& executor, int s
   return response;
 }
 
+void send_not_found(ServerExchange& exchange, const asio::any_io_executor& executor) {
+  auto missing = make_text_response(executor, 404, "Not Found\n");
+  exchange.send_response(std::move(missing.head), std::move(missing.body));
+}
+
+void send_method_not_allowed(ServerExchange& exchange, const asio::any_io_executor& executor,
+                             std::string_view allow) {
+  auto refused = make_text_response(executor, 405, "Method Not Allowed\n");
+  refused.head.headers.add("allow", allow);
+  exchange.send_response(std::move(refused.head), std::move(refused.body));
+}
+
 asio::awaitable<void> run_request_handler(RequestHandler handler, ServerExchangePtr exchange) {
   // The handler is project code that reports failures through responses; this boundary only
   // keeps an unexpected exception from taking the process down.

@@ -66,14 +66,11 @@ http::RequestHandler admin_handler(std::shared_ptr<Registry> registry,
     const std::string_view target = request.target;
     const std::string_view path = target.substr(0, target.find('?'));
     if (path != "/health" && path != "/attestation/ready" && path != "/metrics") {
-      auto missing = http::make_text_response(executor, 404, "Not Found\n");
-      exchange->send_response(std::move(missing.head), std::move(missing.body));
+      http::send_not_found(*exchange, executor);
       co_return;
     }
     if (request.method != "GET" && request.method != "HEAD") {
-      auto refused = http::make_text_response(executor, 405, "Method Not Allowed\n");
-      refused.head.headers.add("allow", "GET, HEAD");
-      exchange->send_response(std::move(refused.head), std::move(refused.body));
+      http::send_method_not_allowed(*exchange, executor, "GET, HEAD");
       co_return;
     }
     int status = 200;

@@ -125,9 +125,7 @@ asio::awaitable<void> TokenService::handle(http::ServerExchangePtr exchange) {
           .substr(0, std::min(request.target.find('?'), request.target.size()));
   if (path == "/token") {
     if (request.method != "POST") {
-      auto refused = http::make_text_response(executor, 405, "Method Not Allowed\n");
-      refused.head.headers.add("allow", "POST");
-      exchange->send_response(std::move(refused.head), std::move(refused.body));
+      http::send_method_not_allowed(*exchange, executor, "POST");
       co_return;
     }
     co_await handle_token(std::move(exchange));
@@ -135,14 +133,11 @@ asio::awaitable<void> TokenService::handle(http::ServerExchangePtr exchange) {
   }
   const bool is_metadata = path == "/.well-known/oauth-authorization-server";
   if (!is_metadata && path != "/jwks") {
-    auto missing = http::make_text_response(executor, 404, "Not Found\n");
-    exchange->send_response(std::move(missing.head), std::move(missing.body));
+    http::send_not_found(*exchange, executor);
     co_return;
   }
   if (request.method != "GET" && request.method != "HEAD") {
-    auto refused = http::make_text_response(executor, 405, "Method Not Allowed\n");
-    refused.head.headers.add("allow", "GET, HEAD");
-    exchange->send_response(std::move(refused.head), std::move(refused.body));
+    http::send_method_not_allowed(*exchange, executor, "GET, HEAD");
     co_return;
   }
   auto response = json_response(executor, 200, is_metadata ? metadata() : deps_.issuer->jwks());

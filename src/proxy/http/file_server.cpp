@@ -117,9 +117,7 @@ http::RequestHandler file_server_handler(fs::path root) {
     auto executor = co_await asio::this_coro::executor;
     const auto& request = exchange->request();
     if (request.method != "GET" && request.method != "HEAD") {
-      auto refused = http::make_text_response(executor, 405, "Method Not Allowed\n");
-      refused.head.headers.add("allow", "GET, HEAD");
-      exchange->send_response(std::move(refused.head), std::move(refused.body));
+      http::send_method_not_allowed(*exchange, executor, "GET, HEAD");
       co_return;
     }
     auto path = resolve_request_path(root, request.target);
@@ -128,8 +126,7 @@ http::RequestHandler file_server_handler(fs::path root) {
       *path /= "index.html";
     }
     if (!path || !fs::is_regular_file(*path, ec)) {
-      auto missing = http::make_text_response(executor, 404, "Not Found\n");
-      exchange->send_response(std::move(missing.head), std::move(missing.body));
+      http::send_not_found(*exchange, executor);
       co_return;
     }
     std::ifstream file(*path, std::ios::binary);

@@ -62,9 +62,7 @@ http::RequestHandler health_check_handler(std::string version) {
     auto executor = co_await asio::this_coro::executor;
     const auto& method = exchange->request().method;
     if (method != "GET" && method != "HEAD") {
-      auto refused = http::make_text_response(executor, 405, "Method Not Allowed\n");
-      refused.head.headers.add("allow", "GET, HEAD");
-      exchange->send_response(std::move(refused.head), std::move(refused.body));
+      http::send_method_not_allowed(*exchange, executor, "GET, HEAD");
       co_return;
     }
     auto response = http::make_text_response(executor, 200, body);
