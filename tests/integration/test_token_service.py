@@ -5,6 +5,7 @@ import base64
 import json
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -263,3 +264,21 @@ def test_dpop_proofs_are_checked_like_rfc_9449_says(service):
     text = metrics(svc)
     assert metric_value(text, "atls_token_requests_rejected_total", reason="dpop.replayed") == 1
     assert metric_value(text, "atls_token_dpop_nonces_issued_total") >= 2
+
+
+def test_sighup_reloads_the_policy(service, tmp_path):
+    """A new policy applies to the next exchange (docs/token-service.md "Operations")."""
+    svc = service
+    assert get_token(svc, measurement=OTHER).returncode == 4
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps([{"measurement_id": "new-build", "attestation_type": "dcap-tdx",
+                                   "measurements": {"mrtd": {"expected": OTHER}}}]))
+    svc["process"].proc.send_signal(signal.SIGHUP)
+    svc["process"].wait_for("policy reloaded")
+    result = get_token(svc, measurement=OTHER)
+    assert result.returncode == 0, result.stderr.decode()
+    keys = jwk.JWKSet.from_json(json.dumps(https_get(svc, "/jwks")))
+    claims = json.loads(jwt.JWT(jwt=json.loads(result.stdout)["access_token"], key=keys).claims)
+    assert claims["sub"] == "new-build"
+    # The old workload is refused now.
+    assert get_token(svc, measurement=ACCEPTED).returncode == 4
