@@ -19,12 +19,30 @@
 namespace atls::cli {
 namespace {
 
-// Global options a reload applies: what the appraiser is built from, and the log level
-// (merge_reloadable copies the same members).
-constexpr std::array<std::string_view, 6> kReloadableGlobalOptions{
-    "--measurements-file", "--allowed-remote-attestation-type", "--collateral",
-    "--accept-tcb-status", "--override-azure-outdated-tcb",     "--log-debug",
+// Global options a reload applies: what the appraiser is built from, and the log level. One
+// table names each option and copies its member, so the options reported as applied and the
+// members merge_reloadable applies cannot drift apart.
+struct ReloadableOption {
+  std::string_view flag;
+  void (*apply)(GlobalOptions& merged, const GlobalOptions& reparsed);
 };
+constexpr std::array<ReloadableOption, 6> kReloadableGlobalOptions{{
+    {"--measurements-file",
+     [](GlobalOptions& m, const GlobalOptions& r) { m.measurements_file = r.measurements_file; }},
+    {"--allowed-remote-attestation-type",
+     [](GlobalOptions& m, const GlobalOptions& r) {
+       m.allowed_remote_attestation_type = r.allowed_remote_attestation_type;
+     }},
+    {"--collateral",
+     [](GlobalOptions& m, const GlobalOptions& r) { m.collateral_files = r.collateral_files; }},
+    {"--accept-tcb-status",
+     [](GlobalOptions& m, const GlobalOptions& r) { m.accept_tcb_status = r.accept_tcb_status; }},
+    {"--override-azure-outdated-tcb",
+     [](GlobalOptions& m, const GlobalOptions& r) {
+       m.override_azure_outdated_tcb = r.override_azure_outdated_tcb;
+     }},
+    {"--log-debug", [](GlobalOptions& m, const GlobalOptions& r) { m.log_debug = r.log_debug; }},
+}};
 
 // Subcommand options the TLS reloaders read (GlobalOptions::command_tls).
 constexpr std::array<std::string_view, 6> kReloadableTlsOptions{
@@ -41,8 +59,8 @@ constexpr std::chrono::milliseconds kFileSettleTime{500};
 bool is_reloadable_option(std::string_view key, bool reloads_tls) {
   const auto space = key.rfind(' ');
   if (space == std::string_view::npos) {
-    return std::find(kReloadableGlobalOptions.begin(), kReloadableGlobalOptions.end(), key) !=
-           kReloadableGlobalOptions.end();
+    return std::any_of(kReloadableGlobalOptions.begin(), kReloadableGlobalOptions.end(),
+                       [key](const ReloadableOption& option) { return option.flag == key; });
   }
   const auto option = key.substr(space + 1);
   return reloads_tls && std::find(kReloadableTlsOptions.begin(), kReloadableTlsOptions.end(),
@@ -52,12 +70,9 @@ bool is_reloadable_option(std::string_view key, bool reloads_tls) {
 GlobalOptions merge_reloadable(const GlobalOptions& running, const GlobalOptions& reparsed,
                                bool reloads_tls, std::vector<std::string>& needs_restart) {
   GlobalOptions merged = running;
-  merged.measurements_file = reparsed.measurements_file;
-  merged.allowed_remote_attestation_type = reparsed.allowed_remote_attestation_type;
-  merged.collateral_files = reparsed.collateral_files;
-  merged.accept_tcb_status = reparsed.accept_tcb_status;
-  merged.override_azure_outdated_tcb = reparsed.override_azure_outdated_tcb;
-  merged.log_debug = reparsed.log_debug;
+  for (const auto& option : kReloadableGlobalOptions) {
+    option.apply(merged, reparsed);
+  }
   // A server that loses its certificate files would fall back to an ephemeral self-signed
   // certificate: that is a different deployment, not a rotation, so it needs a restart.
   const bool drops_server_certificate =
@@ -259,8 +274,13 @@ class Reloader : public std::enable_shared_from_this<Reloader> {
     }
     // On the main io_context: it stops running handlers when the command returns, so the hook
     // never outlives the listeners it refers to.
+    // reload_on_change needs a restart, so the running value says whether a watch exists.
+    std::vector<std::string> files;
+    if (running_.reload_on_change) {
+      files = reloadable_files(running_);
+    }
     boost::asio::post(main_, [self = shared_from_this(), in_force, install_tls,
-                              files = reloadable_files(running_)] {
+                              files = std::move(files)] {
       if (install_tls) {
         install_tls();
         spdlog::info("TLS certificate reloaded: new connections present it, open ones keep theirs");
