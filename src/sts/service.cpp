@@ -8,6 +8,7 @@
 #include "core/digest.h"
 #include "core/offload.h"
 #include "http/h1_server.h"
+#include "http/message.h"
 #include "ops/channel_recorder.h"
 #include "ratls/errors.h"
 #include "sts/dpop/errors.h"
@@ -60,10 +61,8 @@ bool is_form_content_type(std::optional<std::string_view> value) {
   while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) {
     media.remove_suffix(1);
   }
-  constexpr std::string_view kForm = "application/x-www-form-urlencoded";
-  return media.size() == kForm.size() &&
-         std::equal(media.begin(), media.end(), kForm.begin(),
-                    [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+  // Media types are case-insensitive (RFC 9110 §8.3.1).
+  return http::iequals(media, "application/x-www-form-urlencoded");
 }
 
 }  // namespace

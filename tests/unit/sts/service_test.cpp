@@ -221,6 +221,11 @@ TEST_F(TokenServiceTest, DecisionsFollowTheDocumentedOrder) {
                            {proof(key_, nonce(), "https://sts.example.test/other")}))
                 .second,
             "dpop.uri_mismatch");
+  // Media types compare case-insensitively, parameters aside (RFC 9110 §8.3.1).
+  EXPECT_EQ(error_of(*post("grant_type=password", {proof(key_, nonce())},
+                           "Application/X-WWW-Form-URLencoded ; charset=utf-8"))
+                .second,
+            "sts.unsupported_grant_type");
   // Not a form.
   auto json = post("{}", {proof(key_, nonce())}, "application/json");
   EXPECT_EQ(error_of(*json).second, "sts.form_malformed");
