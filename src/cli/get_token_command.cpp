@@ -7,16 +7,14 @@
 //   2. Evidence binding the key's thumbprint and that nonce (sts/token_exchange.h), then the
 //      token-exchange POST with a proof carrying the nonce. A nonce that rotated in between
 //      gets one more round.
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/file_write.h"
 #include "net/address.h"
 #include "net/http_get.h"
 #include "sts/dpop/dpop.h"
@@ -58,14 +56,8 @@ Outcome<sts::jose::Signer> load_or_create_dpop_key(const std::string& path) {
     return key.error();
   }
   const std::string pem = tls::private_key_to_pem(key->get());
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Failure{ErrorCode(errno, boost::system::system_category()), "creating " + path};
-  }
-  const bool written = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size());
-  const bool closed = ::close(fd) == 0;
-  if (!written || !closed) {
-    return Failure{ErrorCode(errno, boost::system::system_category()), "writing " + path};
+  if (auto written = write_new_file(path, pem, 0600); !written) {
+    return Failure{written.error(), "writing " + path};
   }
   spdlog::info("new DPoP key (P-256) written to {}", path);
   auto signer = sts::jose::Signer::from_private_key(std::move(*key));

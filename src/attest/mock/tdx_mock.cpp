@@ -16,6 +16,7 @@
 
 #include "attest/tdx/x509_util.h"
 #include "core/digest.h"
+#include "core/file_write.h"
 #include "core/json.h"
 #include "tls/certificate_builder.h"
 #include "tls/credentials.h"
@@ -588,23 +589,7 @@ Outcome<void> write_mode_file(const std::filesystem::path& path, std::string_vie
                               mode_t mode) {
   std::error_code ec;
   std::filesystem::remove(path, ec);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return export_failed(path);
-  }
-  std::size_t written = 0;
-  while (written < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      ::close(fd);
-      return export_failed(path);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::close(fd) != 0) {
+  if (!write_new_file(path, content, mode)) {
     return export_failed(path);
   }
   return {};
