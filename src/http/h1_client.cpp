@@ -38,7 +38,11 @@ bool closed_by_peer(const boost::system::error_code& ec) {
 template <class Stream>
 struct H1ClientSession<Stream>::Exchange {
   explicit Exchange(const asio::any_io_executor& executor) : decided_event(executor) {}
-  RequestHead request;
+  // What the response and body coroutines need of the request (the head itself may be the
+  // caller's, see send_borrowed()).
+  bool head_request = false;
+  std::string method;
+  std::uint64_t request_content_length = 0;
   BodyPipePtr request_body;
   BodyPipePtr response_body;
   Framing request_framing = Framing::None;
@@ -104,6 +108,13 @@ void H1ClientSession<Stream>::part_done(const std::shared_ptr<Exchange>& exchang
 template <class Stream>
 asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send(
     RequestHead request, BodyPipePtr request_body, InformationalHandler on_informational) {
+  co_return co_await send_borrowed(&request, std::move(request_body), std::move(on_informational));
+}
+
+template <class Stream>
+asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowed(
+    const RequestHead* borrowed, BodyPipePtr request_body, InformationalHandler on_informational) {
+  const RequestHead& request = *borrowed;
   auto self = this->shared_from_this();
   auto executor = co_await asio::this_coro::executor;
   busy_ = true;
@@ -124,7 +135,9 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send(
   const std::string head = serialize_request_head(
       request, host,
       exchange->request_framing == Framing::Tunnel ? Framing::None : exchange->request_framing);
-  exchange->request = std::move(request);
+  exchange->method = request.method;
+  exchange->head_request = request.method == "HEAD";
+  exchange->request_content_length = request.content_length.value_or(0);
   exchange->request_body = std::move(request_body);
 
   auto [write_ec, written] = co_await asio::async_write(stream_, asio::buffer(head), kUseTuple);
@@ -146,7 +159,7 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send(
     exchange->parser = std::make_unique<ResponseParser>();
     exchange->parser->header_limit(options_.max_header_bytes);
     exchange->parser->body_limit(boost::none);
-    exchange->parser->skip(exchange->request.method == "HEAD");
+    exchange->parser->skip(exchange->head_request);
     auto [read_ec, n] =
         co_await bhttp::async_read_header(stream_, buffer_, *exchange->parser, kUseTuple);
     if (read_ec) {
@@ -200,7 +213,7 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send(
       co_return response;
     }
   }
-  const bool has_content = response_has_content(exchange->request.method, response.head.status);
+  const bool has_content = response_has_content(exchange->method, response.head.status);
   if (!has_content || exchange->parser->is_done()) {
     response.head.has_body = false;
     if (has_content) {
@@ -292,7 +305,7 @@ asio::awaitable<void> H1ClientSession<Stream>::write_request_body(
         auto [last_ec, n] = co_await asio::async_write(stream_, asio::buffer(last), kUseTuple);
         ec = last_ec;
       } else if (exchange->request_framing == Framing::ContentLength &&
-                 written != exchange->request.content_length.value_or(0)) {
+                 written != exchange->request_content_length) {
         exchange->failed = true;
       } else if (exchange->request_framing == Framing::Tunnel) {
         // The client closed its side of the tunnel: end ours (TCP half-close).

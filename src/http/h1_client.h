@@ -34,6 +34,11 @@ class H1ClientSession final : public UpstreamSession,
   boost::asio::awaitable<Outcome<UpstreamResponse>> send(
       RequestHead request, BodyPipePtr request_body,
       InformationalHandler on_informational) override;
+  /// As send(), but the request head stays the caller's (it must outlive the call). A pool
+  /// that resends a request when a reused connection turns out to be closed (RFC 9112 §9.3.1)
+  /// then needs no copy of every request it sends.
+  boost::asio::awaitable<Outcome<UpstreamResponse>> send_borrowed(
+      const RequestHead* request, BodyPipePtr request_body, InformationalHandler on_informational);
 
   bool can_send() const noexcept override { return !busy_ && !closed_; }
   bool closed() const noexcept override { return closed_; }

@@ -6,7 +6,6 @@
 //
 // Input: byte 0 selects the direction (0: request head, 1: response head, 2: raw field pairs
 // as they could arrive in HTTP/2 HEADERS), the rest is the message.
-#include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -46,8 +45,8 @@ std::optional<Fields> reparse(const std::string& serialized) {
 
 void check_forwarded_request(const atls::http::RequestHead& in) {
   atls::ratls::PeerAttestation unattested;
-  const auto out = atls::proxy::make_target_request(
-      in, std::string(kTarget), boost::asio::ip::make_address("127.0.0.1"), unattested);
+  const auto out =
+      atls::proxy::make_target_request(in, std::string(kTarget), "127.0.0.1", unattested);
   const std::string wire =
       atls::http::serialize_request_head(out, out.authority, atls::http::Framing::None);
   auto fields = reparse<true>(wire);

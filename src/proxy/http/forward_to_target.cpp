@@ -25,10 +25,21 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-asio::awaitable<void> forward(http::ServerExchangePtr exchange, OriginPool& pool,
-                              std::string host_header,
-                              std::shared_ptr<const ratls::ChannelInfo> channel,
-                              std::shared_ptr<const std::function<void(int)>> observer) {
+// What every request of one channel shares, built once per channel rather than per request
+// (the textual peer address costs an inet_ntop, the host a string copy). Shared with each
+// request's coroutine, which may outlive the channel's session.
+struct ChannelForwarding {
+  OriginPool* pool = nullptr;
+  std::string host_header;
+  std::string channel_peer_ip;
+  std::shared_ptr<const ratls::ChannelInfo> channel;
+  std::shared_ptr<const std::function<void(int)>> observer;
+};
+
+asio::awaitable<void> forward(http::ServerExchangePtr exchange,
+                              std::shared_ptr<const ChannelForwarding> forwarding) {
+  OriginPool& pool = *forwarding->pool;
+  const auto& observer = forwarding->observer;
   const RequestHead& request = exchange->request();
   auto executor = co_await asio::this_coro::executor;
   if (http::is_tunnel_connect(request)) {
@@ -37,8 +48,8 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange, OriginPool& pool
     co_return;
   }
   const bool extended_websocket = http::is_websocket_connect(request);
-  RequestHead upstream =
-      make_target_request(request, host_header, exchange->peer_address(), channel->peer);
+  RequestHead upstream = make_target_request(
+      request, forwarding->host_header, forwarding->channel_peer_ip, forwarding->channel->peer);
   std::weak_ptr<http::ServerExchange> weak = exchange;
   // Named and of the parameter's exact type: see the GCC 12 note in core/offload.h.
   http::InformationalHandler relay_interim = [weak](const ResponseHead& interim) {
@@ -80,7 +91,7 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange, OriginPool& pool
 }  // namespace
 
 RequestHead make_target_request(const RequestHead& request, const std::string& host_header,
-                                const asio::ip::address& channel_peer,
+                                std::string_view channel_peer_ip,
                                 const ratls::PeerAttestation& peer) {
   RequestHead upstream;
   upstream.method = request.method;
@@ -96,13 +107,14 @@ RequestHead make_target_request(const RequestHead& request, const std::string& h
   upstream.headers.erase("host");
   upstream.authority = host_header;
   // §7.3: X-Real-IP is the channel's peer; X-Forwarded-For appends it to the first value.
-  const std::string peer_ip = channel_peer.to_string();
-  upstream.headers.set("x-real-ip", peer_ip);
+  upstream.headers.set("x-real-ip", channel_peer_ip);
   const auto forwarded = request.headers.get("x-forwarded-for");
   if (forwarded && !trim(*forwarded).empty()) {
-    upstream.headers.set("x-forwarded-for", std::string(trim(*forwarded)) + ", " + peer_ip);
+    std::string appended(trim(*forwarded));
+    appended.append(", ").append(channel_peer_ip);
+    upstream.headers.set("x-forwarded-for", appended);
   } else {
-    upstream.headers.set("x-forwarded-for", peer_ip);
+    upstream.headers.set("x-forwarded-for", channel_peer_ip);
   }
   set_attestation_headers(upstream.headers, peer);
 
@@ -130,12 +142,14 @@ TargetForwarder::TargetForwarder(std::vector<std::unique_ptr<OriginPool>> pools,
     : pools_(std::move(pools)), host_header_(std::move(host_header)) {}
 
 http::RequestHandler TargetForwarder::handler_for(const ChannelContext& context) {
-  OriginPool* pool = pools_.at(context.io_index).get();
-  auto channel = context.channel;
-  std::string host = host_header_;
-  return [pool, channel, host, observer = observer_](http::ServerExchangePtr exchange) {
-    return forward(std::move(exchange), *pool, host, channel, observer);
-  };
+  auto forwarding = std::make_shared<ChannelForwarding>();
+  forwarding->pool = pools_.at(context.io_index).get();
+  forwarding->host_header = host_header_;
+  forwarding->channel_peer_ip = context.peer.address().to_string();
+  forwarding->channel = context.channel;
+  forwarding->observer = observer_;
+  return [shared = std::shared_ptr<const ChannelForwarding>(std::move(forwarding))](
+             http::ServerExchangePtr exchange) { return forward(std::move(exchange), shared); };
 }
 
 }  // namespace atls::proxy

@@ -37,11 +37,12 @@ class TargetForwarder {
   std::shared_ptr<const std::function<void(int)>> observer_;
 };
 
-/// The request sent to the target for `request` received from a channel whose client is
-/// `peer` (exposed for tests).
+/// The request sent to the target for `request` received from a channel whose client has the
+/// address `channel_peer_ip` (textual, §7.3's X-Real-IP) and attestation `peer` (exposed for
+/// tests).
 http::RequestHead make_target_request(const http::RequestHead& request,
                                       const std::string& host_header,
-                                      const boost::asio::ip::address& channel_peer,
+                                      std::string_view channel_peer_ip,
                                       const ratls::PeerAttestation& peer);
 
 }  // namespace atls::proxy

@@ -60,9 +60,10 @@ asio::awaitable<Outcome<http::UpstreamResponse>> OriginPool::send(
   if (!session) {
     co_return session.error();
   }
+  // The head stays in this frame and the session borrows it, so that the keep-alive race
+  // below can resend it without a copy of every request.
   const bool retryable = !request.has_body && (*session)->requests_sent() > 0;
-  auto copy = retryable ? std::optional<http::RequestHead>(request) : std::nullopt;
-  auto response = co_await (*session)->send(std::move(request), body, on_informational);
+  auto response = co_await (*session)->send_borrowed(&request, body, on_informational);
   if (!response && retryable &&
       response.error().code == make_error_code(http::Errc::ConnectionClosed)) {
     auto fresh = co_await acquire(true);
@@ -71,7 +72,7 @@ asio::awaitable<Outcome<http::UpstreamResponse>> OriginPool::send(
     }
     auto retry_body = std::make_shared<http::BodyPipe>(executor_);
     retry_body->finish();
-    co_return co_await (*fresh)->send(std::move(*copy), retry_body, on_informational);
+    co_return co_await (*fresh)->send_borrowed(&request, retry_body, on_informational);
   }
   co_return response;
 }

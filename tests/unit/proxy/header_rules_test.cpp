@@ -2,8 +2,6 @@
 // shaping, attestation headers, file-server path resolution, provider URLs.
 #include <gtest/gtest.h>
 
-#include <boost/asio/ip/address.hpp>
-
 #include "proxy/http/attestation_headers.h"
 #include "proxy/http/client_proxy.h"
 #include "proxy/http/file_server.h"
@@ -41,7 +39,7 @@ TEST(TargetRequest, RewritesAsFlashbotsAndStripsSpoofing) {
                       {"Connection", "keep-alive"},
                       {"X-Bad", "a\r\nx-injected: yes"},
                       {"Content-Type", "application/json"}};
-  const auto peer_ip = boost::asio::ip::make_address("192.0.2.7");
+  const std::string peer_ip = "192.0.2.7";
   ratls::PeerAttestation unattested;
   auto out = make_target_request(in, "backend:8080", peer_ip, unattested);
   EXPECT_EQ(out.authority, "backend:8080");  // Host on the wire
@@ -65,7 +63,7 @@ TEST(TargetRequest, ExtendedConnectBecomesAnHttp11Upgrade) {
   in.protocol = "websocket";
   in.target = "/chat";
   in.headers = Fields{{"sec-websocket-version", "13"}, {"sec-websocket-protocol", "chat"}};
-  auto out = make_target_request(in, "t:1", boost::asio::ip::make_address("127.0.0.1"), {});
+  auto out = make_target_request(in, "t:1", "127.0.0.1", {});
   EXPECT_EQ(out.method, "GET");
   EXPECT_TRUE(out.headers.has_token("upgrade", "websocket"));
   EXPECT_TRUE(out.headers.has_token("connection", "upgrade"));
