@@ -40,7 +40,6 @@ struct H1ClientSession<Stream>::Exchange {
   explicit Exchange(const asio::any_io_executor& executor) : decided_event(executor) {}
   // What the response and body coroutines need of the request (the head itself may be the
   // caller's, see send_borrowed()).
-  bool head_request = false;
   std::string method;
   std::uint64_t request_content_length = 0;
   BodyPipePtr request_body;
@@ -136,7 +135,6 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
       request, host,
       exchange->request_framing == Framing::Tunnel ? Framing::None : exchange->request_framing);
   exchange->method = request.method;
-  exchange->head_request = request.method == "HEAD";
   exchange->request_content_length = request.content_length.value_or(0);
   exchange->request_body = std::move(request_body);
 
@@ -159,7 +157,7 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
     exchange->parser = std::make_unique<ResponseParser>();
     exchange->parser->header_limit(options_.max_header_bytes);
     exchange->parser->body_limit(boost::none);
-    exchange->parser->skip(exchange->head_request);
+    exchange->parser->skip(exchange->method == "HEAD");
     auto [read_ec, n] =
         co_await bhttp::async_read_header(stream_, buffer_, *exchange->parser, kUseTuple);
     if (read_ec) {
