@@ -271,20 +271,30 @@ asio::awaitable<void> ChannelPool::open_extra_h1() {
   }
 }
 
+std::optional<UpstreamChannel> ChannelPool::try_acquire() {
+  if (stopped_) {
+    return std::nullopt;
+  }
+  if (h2_.session && h2_.session->can_send()) {
+    return h2_;
+  }
+  prune_closed_h1();
+  for (const auto& channel : h1_) {
+    if (!channel.retired && channel.session->can_send()) {
+      return channel;
+    }
+  }
+  return std::nullopt;
+}
+
 asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::acquire() {
   const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
   for (;;) {
     if (stopped_) {
       co_return Failure{make_error_code(http::Errc::ConnectionClosed), "proxy is shutting down"};
     }
-    if (h2_.session && h2_.session->can_send()) {
-      co_return h2_;
-    }
-    prune_closed_h1();
-    for (const auto& channel : h1_) {
-      if (!channel.retired && channel.session->can_send()) {
-        co_return channel;
-      }
+    if (auto ready = try_acquire()) {
+      co_return std::move(*ready);
     }
     if (h1_mode_ && !h1_.empty() &&
         h1_.size() + connecting_ + reserved_ < options_.max_h1_channels) {

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/async_event.h"
@@ -75,6 +76,10 @@ class ChannelPool {
   /// A channel that can take a request now. Errors: no channel within acquire_timeout (the
   /// detail carries the last connection error).
   boost::asio::awaitable<Outcome<UpstreamChannel>> acquire();
+  /// A channel that can take a request now, without suspending: the usual case once the pool
+  /// is up, and on the path of every request, so it costs no coroutine frame. nullopt when
+  /// every channel is busy, closed or still connecting (then acquire() waits).
+  std::optional<UpstreamChannel> try_acquire();
 
   /// Stops reconnecting and closes the channels gracefully.
   void shutdown();

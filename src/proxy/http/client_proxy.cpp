@@ -161,12 +161,16 @@ asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket, asio::ip::ad
 asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
   auto executor = co_await asio::this_coro::executor;
   const RequestHead& source = exchange->request();
-  auto channel = co_await pool_.acquire();
+  std::optional<UpstreamChannel> channel = pool_.try_acquire();
   if (!channel) {
-    auto failed = http::make_text_response(executor, 502,
-                                           "Request failed: " + channel.error().describe() + "\n");
-    exchange->send_response(std::move(failed.head), std::move(failed.body));
-    co_return;
+    auto waited = co_await pool_.acquire();
+    if (!waited) {
+      auto failed = http::make_text_response(executor, 502,
+                                             "Request failed: " + waited.error().describe() + "\n");
+      exchange->send_response(std::move(failed.head), std::move(failed.body));
+      co_return;
+    }
+    channel = std::move(*waited);
   }
   const bool websocket_h1 = http::is_websocket_upgrade(source);
   RequestHead request = make_channel_request(source, channel->version, server_authority_);
