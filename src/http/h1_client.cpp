@@ -1,18 +1,17 @@
 #include "http/h1_client.h"
 
+#include <spdlog/spdlog.h>
+
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 
 #include "core/async_event.h"
 #include "http/errors.h"
+#include "http/h1_parser.h"
 #include "http/h1_wire.h"
 #include "http/semantics.h"
 #include "http/stream_util.h"
@@ -21,15 +20,10 @@ namespace atls::http {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-
-using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
 
 bool closed_by_peer(const boost::system::error_code& ec) {
-  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::ssl::error::stream_truncated;
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
 }
 
 }  // namespace
@@ -45,8 +39,7 @@ struct H1ClientSession<Stream>::Exchange {
   BodyPipePtr request_body;
   BodyPipePtr response_body;
   Framing request_framing = Framing::None;
-  std::unique_ptr<ResponseParser> parser;
-  std::size_t header_count = 0;
+  std::optional<h1::BodyDecoder> decoder;  // of the response body
   bool keep_alive = true;
   bool request_done = false;
   bool response_done = false;
@@ -72,14 +65,14 @@ H1ClientSession<Stream>::H1ClientSession(Stream stream, H1ClientOptions options)
 template <class Stream>
 H1ClientSession<Stream>::~H1ClientSession() {
   boost::system::error_code ignored;
-  beast::get_lowest_layer(stream_).socket().close(ignored);
+  tcp_socket(stream_).close(ignored);
 }
 
 template <class Stream>
 void H1ClientSession<Stream>::close() {
   const bool was_closed = closed_;
   closed_ = true;
-  beast::get_lowest_layer(stream_).close();
+  abort_stream(stream_);
   if (!was_closed && on_state_) {
     on_state_();
   }
@@ -153,54 +146,54 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
   }
 
   // Interim responses, then the final head (RFC 9112 §4, RFC 9110 §15.2).
+  h1::ParsedResponse parsed;
   for (;;) {
-    exchange->parser = std::make_unique<ResponseParser>();
-    exchange->parser->header_limit(options_.max_header_bytes);
-    exchange->parser->body_limit(boost::none);
-    exchange->parser->skip(exchange->method == "HEAD");
-    auto [read_ec, n] =
-        co_await bhttp::async_read_header(stream_, buffer_, *exchange->parser, kUseTuple);
-    if (read_ec) {
-      exchange->failed = true;
-      if (upgrade) {
-        exchange->decide(false);
+    const auto buffered = buffer_.data();
+    const auto result = h1::parse_response_head(
+        std::string_view(static_cast<const char*>(buffered.data()), buffered.size()),
+        options_.max_header_bytes, parsed);
+    if (result.status == h1::ParseStatus::Complete) {
+      buffer_.consume(result.consumed);
+      const int status = parsed.head.status;
+      if (status >= 100 && status < 200 && status != 101) {
+        if (on_informational) {
+          on_informational(parsed.head);
+        }
+        continue;
       }
-      close();
-      exchange->request_body->abandon();
-      const auto code = closed_by_peer(read_ec)                     ? Errc::ConnectionClosed
-                        : read_ec == bhttp::error::header_limit     ? Errc::HeaderTooLarge
-                        : read_ec == asio::error::operation_aborted ? Errc::ConnectionClosed
-                                                                    : Errc::MalformedResponse;
+      break;
+    }
+    if (result.status != h1::ParseStatus::Incomplete) {
+      abort_exchange(*exchange, upgrade);
+      const bool too_large = result.status == h1::ParseStatus::TooLarge;
+      co_return Failure{make_error_code(too_large ? Errc::HeaderTooLarge : Errc::MalformedResponse),
+                        "reading the response head: " +
+                            std::string(too_large ? "larger than the limit" : result.error)};
+    }
+    auto [read_ec, n] =
+        co_await stream_.async_read_some(buffer_.prepare(ReadScratch::size()), kUseTuple);
+    buffer_.commit(n);
+    if (read_ec) {
+      // Nothing of a response yet on a closed connection is the keep-alive race the pool may
+      // retry (ConnectionClosed); a head cut short is a broken response.
+      const bool nothing = buffer_.size() == 0;
+      abort_exchange(*exchange, upgrade);
+      const auto code =
+          (closed_by_peer(read_ec) && nothing) || read_ec == asio::error::operation_aborted
+              ? Errc::ConnectionClosed
+              : Errc::MalformedResponse;
       co_return Failure{make_error_code(code), "reading the response head: " + read_ec.message()};
     }
-    const auto& message = exchange->parser->get();
-    const int status = static_cast<int>(message.result_int());
-    if (status >= 100 && status < 200 && status != 101) {
-      if (on_informational) {
-        ResponseHead interim;
-        interim.status = status;
-        interim.headers = fields_from_beast(message.base());
-        on_informational(interim);
-      }
-      continue;
-    }
-    break;
   }
 
-  auto& message = exchange->parser->get();
   UpstreamResponse response;
-  response.head.status = static_cast<int>(message.result_int());
-  response.head.reason = std::string(message.reason());
-  response.head.version = message.version() == 10 ? Version::Http10 : Version::Http11;
-  response.head.headers = fields_from_beast(message.base());
-  exchange->header_count = response.head.headers.size();
-  if (const auto length = exchange->parser->content_length()) {
-    response.head.content_length = *length;
-  }
-  exchange->keep_alive = exchange->parser->keep_alive();
+  response.head = std::move(parsed.head);
+  const int status = response.head.status;
+  const Framing framing = h1::response_framing(exchange->method, parsed);
+  exchange->keep_alive = parsed.keep_alive && framing != Framing::CloseDelimited;
 
   if (upgrade) {
-    const bool tunnel = response.head.status == 101;
+    const bool tunnel = status == 101;
     exchange->decide(tunnel);
     if (tunnel) {
       response.head.has_body = true;
@@ -211,13 +204,25 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
       co_return response;
     }
   }
-  const bool has_content = response_has_content(exchange->method, response.head.status);
-  if (!has_content || exchange->parser->is_done()) {
+  if (framing == Framing::Tunnel) {
+    // RFC 9110 §15.2.2: a server switches protocols only when the request asked to.
+    abort_exchange(*exchange, false);
+    co_return Failure{make_error_code(Errc::MalformedResponse),
+                      "the target switched protocols without an upgrade request"};
+  }
+  if (!response_has_content(exchange->method, status)) {
     response.head.has_body = false;
-    if (has_content) {
-      response.body = std::make_shared<BodyPipe>(executor);
-      response.body->finish();
-    }
+    exchange->response_done = true;
+    part_done(exchange);
+    co_return response;
+  }
+  exchange->decoder.emplace(framing, response.head.content_length.value_or(0),
+                            options_.max_header_bytes);
+  if (exchange->decoder->done()) {
+    // An empty body (Content-Length: 0).
+    response.head.has_body = false;
+    response.body = std::make_shared<BodyPipe>(executor);
+    response.body->finish();
     exchange->response_done = true;
     part_done(exchange);
     co_return response;
@@ -225,7 +230,9 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
   response.head.has_body = true;
   response.body = std::make_shared<BodyPipe>(executor, options_.body_high_water);
   exchange->response_body = response.body;
-  if (parse_buffered_body(*exchange)) {
+  // A small body that arrived with the head (the usual case for small responses) is taken from
+  // the buffer right away, without a reader coroutine.
+  if (decode_buffered(*exchange)) {
     exchange->response_done = true;
     part_done(exchange);
     co_return response;
@@ -236,35 +243,42 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
 }
 
 template <class Stream>
-bool H1ClientSession<Stream>::parse_buffered_body(Exchange& exchange) {
-  // A small Content-Length body that arrived with the head (the usual case for small
-  // responses) is parsed from the buffer right away, without a reader coroutine.
-  auto& parser = *exchange.parser;
-  const auto length = parser.content_length();
-  if (!length || *length > buffer_.size() || *length > ReadScratch::size()) {
-    return false;
+void H1ClientSession<Stream>::abort_exchange(Exchange& exchange, bool upgrade) {
+  exchange.failed = true;
+  if (upgrade) {
+    exchange.decide(false);
   }
-  parser.get().body().data = scratch_.data();
-  parser.get().body().size = ReadScratch::size();
-  boost::system::error_code ec;
-  buffer_.consume(parser.put(buffer_.data(), ec));
-  if (ec == bhttp::error::need_buffer) {
-    ec = {};
+  close();
+  exchange.request_body->abandon();
+}
+
+template <class Stream>
+bool H1ClientSession<Stream>::decode_buffered(Exchange& exchange) {
+  auto& decoder = *exchange.decoder;
+  auto& pipe = *exchange.response_body;
+  while (buffer_.size() > 0 && !decoder.done() && !decoder.failed()) {
+    const auto buffered = buffer_.data();
+    const auto step =
+        decoder.next(ByteView(static_cast<const std::uint8_t*>(buffered.data()), buffered.size()));
+    if (!step.content.empty()) {
+      pipe.write(step.content);  // copies: the view points into buffer_
+    }
+    buffer_.consume(step.consumed);
+    if (step.consumed == 0) {
+      break;
+    }
   }
-  const std::size_t got = ReadScratch::size() - parser.get().body().size;
-  if (got > 0) {
-    exchange.response_body->write(scratch_.copy(got));
-  }
-  if (ec) {
+  if (decoder.failed()) {
+    spdlog::debug("target response body: {}", decoder.error());
     exchange.failed = true;
-    exchange.response_body->fail(make_error_code(Errc::MalformedResponse));
+    pipe.fail(make_error_code(Errc::MalformedResponse));
     return true;
   }
-  if (!parser.is_done()) {
-    return false;  // the reader coroutine continues from here
+  if (decoder.done()) {
+    pipe.finish(decoder.take_trailers());
+    return true;
   }
-  exchange.response_body->finish(fields_from_beast(parser.get().base(), exchange.header_count));
-  return true;
+  return false;
 }
 
 template <class Stream>
@@ -308,8 +322,7 @@ asio::awaitable<void> H1ClientSession<Stream>::write_request_body(
       } else if (exchange->request_framing == Framing::Tunnel) {
         // The client closed its side of the tunnel: end ours (TCP half-close).
         boost::system::error_code ignored;
-        beast::get_lowest_layer(stream_).socket().shutdown(asio::ip::tcp::socket::shutdown_send,
-                                                           ignored);
+        tcp_socket(stream_).shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
       }
       if (ec) {
         exchange->failed = true;
@@ -341,9 +354,9 @@ template <class Stream>
 asio::awaitable<void> H1ClientSession<Stream>::read_response_body(
     std::shared_ptr<Exchange> exchange) {
   auto self = this->shared_from_this();
-  auto& parser = *exchange->parser;
+  auto& decoder = *exchange->decoder;
   auto& pipe = *exchange->response_body;
-  while (!parser.is_done()) {
+  for (;;) {
     if (!pipe.writable()) {
       co_await pipe.wait_writable();
       if (pipe.consumer_gone()) {
@@ -352,28 +365,24 @@ asio::awaitable<void> H1ClientSession<Stream>::read_response_body(
       }
       continue;
     }
-    parser.get().body().data = scratch_.data();
-    parser.get().body().size = ReadScratch::size();
-    auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kUseTuple);
-    if (ec == bhttp::error::need_buffer) {
-      ec = {};
-    }
-    const std::size_t got = ReadScratch::size() - parser.get().body().size;
-    if (got > 0) {
-      pipe.write(scratch_.copy(got));
-    }
-    if (ec == bhttp::error::end_of_stream && parser.is_done()) {
-      break;  // a close-delimited body ended
-    }
-    if (ec) {
-      exchange->failed = true;
-      pipe.fail(
-          make_error_code(closed_by_peer(ec) ? Errc::BodyTruncated : Errc::MalformedResponse));
+    auto [ec, n] =
+        co_await stream_.async_read_some(buffer_.prepare(ReadScratch::size()), kUseTuple);
+    buffer_.commit(n);
+    if (decode_buffered(*exchange)) {
       break;
     }
-  }
-  if (parser.is_done()) {
-    pipe.finish(fields_from_beast(parser.get().base(), exchange->header_count));
+    if (ec) {
+      if (closed_by_peer(ec) && decoder.end_of_input()) {
+        pipe.finish();  // a close-delimited body ended (RFC 9112 §6.3 rule 8)
+        exchange->keep_alive = false;
+      } else {
+        exchange->failed = true;
+        pipe.fail(make_error_code(closed_by_peer(ec) || ec == asio::error::operation_aborted
+                                      ? Errc::BodyTruncated
+                                      : Errc::MalformedResponse));
+      }
+      break;
+    }
   }
   exchange->response_done = true;
   part_done(exchange);
@@ -410,7 +419,7 @@ asio::awaitable<void> H1ClientSession<Stream>::pump_tunnel_in(std::shared_ptr<Ex
   part_done(exchange);
 }
 
-template class H1ClientSession<PlainStream>;
+template class H1ClientSession<TcpSocket>;
 template class H1ClientSession<TlsStream>;
 
 }  // namespace atls::http

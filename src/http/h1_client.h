@@ -2,7 +2,8 @@
 // One HTTP/1.1 client connection (RFC 9112) used as an UpstreamSession: sends one request at a
 // time with a streamed body, reads the response head (relaying 1xx), then streams the response
 // body while the caller forwards it. Kept alive for the next request when both messages ended
-// cleanly. A 101 answer to an upgrade request turns the connection into a tunnel.
+// cleanly. A 101 answer to an upgrade request turns the connection into a tunnel. Responses are
+// parsed by http/h1_parser straight from the connection buffer.
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
@@ -56,7 +57,11 @@ class H1ClientSession final : public UpstreamSession,
   struct Exchange;
   boost::asio::awaitable<void> write_request_body(std::shared_ptr<Exchange> exchange);
   boost::asio::awaitable<void> read_response_body(std::shared_ptr<Exchange> exchange);
-  bool parse_buffered_body(Exchange& exchange);
+  /// Feeds buffered bytes to the response body's decoder; returns whether the body ended
+  /// (normally or not: the pipe has been finished or failed).
+  bool decode_buffered(Exchange& exchange);
+  /// Fails the exchange in progress and closes the connection.
+  void abort_exchange(Exchange& exchange, bool upgrade);
   boost::asio::awaitable<void> pump_tunnel_in(std::shared_ptr<Exchange> exchange);
   void part_done(const std::shared_ptr<Exchange>& exchange);
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -39,25 +40,44 @@ bool is_connection_specific(std::string_view name) {
          name == "transfer-encoding" || name == "upgrade" || name == "host";
 }
 
+// The header list of one submitted frame. It points at the caller's strings instead of copying
+// them: nghttp2_submit_{request,response,headers,trailer} copy every name and value (no
+// NGHTTP2_NV_FLAG_NO_COPY_* flag is set), so they need to live only until the submit call
+// returns. Numbers (:status, content-length) are formatted into the list's own slots.
 class NvList {
  public:
+  explicit NvList(std::size_t expected) { nva_.reserve(expected); }
+  NvList(const NvList&) = delete;
+  NvList& operator=(const NvList&) = delete;
+
   void add(std::string_view name, std::string_view value) {
-    storage_.emplace_back(name);
-    storage_.emplace_back(value);
+    nva_.push_back(
+        nghttp2_nv{bytes(name), bytes(value), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
   }
-  std::vector<nghttp2_nv> build() {
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(storage_.size() / 2);
-    for (std::size_t i = 0; i + 1 < storage_.size(); i += 2) {
-      nva.push_back(nghttp2_nv{reinterpret_cast<std::uint8_t*>(storage_[i].data()),
-                               reinterpret_cast<std::uint8_t*>(storage_[i + 1].data()),
-                               storage_[i].size(), storage_[i + 1].size(), NGHTTP2_NV_FLAG_NONE});
+  /// Returns false when the list has no free number slot (a programming error upstream).
+  bool add_number(std::string_view name, std::uint64_t value) {
+    if (numbers_used_ == numbers_.size()) {
+      return false;
     }
-    return nva;
+    auto& slot = numbers_[numbers_used_++];
+    const auto [end, ec] = std::to_chars(slot.data(), slot.data() + slot.size(), value);
+    add(name, std::string_view(slot.data(), static_cast<std::size_t>(end - slot.data())));
+    return true;
   }
+  nghttp2_nv* data() noexcept { return nva_.data(); }
+  std::size_t size() const noexcept { return nva_.size(); }
+  bool empty() const noexcept { return nva_.empty(); }
 
  private:
-  std::vector<std::string> storage_;
+  static std::uint8_t* bytes(std::string_view text) {
+    // nghttp2's nv type is not const-qualified; it only reads through these pointers.
+    return reinterpret_cast<std::uint8_t*>(const_cast<char*>(text.data()));
+  }
+
+  std::vector<nghttp2_nv> nva_;
+  // 20 digits hold any std::uint64_t.
+  std::array<std::array<char, 20>, 2> numbers_{};
+  std::size_t numbers_used_ = 0;
 };
 
 void add_regular_fields(NvList& nv, const Fields& fields, bool keep_host) {
@@ -203,11 +223,9 @@ struct H2Session<Stream>::Callbacks {
     if (out.closed() && !out.failed() && n == out.buffered()) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       if (!out.trailers().empty()) {
-        NvList nv;
+        NvList nv(out.trailers().size());
         add_regular_fields(nv, out.trailers(), false);
-        auto nva = nv.build();
-        if (!nva.empty() &&
-            nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
+        if (!nv.empty() && nghttp2_submit_trailer(session, stream_id, nv.data(), nv.size()) == 0) {
           *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
         }
       }
@@ -743,11 +761,10 @@ void H2Session<Stream>::dispatch_request(const std::shared_ptr<StreamState>& sta
 
 template <class Stream>
 void H2Session<Stream>::submit_informational(StreamState& state, const ResponseHead& head) {
-  NvList nv;
-  nv.add(":status", std::to_string(head.status));
+  NvList nv(head.headers.size() + 1);
+  nv.add_number(":status", static_cast<std::uint64_t>(head.status));
   add_regular_fields(nv, head.headers, false);
-  auto nva = nv.build();
-  nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, state.id, nullptr, nva.data(), nva.size(),
+  nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, state.id, nullptr, nv.data(), nv.size(),
                          nullptr);
   signal_write();
 }
@@ -756,29 +773,28 @@ template <class Stream>
 void H2Session<Stream>::submit_response(const std::shared_ptr<StreamState>& shared_state,
                                         ResponseHead head, BodyPipePtr body) {
   StreamState& state = *shared_state;
-  NvList nv;
-  nv.add(":status", std::to_string(head.status));
+  NvList nv(head.headers.size() + 2);
+  nv.add_number(":status", static_cast<std::uint64_t>(head.status));
   add_regular_fields(nv, head.headers, false);
   const bool content =
       body && (response_has_content(state.request_method, head.status) ||
                (state.request_method == "CONNECT" && head.status >= 200 && head.status < 300));
   if (head.content_length && !head.headers.contains("content-length") &&
       (content || state.request_method == "HEAD")) {
-    nv.add("content-length", std::to_string(*head.content_length));
+    nv.add_number("content-length", *head.content_length);
   }
-  auto nva = nv.build();
   int rv = 0;
   if (content) {
     attach_output(shared_state, body);
     nghttp2_data_provider provider{};
     provider.source.ptr = &state;
     provider.read_callback = &Callbacks::read_data;
-    rv = nghttp2_submit_response(session_, state.id, nva.data(), nva.size(), &provider);
+    rv = nghttp2_submit_response(session_, state.id, nv.data(), nv.size(), &provider);
   } else {
     if (body) {
       body->abandon();
     }
-    rv = nghttp2_submit_response(session_, state.id, nva.data(), nva.size(), nullptr);
+    rv = nghttp2_submit_response(session_, state.id, nv.data(), nv.size(), nullptr);
   }
   if (rv != 0) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, state.id, NGHTTP2_INTERNAL_ERROR);
@@ -821,11 +837,13 @@ asio::awaitable<Outcome<UpstreamResponse>> H2Session<Stream>::send(
   state->on_informational = std::move(on_informational);
 
   const bool connect = request.method == "CONNECT";
-  NvList nv;
+  NvList nv(request.headers.size() + 5);
   nv.add(":method", request.method);
   if (!connect || !request.protocol.empty()) {
-    nv.add(":scheme", request.scheme.empty() ? options_.default_scheme : request.scheme);
-    nv.add(":path", request.target.empty() ? "/" : request.target);
+    nv.add(":scheme", request.scheme.empty() ? std::string_view(options_.default_scheme)
+                                             : std::string_view(request.scheme));
+    nv.add(":path",
+           request.target.empty() ? std::string_view("/") : std::string_view(request.target));
   }
   if (!request.authority.empty()) {
     nv.add(":authority", request.authority);
@@ -836,7 +854,6 @@ asio::awaitable<Outcome<UpstreamResponse>> H2Session<Stream>::send(
   // An HTTP/1.1 Host travels as a regular field when there is no :authority, exactly as the
   // flashbots proxy-client sends it (interop spec §7.1); RFC 9113 §8.3.1 allows either.
   add_regular_fields(nv, request.headers, request.authority.empty());
-  auto nva = nv.build();
 
   const bool has_output = request_body && (request.has_body || connect);
   nghttp2_data_provider provider{};
@@ -845,12 +862,12 @@ asio::awaitable<Outcome<UpstreamResponse>> H2Session<Stream>::send(
     provider.source.ptr = state.get();
     provider.read_callback = &Callbacks::read_data;
     state->out = request_body;
-    id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, state.get());
+    id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), &provider, state.get());
   } else {
     if (request_body) {
       request_body->abandon();
     }
-    id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), nullptr, state.get());
+    id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), nullptr, state.get());
   }
   if (id < 0) {
     co_return Failure{make_error_code(Errc::StreamRefused),

@@ -14,6 +14,16 @@ std::string to_lower(std::string_view text) {
   return out;
 }
 
+std::string_view trim_ows(std::string_view text) noexcept {
+  while (!text.empty() && is_optional_whitespace(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && is_optional_whitespace(text.back())) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) {
     return false;

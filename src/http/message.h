@@ -84,6 +84,14 @@ struct ResponseHead {
   bool has_body = true;
 };
 
+/// OWS (RFC 9110 §5.6.3): a space or a horizontal tab.
+constexpr bool is_optional_whitespace(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
+
+/// `text` without leading and trailing OWS.
+std::string_view trim_ows(std::string_view text) noexcept;
+
 /// Lower-cases ASCII letters.
 std::string to_lower(std::string_view text);
 

@@ -1,6 +1,9 @@
 #pragma once
-// Helpers over the two stream types the HTTP layer runs on: plain TCP (beast::tcp_stream) and
-// TLS over TCP (asio::ssl::stream<beast::tcp_stream>, the attested channel).
+// Helpers over the stream types the HTTP layer runs on: plain TCP (beast::tcp_stream, for
+// connections that need its timeouts), TLS over TCP (asio::ssl::stream<beast::tcp_stream>, the
+// attested channel), and a bare TCP socket (the proxy-server's kept-alive target connections,
+// which need no per-operation timeout and so skip tcp_stream's bookkeeping on every read and
+// write: docs/benchmarks.md).
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -15,11 +18,23 @@ namespace atls::http {
 
 using PlainStream = boost::beast::tcp_stream;
 using TlsStream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
+using TcpSocket = boost::asio::ip::tcp::socket;
 
 inline constexpr auto kUseTuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 template <class Stream>
-inline constexpr bool kIsTls = !std::is_same_v<Stream, PlainStream>;
+inline constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
+
+/// The TCP socket under a stream.
+inline TcpSocket& tcp_socket(TcpSocket& stream) noexcept {
+  return stream;
+}
+inline TcpSocket& tcp_socket(PlainStream& stream) noexcept {
+  return stream.socket();
+}
+inline TcpSocket& tcp_socket(TlsStream& stream) noexcept {
+  return stream.next_layer().socket();
+}
 
 /// Closes a stream: a TLS close_notify first (bounded by `grace`), then the socket.
 template <class Stream>
@@ -40,7 +55,12 @@ boost::asio::awaitable<void> close_stream(
 /// Closes the socket at once (cancels pending operations).
 template <class Stream>
 void abort_stream(Stream& stream) noexcept {
-  boost::beast::get_lowest_layer(stream).close();
+  if constexpr (std::is_same_v<Stream, TcpSocket>) {
+    boost::system::error_code ignored;
+    stream.close(ignored);
+  } else {
+    boost::beast::get_lowest_layer(stream).close();
+  }
 }
 
 }  // namespace atls::http

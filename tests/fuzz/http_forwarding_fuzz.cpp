@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "http/h1_parser.h"
 #include "http/h1_wire.h"
 #include "http/semantics.h"
 #include "proxy/http/attestation_headers.h"
@@ -44,7 +45,7 @@ std::optional<Fields> reparse(const std::string& serialized) {
 }
 
 void check_forwarded_request(const atls::http::RequestHead& in) {
-  atls::ratls::PeerAttestation unattested;
+  const auto unattested = atls::proxy::attestation_header_values(atls::ratls::PeerAttestation{});
   const auto out =
       atls::proxy::make_target_request(in, std::string(kTarget), "127.0.0.1", unattested);
   const std::string wire =
@@ -79,17 +80,14 @@ void fuzz_request(std::string_view data) {
   check_forwarded_request(head);
 }
 
+// Target responses are parsed by http/h1_parser, as the proxy-server's target connections do.
 void fuzz_response(std::string_view data) {
-  bhttp::response_parser<bhttp::empty_body> parser;
-  parser.eager(false);
-  boost::system::error_code ec;
-  parser.put(boost::asio::buffer(data.data(), data.size()), ec);
-  if (ec || !parser.is_header_done()) {
+  atls::http::h1::ParsedResponse parsed;
+  const auto result = atls::http::h1::parse_response_head(data, std::size_t{64} * 1024, parsed);
+  if (result.status != atls::http::h1::ParseStatus::Complete) {
     return;
   }
-  atls::http::ResponseHead head;
-  head.status = static_cast<int>(parser.get().result_int());
-  head.headers = atls::http::fields_from_beast(parser.get().base());
+  atls::http::ResponseHead head = std::move(parsed.head);
   atls::http::strip_connection_fields(head.headers);
   atls::http::drop_invalid_fields(head.headers);
   atls::proxy::set_attestation_headers(head.headers, atls::ratls::PeerAttestation{});

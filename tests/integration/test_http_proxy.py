@@ -207,6 +207,33 @@ def test_head_and_interim_and_trailers(pair, tmp_path):
     assert b"x-checksum: abc123" in h2.stdout.lower()
 
 
+@pytest.mark.parametrize("version", ["--http1.1", "--http2-prior-knowledge"])
+def test_target_response_framing_is_followed_or_refused(pair, version):
+    """The proxy-server parses its target's responses itself (http/h1_parser): bodies that end
+    with the connection arrive whole, a body cut short never looks complete, and framing a proxy
+    cannot forward safely is answered with 502 (interop spec §7.5) instead of being guessed at."""
+    def fetch(case):
+        return curl(version, "-o", "-", "-w", "\n%{http_code}", f"{pair['url']}/raw?case={case}")
+
+    whole = fetch("close-delimited")
+    assert whole.returncode == 0, whole.stderr
+    assert whole.stdout == b"until the end\n200"
+    hints = fetch("early-hints")
+    assert hints.returncode == 0, hints.stderr
+    assert hints.stdout == b"abc\n200"
+    for case in ("te-and-length", "folded"):
+        refused = fetch(case)
+        assert refused.returncode == 0, refused.stderr
+        body, _, status = refused.stdout.decode().rpartition("\n")
+        assert status == "502", (case, refused.stdout)
+        assert body.startswith("Request failed: "), body
+    cut = fetch("truncated")
+    assert cut.returncode != 0  # curl: transfer closed with outstanding data / stream reset
+    assert len(cut.stdout.partition(b"\n")[0]) < 100
+    # The pair is still healthy afterwards.
+    assert get(f"{pair['url']}/status?code=200") == (200, "status 200")
+
+
 def test_chunked_upload_with_trailers_reaches_target(pair):
     sock = socket.create_connection(("127.0.0.1", pair["client_port"]), timeout=10)
     sock.sendall(b"POST /sha256 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"

@@ -15,12 +15,25 @@ std::string measurement_header_value(const attest::VerifiedClaims& claims) {
   return attest::measurements_to_json(claims.measurements);
 }
 
-void set_attestation_headers(http::Fields& fields, const ratls::PeerAttestation& peer) {
-  strip_attestation_headers(fields);
-  fields.add(kAttestationTypeHeader, attest::to_string(peer.reported_type()));
+AttestationHeaderValues attestation_header_values(const ratls::PeerAttestation& peer) {
+  AttestationHeaderValues values;
+  values.type = attest::to_string(peer.reported_type());
   if (peer.attested()) {
-    fields.add(kMeasurementHeader, measurement_header_value(*peer.claims));
+    values.measurement = measurement_header_value(*peer.claims);
   }
+  return values;
+}
+
+void set_attestation_headers(http::Fields& fields, const AttestationHeaderValues& values) {
+  strip_attestation_headers(fields);
+  fields.add(kAttestationTypeHeader, values.type);
+  if (!values.measurement.empty()) {
+    fields.add(kMeasurementHeader, values.measurement);
+  }
+}
+
+void set_attestation_headers(http::Fields& fields, const ratls::PeerAttestation& peer) {
+  set_attestation_headers(fields, attestation_header_values(peer));
 }
 
 }  // namespace atls::proxy

@@ -20,8 +20,23 @@ inline constexpr std::string_view kAttestationTypeHeader = "x-flashbots-attestat
 /// Removes both attestation headers (any case, every copy); returns how many were removed.
 std::size_t strip_attestation_headers(http::Fields& fields);
 
-/// Sets the attestation type of `peer` (the verified type, or "none") and, when the peer
-/// attested, its measurements (JSON, §7.4). Existing copies are removed first.
+/// The two header values for one appraised peer. They are the same for every message of a
+/// channel, so the proxies compute them once per channel (the measurement JSON is the costly
+/// part) rather than per request.
+struct AttestationHeaderValues {
+  /// X-Flashbots-Attestation-Type: the verified type, or "none".
+  std::string type;
+  /// X-Flashbots-Measurement (JSON, §7.4); empty when the peer did not attest, and then the
+  /// header is not sent.
+  std::string measurement;
+};
+
+AttestationHeaderValues attestation_header_values(const ratls::PeerAttestation& peer);
+
+/// Sets both headers from `values`; existing copies are removed first.
+void set_attestation_headers(http::Fields& fields, const AttestationHeaderValues& values);
+
+/// As above, computing the values from `peer` (one-off messages; a channel keeps its values).
 void set_attestation_headers(http::Fields& fields, const ratls::PeerAttestation& peer);
 
 /// The X-Flashbots-Measurement value for verified claims: for the TDX and Azure families the

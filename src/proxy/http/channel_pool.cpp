@@ -89,6 +89,8 @@ asio::awaitable<Outcome<UpstreamChannel>> ChannelPool::establish() {
   upstream.version = channel->info.http_version;
   upstream.established_at = std::chrono::steady_clock::now();
   upstream.peer = std::make_shared<const ratls::PeerAttestation>(channel->info.peer);
+  upstream.attestation_headers =
+      std::make_shared<const AttestationHeaderValues>(attestation_header_values(*upstream.peer));
   if (upstream.version == ratls::HttpVersion::Http2) {
     auto session =
         http::H2Session<http::TlsStream>::make_client(std::move(*channel->stream), options_.h2);

@@ -25,6 +25,7 @@
 #include "http/h2_session.h"
 #include "http/stream_util.h"
 #include "net/address.h"
+#include "proxy/http/attestation_headers.h"
 #include "ratls/channel.h"
 #include "tls/context.h"
 
@@ -58,6 +59,8 @@ struct UpstreamChannel {
   std::shared_ptr<http::UpstreamSession> session;
   /// The server's appraised attestation on this channel (headers are derived from it).
   std::shared_ptr<const ratls::PeerAttestation> peer;
+  /// The header values derived from `peer`, computed once for the channel's lifetime.
+  std::shared_ptr<const AttestationHeaderValues> attestation_headers;
   ratls::HttpVersion version = ratls::HttpVersion::Http2;
   std::chrono::steady_clock::time_point established_at{};
   /// HTTP/1.1: takes no new request and is closed once idle (retire_channels_if).

@@ -209,7 +209,7 @@ asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
           http::websocket_accept(source.headers.get("sec-websocket-key").value_or("")));
     }
   }
-  set_attestation_headers(head.headers, *channel->peer);
+  set_attestation_headers(head.headers, *channel->attestation_headers);
   exchange->send_response(std::move(head), std::move(response->body));
 }
 

@@ -15,24 +15,15 @@ using http::ResponseHead;
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 // What every request of one channel shares, built once per channel rather than per request
-// (the textual peer address costs an inet_ntop, the host a string copy). Shared with each
-// request's coroutine, which may outlive the channel's session.
+// (the textual peer address costs an inet_ntop, the host a string copy, the measurement header
+// a JSON serialisation). Shared with each request's coroutine, which may outlive the channel's
+// session.
 struct ChannelForwarding {
   OriginPool* pool = nullptr;
   std::string host_header;
   std::string channel_peer_ip;
-  std::shared_ptr<const ratls::ChannelInfo> channel;
+  AttestationHeaderValues attestation;
   std::shared_ptr<const std::function<void(int)>> observer;
 };
 
@@ -48,8 +39,8 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange,
     co_return;
   }
   const bool extended_websocket = http::is_websocket_connect(request);
-  RequestHead upstream = make_target_request(
-      request, forwarding->host_header, forwarding->channel_peer_ip, forwarding->channel->peer);
+  RequestHead upstream = make_target_request(request, forwarding->host_header,
+                                             forwarding->channel_peer_ip, forwarding->attestation);
   std::weak_ptr<http::ServerExchange> weak = exchange;
   // Named and of the parameter's exact type: see the GCC 12 note in core/offload.h.
   http::InformationalHandler relay_interim = [weak](const ResponseHead& interim) {
@@ -92,7 +83,7 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange,
 
 RequestHead make_target_request(const RequestHead& request, const std::string& host_header,
                                 std::string_view channel_peer_ip,
-                                const ratls::PeerAttestation& peer) {
+                                const AttestationHeaderValues& attestation) {
   RequestHead upstream;
   upstream.method = request.method;
   upstream.target = request.target.empty() ? "/" : request.target;
@@ -109,14 +100,14 @@ RequestHead make_target_request(const RequestHead& request, const std::string& h
   // §7.3: X-Real-IP is the channel's peer; X-Forwarded-For appends it to the first value.
   upstream.headers.set("x-real-ip", channel_peer_ip);
   const auto forwarded = request.headers.get("x-forwarded-for");
-  if (forwarded && !trim(*forwarded).empty()) {
-    std::string appended(trim(*forwarded));
+  if (forwarded && !http::trim_ows(*forwarded).empty()) {
+    std::string appended(http::trim_ows(*forwarded));
     appended.append(", ").append(channel_peer_ip);
     upstream.headers.set("x-forwarded-for", appended);
   } else {
     upstream.headers.set("x-forwarded-for", channel_peer_ip);
   }
-  set_attestation_headers(upstream.headers, peer);
+  set_attestation_headers(upstream.headers, attestation);
 
   if (http::is_websocket_connect(request)) {
     // RFC 8441 §5 -> RFC 6455 §4.1: the same WebSocket as an HTTP/1.1 upgrade.
@@ -146,7 +137,7 @@ http::RequestHandler TargetForwarder::handler_for(const ChannelContext& context)
   forwarding->pool = pools_.at(context.io_index).get();
   forwarding->host_header = host_header_;
   forwarding->channel_peer_ip = context.peer.address().to_string();
-  forwarding->channel = context.channel;
+  forwarding->attestation = attestation_header_values(context.channel->peer);
   forwarding->observer = observer_;
   return [shared = std::shared_ptr<const ChannelForwarding>(std::move(forwarding))](
              http::ServerExchangePtr exchange) { return forward(std::move(exchange), shared); };

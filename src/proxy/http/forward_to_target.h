@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/http/attestation_headers.h"
 #include "proxy/http/attested_server.h"
 #include "proxy/http/origin_pool.h"
 
@@ -38,11 +39,11 @@ class TargetForwarder {
 };
 
 /// The request sent to the target for `request` received from a channel whose client has the
-/// address `channel_peer_ip` (textual, §7.3's X-Real-IP) and attestation `peer` (exposed for
-/// tests).
+/// address `channel_peer_ip` (textual, §7.3's X-Real-IP) and whose attestation gives the header
+/// values `attestation` (exposed for tests).
 http::RequestHead make_target_request(const http::RequestHead& request,
                                       const std::string& host_header,
                                       std::string_view channel_peer_ip,
-                                      const ratls::PeerAttestation& peer);
+                                      const AttestationHeaderValues& attestation);
 
 }  // namespace atls::proxy

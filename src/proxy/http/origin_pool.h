@@ -38,8 +38,10 @@ class OriginPool {
   std::size_t connections() const noexcept { return sessions_.size(); }
 
  private:
-  using Session = http::H1ClientSession<http::PlainStream>;
-  boost::asio::awaitable<Outcome<std::shared_ptr<Session>>> acquire(bool fresh);
+  using Session = http::H1ClientSession<http::TcpSocket>;
+  /// Drops closed and expired connections; returns the most recently used free one, if any.
+  std::shared_ptr<Session> take_idle();
+  boost::asio::awaitable<Outcome<std::shared_ptr<Session>>> connect_new();
 
   boost::asio::any_io_executor executor_;
   OriginOptions options_;

@@ -16,6 +16,8 @@ first line of stdout. Routes:
   /slow?ms=M          answers after M milliseconds
   /status?code=C      answers with status C
   /ws                 WebSocket echo (RFC 6455), text and binary frames
+  /raw?case=C         a verbatim response from RAW_RESPONSES, then the connection closes
+                      (framing the proxy must follow or refuse: RFC 9112 §6)
 """
 import base64
 import hashlib
@@ -28,6 +30,22 @@ import time
 import urllib.parse
 
 BLOCK = 1 << 20
+
+RAW_RESPONSES = {
+    # HTTP/1.0 without Content-Length: the body ends with the connection (RFC 9112 §6.3 rule 8).
+    "close-delimited": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
+    # Both framings at once: a response-smuggling signal (RFC 9112 §6.3 rule 3).
+    "te-and-length": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n"
+                     b"\r\n0\r\n\r\n",
+    # Obsolete line folding (RFC 9112 §5.2: a proxy rejects it or unfolds it).
+    "folded": b"HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\nContent-Length: 2\r\n\r\nok",
+    # The connection closes 10 bytes into a 100-byte body.
+    "truncated": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+    # An interim 103 before the final response (RFC 8297), body chunked in odd pieces.
+    "early-hints": b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+                   b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"3;ext=1\r\nabc\r\n0\r\n\r\n",
+}
 
 
 def block_for(seed):
@@ -181,6 +199,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(code, b"status %d" % code)
         if route == "/ws":
             return self.websocket_echo()
+        if route == "/raw":
+            self.wfile.write(RAW_RESPONSES[self.query()["case"][0]])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         for _ in self.read_body_chunks():
             pass
         return self.send(200 if self.command in ("DELETE", "PUT", "PATCH") else 404,

@@ -41,7 +41,8 @@ TEST(TargetRequest, RewritesAsFlashbotsAndStripsSpoofing) {
                       {"Content-Type", "application/json"}};
   const std::string peer_ip = "192.0.2.7";
   ratls::PeerAttestation unattested;
-  auto out = make_target_request(in, "backend:8080", peer_ip, unattested);
+  auto out =
+      make_target_request(in, "backend:8080", peer_ip, attestation_header_values(unattested));
   EXPECT_EQ(out.authority, "backend:8080");  // Host on the wire
   EXPECT_FALSE(out.headers.contains("host"));
   EXPECT_EQ(out.headers.get("x-real-ip"), "192.0.2.7");
@@ -52,7 +53,8 @@ TEST(TargetRequest, RewritesAsFlashbotsAndStripsSpoofing) {
   EXPECT_FALSE(out.headers.contains("x-bad"));
   EXPECT_EQ(out.headers.get("content-type"), "application/json");
 
-  auto attested = make_target_request(in, "backend:8080", peer_ip, attested_dcap());
+  auto attested =
+      make_target_request(in, "backend:8080", peer_ip, attestation_header_values(attested_dcap()));
   EXPECT_EQ(attested.headers.get("x-flashbots-attestation-type"), "dcap-tdx");
   EXPECT_EQ(attested.headers.get("x-flashbots-measurement")->substr(0, 10), "{\"0\":\"0000");
 }
@@ -63,7 +65,8 @@ TEST(TargetRequest, ExtendedConnectBecomesAnHttp11Upgrade) {
   in.protocol = "websocket";
   in.target = "/chat";
   in.headers = Fields{{"sec-websocket-version", "13"}, {"sec-websocket-protocol", "chat"}};
-  auto out = make_target_request(in, "t:1", "127.0.0.1", {});
+  auto out = make_target_request(in, "t:1", "127.0.0.1",
+                                 attestation_header_values(ratls::PeerAttestation{}));
   EXPECT_EQ(out.method, "GET");
   EXPECT_TRUE(out.headers.has_token("upgrade", "websocket"));
   EXPECT_TRUE(out.headers.has_token("connection", "upgrade"));
