@@ -49,7 +49,7 @@ asio::awaitable<Outcome<GetResult>> get(net::HostPort target, std::string path,
   request.target = path;
   request.headers.add("host", target.to_string());
   request.headers.add("user-agent", "atls-proxy attested-get");
-  auto no_body = std::make_shared<http::BodyPipe>(executor);
+  auto no_body = std::make_shared<http::BodyPipe>();
   no_body->finish();
   std::shared_ptr<http::UpstreamSession> session;
   std::shared_ptr<http::H2Session<http::TlsStream>> h2;

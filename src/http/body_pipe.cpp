@@ -5,11 +5,7 @@
 
 namespace atls::http {
 
-BodyPipe::BodyPipe(const boost::asio::any_io_executor& executor, std::size_t high_water)
-    : executor_(executor),
-      high_water_(high_water),
-      readable_event_(executor),
-      writable_event_(executor) {}
+BodyPipe::BodyPipe(std::size_t high_water) : high_water_(high_water) {}
 
 void BodyPipe::write(ByteView data) {
   if (data.empty()) {

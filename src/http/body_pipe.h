@@ -7,9 +7,8 @@
 // (an HTTP/2 stream) is flow-controlled by its peer instead and learns about consumption
 // through the consumed callback, which is where it returns window credit (RFC 9113 §5.2).
 //
-// Both ends must run on the pipe's executor (one io_context thread). Not thread-safe.
+// Both ends must run on one io_context thread (a connection's). Not thread-safe.
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
 #include <deque>
@@ -28,8 +27,7 @@ class BodyPipe {
  public:
   static constexpr std::size_t kDefaultHighWater = std::size_t{256} * 1024;
 
-  explicit BodyPipe(const boost::asio::any_io_executor& executor,
-                    std::size_t high_water = kDefaultHighWater);
+  explicit BodyPipe(std::size_t high_water = kDefaultHighWater);
   BodyPipe(const BodyPipe&) = delete;
   BodyPipe& operator=(const BodyPipe&) = delete;
 
@@ -76,13 +74,10 @@ class BodyPipe {
   /// The consumer stops reading: queued bytes are dropped and the producer is told.
   void abandon();
 
-  const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
-
  private:
   void consumed(std::size_t n);
   void signal_readable();
 
-  boost::asio::any_io_executor executor_;
   std::size_t high_water_;
   std::deque<Bytes> chunks_;
   std::size_t front_offset_ = 0;

@@ -31,7 +31,6 @@ bool closed_by_peer(const boost::system::error_code& ec) {
 // The state of the request in flight, shared by the coroutines that serve it.
 template <class Stream>
 struct H1ClientSession<Stream>::Exchange {
-  explicit Exchange(const asio::any_io_executor& executor) : decided_event(executor) {}
   // What the response and body coroutines need of the request (the head itself may be the
   // caller's, see send_borrowed()).
   std::string method;
@@ -111,7 +110,7 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
   auto executor = co_await asio::this_coro::executor;
   busy_ = true;
   ++requests_;
-  auto exchange = std::make_shared<Exchange>(executor);
+  auto exchange = std::make_shared<Exchange>();
   const bool upgrade = is_websocket_upgrade(request);
   if (upgrade) {
     exchange->request_framing = Framing::Tunnel;
@@ -197,7 +196,7 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
     exchange->decide(tunnel);
     if (tunnel) {
       response.head.has_body = true;
-      response.body = std::make_shared<BodyPipe>(executor, options_.body_high_water);
+      response.body = std::make_shared<BodyPipe>(options_.body_high_water);
       exchange->response_body = response.body;
       auto pump = pump_tunnel_in(exchange);
       asio::co_spawn(executor, std::move(pump), asio::detached);
@@ -221,14 +220,14 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
   if (exchange->decoder->done()) {
     // An empty body (Content-Length: 0).
     response.head.has_body = false;
-    response.body = std::make_shared<BodyPipe>(executor);
+    response.body = std::make_shared<BodyPipe>();
     response.body->finish();
     exchange->response_done = true;
     part_done(exchange);
     co_return response;
   }
   response.head.has_body = true;
-  response.body = std::make_shared<BodyPipe>(executor, options_.body_high_water);
+  response.body = std::make_shared<BodyPipe>(options_.body_high_water);
   exchange->response_body = response.body;
   // A small body that arrived with the head (the usual case for small responses) is taken from
   // the buffer right away, without a reader coroutine.

@@ -61,7 +61,6 @@ using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
 // What the handler has said so far; shared by the exchange (handler side) and the connection
 // coroutine (writer side), both on the connection's executor.
 struct ResponseSlot {
-  explicit ResponseSlot(const asio::any_io_executor& executor) : event(executor) {}
   std::vector<ResponseHead> informational;
   std::optional<ResponseHead> final_head;
   BodyPipePtr final_body;
@@ -102,8 +101,6 @@ class H1Exchange final : public ServerExchange {
 
 // Coordination between the connection coroutine and the request-body reader it spawns.
 struct PumpState {
-  explicit PumpState(const asio::any_io_executor& executor)
-      : done_event(executor), decided_event(executor) {}
   bool done = false;
   AsyncEvent done_event;
   // For upgrade/CONNECT requests: whether the response turned the connection into a tunnel.
@@ -320,26 +317,24 @@ asio::awaitable<void> lingering_close(Stream& stream) {
 
 }  // namespace
 
-UpstreamResponse make_text_response(const asio::any_io_executor& executor, int status,
-                                    std::string_view text) {
+UpstreamResponse make_text_response(int status, std::string_view text) {
   UpstreamResponse response;
   response.head.status = status;
   response.head.headers.add("content-type", "text/plain; charset=utf-8");
   response.head.content_length = text.size();
-  response.body = std::make_shared<BodyPipe>(executor);
+  response.body = std::make_shared<BodyPipe>();
   response.body->write(as_bytes(text));
   response.body->finish();
   return response;
 }
 
-void send_not_found(ServerExchange& exchange, const asio::any_io_executor& executor) {
-  auto missing = make_text_response(executor, 404, "Not Found\n");
+void send_not_found(ServerExchange& exchange) {
+  auto missing = make_text_response(404, "Not Found\n");
   exchange.send_response(std::move(missing.head), std::move(missing.body));
 }
 
-void send_method_not_allowed(ServerExchange& exchange, const asio::any_io_executor& executor,
-                             std::string_view allow) {
-  auto refused = make_text_response(executor, 405, "Method Not Allowed\n");
+void send_method_not_allowed(ServerExchange& exchange, std::string_view allow) {
+  auto refused = make_text_response(405, "Method Not Allowed\n");
   refused.head.headers.add("allow", allow);
   exchange.send_response(std::move(refused.head), std::move(refused.body));
 }
@@ -354,7 +349,7 @@ asio::awaitable<void> run_request_handler(RequestHandler handler, ServerExchange
   }
   if (!exchange->responded()) {
     auto executor = co_await asio::this_coro::executor;
-    auto response = make_text_response(executor, 502, "Request failed: no response\n");
+    auto response = make_text_response(502, "Request failed: no response\n");
     exchange->send_response(std::move(response.head), std::move(response.body));
   }
 }
@@ -427,9 +422,9 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
     const std::string method = head.method;
     const Version version = head.version;
 
-    auto request_pipe = std::make_shared<BodyPipe>(executor, options.body_high_water);
-    auto slot = std::make_shared<ResponseSlot>(executor);
-    auto state = std::make_shared<PumpState>(executor);
+    auto request_pipe = std::make_shared<BodyPipe>(options.body_high_water);
+    auto slot = std::make_shared<ResponseSlot>();
+    auto state = std::make_shared<PumpState>();
     auto exchange = std::make_shared<H1Exchange>(std::move(head), request_pipe, peer, slot);
     if (parser.is_done() && !tunnel_possible) {
       request_pipe->finish();

@@ -57,15 +57,13 @@ boost::asio::awaitable<void> serve_h1(Stream& stream, boost::beast::flat_buffer&
                                       H1ServerOptions options);
 
 /// A response with a short text/plain body (error pages such as "Request failed: ...").
-UpstreamResponse make_text_response(const boost::asio::any_io_executor& executor, int status,
-                                    std::string_view text);
+UpstreamResponse make_text_response(int status, std::string_view text);
 
 /// Answers 404 Not Found (text body).
-void send_not_found(ServerExchange& exchange, const boost::asio::any_io_executor& executor);
+void send_not_found(ServerExchange& exchange);
 /// Answers 405 Method Not Allowed with `allow`, the methods the resource accepts ("GET, HEAD");
 /// RFC 9110 §15.5.6 requires the Allow field.
-void send_method_not_allowed(ServerExchange& exchange, const boost::asio::any_io_executor& executor,
-                             std::string_view allow);
+void send_method_not_allowed(ServerExchange& exchange, std::string_view allow);
 
 /// Runs `handler` for `exchange` and answers 502 if it returned without responding.
 boost::asio::awaitable<void> run_request_handler(RequestHandler handler,

@@ -99,7 +99,6 @@ void add_regular_fields(NvList& nv, const Fields& fields, bool keep_host) {
 
 template <class Stream>
 struct H2Session<Stream>::StreamState {
-  explicit StreamState(const asio::any_io_executor& executor) : result_event(executor) {}
   std::int32_t id = -1;
   // Inbound message: the request (server role) or the response (client role).
   RequestHead request;
@@ -245,7 +244,7 @@ struct H2Session<Stream>::Callbacks {
     }
     const std::int32_t id = frame->hd.stream_id;
     if (s.role_ == Role::Server && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-      auto state = std::make_shared<StreamState>(s.stream_.get_executor());
+      auto state = std::make_shared<StreamState>();
       state->id = id;
       state->request.version = Version::Http2;
       state->request.headers.reserve(kExpectedFields);
@@ -448,8 +447,6 @@ H2Session<Stream>::H2Session(Stream stream, Role role, H2Options options, Reques
       options_(std::move(options)),
       handler_(std::move(handler)),
       peer_(peer),
-      write_event_(stream_.get_executor()),
-      done_event_(stream_.get_executor()),
       last_ping_ack_(std::chrono::steady_clock::now()) {
   out_.reserve(kMaxOutputBatch + std::size_t{64} * 1024);
 }
@@ -717,7 +714,7 @@ void H2Session<Stream>::attach_input(StreamState& state) {
   if (state.in) {
     return;
   }
-  state.in = std::make_shared<BodyPipe>(stream_.get_executor(), options_.body_high_water);
+  state.in = std::make_shared<BodyPipe>(options_.body_high_water);
   const std::int32_t id = state.id;
   std::weak_ptr<H2Session> weak = this->shared_from_this();
   // Return flow-control credit as the consumer takes bytes (RFC 9113 §6.9).
@@ -832,7 +829,7 @@ asio::awaitable<Outcome<UpstreamResponse>> H2Session<Stream>::send(
     co_return Failure{make_error_code(closed_ ? Errc::ConnectionClosed : Errc::GoAway),
                       "the HTTP/2 connection accepts no new requests"};
   }
-  auto state = std::make_shared<StreamState>(stream_.get_executor());
+  auto state = std::make_shared<StreamState>();
   state->request_method = request.method;
   state->on_informational = std::move(on_informational);
 

@@ -66,11 +66,11 @@ http::RequestHandler admin_handler(std::shared_ptr<Registry> registry,
     const std::string_view target = request.target;
     const std::string_view path = target.substr(0, target.find('?'));
     if (path != "/health" && path != "/attestation/ready" && path != "/metrics") {
-      http::send_not_found(*exchange, executor);
+      http::send_not_found(*exchange);
       co_return;
     }
     if (request.method != "GET" && request.method != "HEAD") {
-      http::send_method_not_allowed(*exchange, executor, "GET, HEAD");
+      http::send_method_not_allowed(*exchange, "GET, HEAD");
       co_return;
     }
     int status = 200;
@@ -86,7 +86,7 @@ http::RequestHandler admin_handler(std::shared_ptr<Registry> registry,
       body = registry->render();
       content_type = "text/plain; version=0.0.4; charset=utf-8";
     }
-    auto response = http::make_text_response(executor, status, body);
+    auto response = http::make_text_response(status, body);
     response.head.headers.set("content-type", content_type);
     response.head.headers.set("cache-control", "no-store");
     exchange->send_response(std::move(response.head), std::move(response.body));

@@ -46,9 +46,8 @@ std::string_view oauth_error_for(const ErrorCode& error) {
   return "invalid_grant";
 }
 
-http::UpstreamResponse json_response(const asio::any_io_executor& executor, int status,
-                                     const nlohmann::json& body) {
-  auto response = http::make_text_response(executor, status, body.dump() + "\n");
+http::UpstreamResponse json_response(int status, const nlohmann::json& body) {
+  auto response = http::make_text_response(status, body.dump() + "\n");
   response.head.headers.set("content-type", "application/json");
   return response;
 }
@@ -124,7 +123,7 @@ asio::awaitable<void> TokenService::handle(http::ServerExchangePtr exchange) {
           .substr(0, std::min(request.target.find('?'), request.target.size()));
   if (path == "/token") {
     if (request.method != "POST") {
-      http::send_method_not_allowed(*exchange, executor, "POST");
+      http::send_method_not_allowed(*exchange, "POST");
       co_return;
     }
     co_await handle_token(std::move(exchange));
@@ -132,14 +131,14 @@ asio::awaitable<void> TokenService::handle(http::ServerExchangePtr exchange) {
   }
   const bool is_metadata = path == "/.well-known/oauth-authorization-server";
   if (!is_metadata && path != "/jwks") {
-    http::send_not_found(*exchange, executor);
+    http::send_not_found(*exchange);
     co_return;
   }
   if (request.method != "GET" && request.method != "HEAD") {
-    http::send_method_not_allowed(*exchange, executor, "GET, HEAD");
+    http::send_method_not_allowed(*exchange, "GET, HEAD");
     co_return;
   }
-  auto response = json_response(executor, 200, is_metadata ? metadata() : deps_.issuer->jwks());
+  auto response = json_response(200, is_metadata ? metadata() : deps_.issuer->jwks());
   response.head.headers.set("cache-control", "max-age=300");
   exchange->send_response(std::move(response.head), std::move(response.body));
 }
@@ -189,7 +188,7 @@ asio::awaitable<void> TokenService::handle_token(http::ServerExchangePtr exchang
         {"token_type", "DPoP"},
         {"expires_in", decision.token->expires_in.count()},
     };
-    auto response = json_response(executor, 200, answer);
+    auto response = json_response(200, answer);
     response.head.headers.set("cache-control", "no-store");
     exchange->send_response(std::move(response.head), std::move(response.body));
     co_return;
@@ -197,7 +196,7 @@ asio::awaitable<void> TokenService::handle_token(http::ServerExchangePtr exchang
   const std::string_view oauth_error = oauth_error_for(decision.failure.code);
   const nlohmann::json answer{{"error", std::string(oauth_error)},
                               {"error_description", error_id(decision.failure.code)}};
-  auto response = json_response(executor, oauth_error == "server_error" ? 500 : 400, answer);
+  auto response = json_response(oauth_error == "server_error" ? 500 : 400, answer);
   response.head.headers.set("cache-control", "no-store");
   if (oauth_error == "use_dpop_nonce") {
     // RFC 9449 §8: the nonce the client must put in its next proof (and, here, bind into its

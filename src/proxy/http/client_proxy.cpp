@@ -165,8 +165,8 @@ asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
   if (!channel) {
     auto waited = co_await pool_.acquire();
     if (!waited) {
-      auto failed = http::make_text_response(executor, 502,
-                                             "Request failed: " + waited.error().describe() + "\n");
+      auto failed =
+          http::make_text_response(502, "Request failed: " + waited.error().describe() + "\n");
       exchange->send_response(std::move(failed.head), std::move(failed.body));
       co_return;
     }
@@ -186,8 +186,8 @@ asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
   if (!response) {
     spdlog::warn("{} {}: forwarding over the attested channel failed: {}", source.method,
                  source.target, response.error().describe());
-    auto failed = http::make_text_response(executor, 502,
-                                           "Request failed: " + response.error().describe() + "\n");
+    auto failed =
+        http::make_text_response(502, "Request failed: " + response.error().describe() + "\n");
     exchange->send_response(std::move(failed.head), std::move(failed.body));
     co_return;
   }

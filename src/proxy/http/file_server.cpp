@@ -105,7 +105,7 @@ http::RequestHandler file_server_handler(fs::path root) {
     auto executor = co_await asio::this_coro::executor;
     const auto& request = exchange->request();
     if (request.method != "GET" && request.method != "HEAD") {
-      http::send_method_not_allowed(*exchange, executor, "GET, HEAD");
+      http::send_method_not_allowed(*exchange, "GET, HEAD");
       co_return;
     }
     auto path = resolve_request_path(root, request.target);
@@ -114,13 +114,13 @@ http::RequestHandler file_server_handler(fs::path root) {
       *path /= "index.html";
     }
     if (!path || !fs::is_regular_file(*path, ec)) {
-      http::send_not_found(*exchange, executor);
+      http::send_not_found(*exchange);
       co_return;
     }
     std::ifstream file(*path, std::ios::binary);
     const auto size = fs::file_size(*path, ec);
     if (!file || ec) {
-      auto failed = http::make_text_response(executor, 403, "Forbidden\n");
+      auto failed = http::make_text_response(403, "Forbidden\n");
       exchange->send_response(std::move(failed.head), std::move(failed.body));
       co_return;
     }
@@ -128,7 +128,7 @@ http::RequestHandler file_server_handler(fs::path root) {
     head.status = 200;
     head.headers.add("content-type", content_type_for(*path));
     head.content_length = size;
-    auto body = std::make_shared<http::BodyPipe>(executor);
+    auto body = std::make_shared<http::BodyPipe>();
     exchange->send_response(std::move(head), body);
     if (request.method == "HEAD") {
       body->finish();

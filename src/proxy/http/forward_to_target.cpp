@@ -34,7 +34,7 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange,
   const RequestHead& request = exchange->request();
   auto executor = co_await asio::this_coro::executor;
   if (http::is_tunnel_connect(request)) {
-    auto refused = http::make_text_response(executor, 405, "CONNECT is not supported here\n");
+    auto refused = http::make_text_response(405, "CONNECT is not supported here\n");
     exchange->send_response(std::move(refused.head), std::move(refused.body));
     co_return;
   }
@@ -58,8 +58,8 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange,
     spdlog::warn("{} {}: target failed: {}", request.method, request.target,
                  response.error().describe());
     // §7.5: 502 with the error text.
-    auto failed = http::make_text_response(executor, 502,
-                                           "Request failed: " + response.error().describe() + "\n");
+    auto failed =
+        http::make_text_response(502, "Request failed: " + response.error().describe() + "\n");
     exchange->send_response(std::move(failed.head), std::move(failed.body));
     co_return;
   }

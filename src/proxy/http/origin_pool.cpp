@@ -77,7 +77,7 @@ asio::awaitable<Outcome<http::UpstreamResponse>> OriginPool::send(
     if (!fresh) {
       co_return fresh.error();
     }
-    auto retry_body = std::make_shared<http::BodyPipe>(executor_);
+    auto retry_body = std::make_shared<http::BodyPipe>();
     retry_body->finish();
     co_return co_await (*fresh)->send_borrowed(&request, retry_body, on_informational);
   }

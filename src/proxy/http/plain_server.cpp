@@ -62,10 +62,10 @@ http::RequestHandler health_check_handler(std::string version) {
     auto executor = co_await asio::this_coro::executor;
     const auto& method = exchange->request().method;
     if (method != "GET" && method != "HEAD") {
-      http::send_method_not_allowed(*exchange, executor, "GET, HEAD");
+      http::send_method_not_allowed(*exchange, "GET, HEAD");
       co_return;
     }
-    auto response = http::make_text_response(executor, 200, body);
+    auto response = http::make_text_response(200, body);
     response.head.headers.set("content-type", "application/json");
     exchange->send_response(std::move(response.head), std::move(response.body));
   };

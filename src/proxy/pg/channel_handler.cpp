@@ -28,7 +28,7 @@ asio::awaitable<void> serve_tunnel(http::ServerExchangePtr exchange,
   const http::RequestHead& request = exchange->request();
   if (!is_tunnel_request(request)) {
     auto refused = http::make_text_response(
-        executor, 405, "this proxy-server carries database tunnels only (CONNECT)\n");
+        405, "this proxy-server carries database tunnels only (CONNECT)\n");
     refused.head.headers.add("allow", "CONNECT");
     exchange->send_response(std::move(refused.head), std::move(refused.body));
     co_return;
@@ -37,11 +37,11 @@ asio::awaitable<void> serve_tunnel(http::ServerExchangePtr exchange,
   if (!source) {
     spdlog::warn("pg: tunnel from channel {} refused: {}", endpoint_text(channel.peer),
                  error_id(make_error_code(Errc::SourceAddressInvalid)));
-    auto refused = http::make_text_response(executor, 400, "missing or invalid source address\n");
+    auto refused = http::make_text_response(400, "missing or invalid source address\n");
     exchange->send_response(std::move(refused.head), std::move(refused.body));
     co_return;
   }
-  auto to_client = std::make_shared<http::BodyPipe>(executor);
+  auto to_client = std::make_shared<http::BodyPipe>();
   http::ResponseHead head;
   head.status = 200;
   head.version = http::Version::Http2;

@@ -20,7 +20,7 @@ Bytes bytes_of(std::string_view text) {
 
 TEST(BodyPipe, DeliversChunksInOrderThenTrailers) {
   asio::io_context io;
-  auto pipe = std::make_shared<BodyPipe>(io.get_executor());
+  auto pipe = std::make_shared<BodyPipe>();
   std::string received;
   Fields trailers;
   bool ended = false;
@@ -51,7 +51,7 @@ TEST(BodyPipe, DeliversChunksInOrderThenTrailers) {
 
 TEST(BodyPipe, ProducerWaitsAboveHighWaterUntilConsumed) {
   asio::io_context io;
-  auto pipe = std::make_shared<BodyPipe>(io.get_executor(), 10);
+  auto pipe = std::make_shared<BodyPipe>(10);
   int produced = 0;
   asio::co_spawn(
       io,
@@ -83,7 +83,7 @@ TEST(BodyPipe, ProducerWaitsAboveHighWaterUntilConsumed) {
 
 TEST(BodyPipe, ConsumedCallbackReportsEveryByteIncludingAbandoned) {
   asio::io_context io;
-  BodyPipe pipe(io.get_executor());
+  BodyPipe pipe;
   std::size_t credited = 0;
   pipe.set_consumed_callback([&](std::size_t n) { credited += n; });
   pipe.write(Bytes(100, 1));
@@ -99,7 +99,7 @@ TEST(BodyPipe, ConsumedCallbackReportsEveryByteIncludingAbandoned) {
 
 TEST(BodyPipe, FailureEndsTheBodyAbnormally) {
   asio::io_context io;
-  auto pipe = std::make_shared<BodyPipe>(io.get_executor());
+  auto pipe = std::make_shared<BodyPipe>();
   ErrorCode seen;
   asio::co_spawn(
       io,
@@ -122,7 +122,7 @@ TEST(BodyPipe, FailureEndsTheBodyAbnormally) {
 
 TEST(BodyPipe, ReadableCallbackFiresOnDataAndEnd) {
   asio::io_context io;
-  BodyPipe pipe(io.get_executor());
+  BodyPipe pipe;
   int calls = 0;
   pipe.set_readable_callback([&] { ++calls; });
   pipe.write(Bytes(1, 1));

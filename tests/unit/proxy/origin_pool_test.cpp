@@ -75,7 +75,7 @@ struct ExchangeResult {
 asio::awaitable<ExchangeResult> send(OriginPool* pool, http::RequestHead request,
                                      std::string request_body) {
   auto executor = co_await asio::this_coro::executor;
-  auto body = std::make_shared<http::BodyPipe>(executor);
+  auto body = std::make_shared<http::BodyPipe>();
   if (!request_body.empty()) {
     body->write(Bytes(request_body.begin(), request_body.end()));
   }

@@ -37,15 +37,15 @@ constexpr std::string_view kEndpoint = "https://sts.example.test/token";
 
 class CapturedExchange final : public http::ServerExchange {
  public:
-  CapturedExchange(const asio::any_io_executor& executor, std::string method, std::string target,
-                   std::string body, std::vector<std::string> proofs, std::string content_type) {
+  CapturedExchange(std::string method, std::string target, std::string body,
+                   std::vector<std::string> proofs, std::string content_type) {
     request_.method = std::move(method);
     request_.target = std::move(target);
     request_.headers.add("content-type", content_type);
     for (const auto& proof : proofs) {
       request_.headers.add("dpop", proof);
     }
-    request_body_ = std::make_shared<http::BodyPipe>(executor);
+    request_body_ = std::make_shared<http::BodyPipe>();
     request_body_->write(as_bytes(body));
     request_body_->finish();
     peer_address_ = asio::ip::make_address("127.0.0.1");
@@ -99,8 +99,8 @@ class TokenServiceTest : public ::testing::Test {
   std::shared_ptr<CapturedExchange> post(
       const std::string& body, std::vector<std::string> proofs,
       std::string content_type = "application/x-www-form-urlencoded") {
-    return serve(std::make_shared<CapturedExchange>(io_.get_executor(), "POST", "/token", body,
-                                                    std::move(proofs), std::move(content_type)));
+    return serve(std::make_shared<CapturedExchange>("POST", "/token", body, std::move(proofs),
+                                                    std::move(content_type)));
   }
 
   std::shared_ptr<CapturedExchange> serve(std::shared_ptr<CapturedExchange> exchange) {
@@ -241,8 +241,8 @@ TEST_F(TokenServiceTest, NoneEvidenceNeverGetsAToken) {
 
 TEST_F(TokenServiceTest, MetadataAndJwks) {
   const auto get = [&](std::string target) {
-    return serve(std::make_shared<CapturedExchange>(io_.get_executor(), "GET", std::move(target),
-                                                    "", std::vector<std::string>{}, ""));
+    return serve(std::make_shared<CapturedExchange>("GET", std::move(target), "",
+                                                    std::vector<std::string>{}, ""));
   };
   auto metadata = get("/.well-known/oauth-authorization-server");
   ASSERT_EQ(metadata->response.status, 200);
@@ -254,10 +254,10 @@ TEST_F(TokenServiceTest, MetadataAndJwks) {
   EXPECT_EQ(nlohmann::json::parse(jwks->response_body).at("keys").at(0).at("kid"),
             issuer_->key_id());
   EXPECT_EQ(get("/nope")->response.status, 404);
-  EXPECT_EQ(serve(std::make_shared<CapturedExchange>(io_.get_executor(), "GET", "/token", "",
-                                                     std::vector<std::string>{}, ""))
-                ->response.status,
-            405);
+  EXPECT_EQ(
+      serve(std::make_shared<CapturedExchange>("GET", "/token", "", std::vector<std::string>{}, ""))
+          ->response.status,
+      405);
 }
 
 }  // namespace
