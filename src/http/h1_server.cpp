@@ -292,6 +292,26 @@ bool append_complete_body(std::string& out, Framing framing, const BodyPipePtr& 
   return false;
 }
 
+// A connection's registration with its listener's drain signal, undone when the connection's
+// coroutine ends (however it ends).
+struct IdleRegistration {
+  std::shared_ptr<DrainSignal> drain;
+  std::uint64_t id = 0;
+  std::shared_ptr<bool> waiting;
+
+  IdleRegistration() = default;
+  IdleRegistration(const IdleRegistration&) = delete;
+  IdleRegistration& operator=(const IdleRegistration&) = delete;
+  ~IdleRegistration() {
+    if (waiting) {
+      *waiting = false;
+    }
+    if (drain && id != 0) {
+      drain->remove_idle(id);
+    }
+  }
+};
+
 // Half-closes, then reads and discards what the client still sends for a short while before
 // closing: closing a socket with unread input makes the kernel send a reset, which can destroy
 // the response before the client has read it (RFC 9112 §9.6 "tear-down").
@@ -348,7 +368,6 @@ asio::awaitable<void> run_request_handler(RequestHandler handler, ServerExchange
     spdlog::error("request handler failed: {}", e.what());
   }
   if (!exchange->responded()) {
-    auto executor = co_await asio::this_coro::executor;
     auto response = make_text_response(502, "Request failed: no response\n");
     exchange->send_response(std::move(response.head), std::move(response.body));
   }
@@ -359,6 +378,22 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
                                RequestHandler handler, H1ServerOptions options) {
   auto executor = co_await asio::this_coro::executor;
   auto& lowest = beast::get_lowest_layer(stream);
+  // While idle, a drain may cancel the wait for the next request. The canceller is registered
+  // once per connection (not per request: that took the drain signal's lock and allocated for
+  // every request); it runs on this connection's executor and checks `waiting` there, so it
+  // never touches a connection that has finished.
+  IdleRegistration idle;
+  idle.waiting = std::make_shared<bool>(false);
+  if (options.drain) {
+    idle.drain = options.drain;
+    idle.id = options.drain->add_idle([executor, waiting = idle.waiting, &lowest] {
+      asio::post(executor, [waiting, &lowest] {
+        if (*waiting) {
+          lowest.cancel();
+        }
+      });
+    });
+  }
   for (bool first = true;; first = false) {
     if (options.drain && options.drain->draining() && buffer.size() == 0) {
       co_await close_stream(stream);
@@ -368,25 +403,10 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
     parser.header_limit(options.max_header_bytes);
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
     lowest.expires_after(first ? options.header_timeout : options.idle_timeout);
-    // While idle, a drain may cancel the wait. The canceller runs on this connection's
-    // executor and checks `waiting` there, so it never touches a finished connection.
-    auto waiting = std::make_shared<bool>(true);
-    std::uint64_t idle_id = 0;
-    if (options.drain) {
-      idle_id = options.drain->add_idle([executor, waiting, &lowest] {
-        asio::post(executor, [waiting, &lowest] {
-          if (*waiting) {
-            lowest.cancel();
-          }
-        });
-      });
-    }
+    *idle.waiting = true;
     auto [read_ec, header_bytes] =
         co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
-    *waiting = false;
-    if (options.drain) {
-      options.drain->remove_idle(idle_id);
-    }
+    *idle.waiting = false;
     lowest.expires_never();
     if (read_ec == asio::error::operation_aborted && options.drain && options.drain->draining() &&
         !parser.got_some()) {

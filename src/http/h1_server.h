@@ -27,7 +27,8 @@ class DrainSignal {
   bool draining() const noexcept { return draining_.load(std::memory_order_acquire); }
   /// Starts draining; thread-safe, idempotent.
   void start();
-  /// Registers an idle connection's canceller (run once if draining starts); returns its id.
+  /// Registers a connection's canceller, run once when draining starts (it cancels the
+  /// connection's wait for its next request if it is idle then); returns its id.
   std::uint64_t add_idle(std::function<void()> cancel);
   void remove_idle(std::uint64_t id);
 

@@ -61,7 +61,6 @@ nlohmann::json Readiness::report() const {
 http::RequestHandler admin_handler(std::shared_ptr<Registry> registry,
                                    std::shared_ptr<Readiness> readiness, std::string version) {
   return [registry, readiness, version](http::ServerExchangePtr exchange) -> asio::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
     const auto& request = exchange->request();
     const std::string_view target = request.target;
     const std::string_view path = target.substr(0, target.find('?'));

@@ -116,7 +116,6 @@ nlohmann::json TokenService::metadata() const {
 asio::awaitable<void> TokenService::handle(http::ServerExchangePtr exchange) {
   // Held by the frame: a request in flight keeps the service alive whatever the listener does.
   const auto keep_alive = shared_from_this();
-  auto executor = co_await asio::this_coro::executor;
   const auto& request = exchange->request();
   const std::string_view path =
       std::string_view(request.target)
@@ -144,7 +143,6 @@ asio::awaitable<void> TokenService::handle(http::ServerExchangePtr exchange) {
 }
 
 asio::awaitable<void> TokenService::handle_token(http::ServerExchangePtr exchange) {
-  auto executor = co_await asio::this_coro::executor;
   // The whole body first (bounded): the form is small, and the proof is checked before it is
   // parsed only so that a nonce request needs no evidence.
   std::string body;

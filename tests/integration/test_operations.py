@@ -166,6 +166,20 @@ def test_client_sigterm_drains_in_flight_requests(procs, target):
     assert results == [200]
 
 
+def test_server_sigterm_closes_idle_http1_channels_at_once(procs, target):
+    """With HTTP/1.1 inside the channel, a channel waiting for its next request is closed as
+    soon as draining starts, so the proxy-server does not wait out --drain-timeout (30 s)."""
+    server, server_port = start_server(procs, target, "--inner-alpn", "http/1.1")
+    _, client_port = start_client(procs, server_port)
+    for _ in range(3):
+        assert get(f"http://127.0.0.1:{client_port}/status?code=200") == (200, "status 200")
+    time.sleep(0.2)  # the channels are idle now
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(20) == 0
+    assert time.monotonic() - started < 10
+
+
 
 
 def test_measurement_drift_is_recorded(procs, target, mock_tee, tmp_path):

@@ -159,7 +159,6 @@ asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket, asio::ip::ad
 }
 
 asio::awaitable<void> ClientProxy::forward(http::ServerExchangePtr exchange) {
-  auto executor = co_await asio::this_coro::executor;
   const RequestHead& source = exchange->request();
   std::optional<UpstreamChannel> channel = pool_.try_acquire();
   if (!channel) {

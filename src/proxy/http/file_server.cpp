@@ -102,7 +102,6 @@ std::optional<fs::path> resolve_request_path(const fs::path& root, std::string_v
 
 http::RequestHandler file_server_handler(fs::path root) {
   return [root](http::ServerExchangePtr exchange) -> asio::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
     const auto& request = exchange->request();
     if (request.method != "GET" && request.method != "HEAD") {
       http::send_method_not_allowed(*exchange, "GET, HEAD");

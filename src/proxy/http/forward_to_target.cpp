@@ -32,7 +32,6 @@ asio::awaitable<void> forward(http::ServerExchangePtr exchange,
   OriginPool& pool = *forwarding->pool;
   const auto& observer = forwarding->observer;
   const RequestHead& request = exchange->request();
-  auto executor = co_await asio::this_coro::executor;
   if (http::is_tunnel_connect(request)) {
     auto refused = http::make_text_response(405, "CONNECT is not supported here\n");
     exchange->send_response(std::move(refused.head), std::move(refused.body));

@@ -59,7 +59,6 @@ asio::awaitable<void> PlainHttpServer::accept_loop() {
 http::RequestHandler health_check_handler(std::string version) {
   const std::string body = R"({"cargo_package_version":")" + version + R"("})";
   return [body](http::ServerExchangePtr exchange) -> asio::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
     const auto& method = exchange->request().method;
     if (method != "GET" && method != "HEAD") {
       http::send_method_not_allowed(*exchange, "GET, HEAD");

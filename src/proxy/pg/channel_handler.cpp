@@ -24,7 +24,6 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
 asio::awaitable<void> serve_tunnel(http::ServerExchangePtr exchange,
                                    std::shared_ptr<const PgServerConfig> config,
                                    ChannelContext channel) {
-  auto executor = co_await asio::this_coro::executor;
   const http::RequestHead& request = exchange->request();
   if (!is_tunnel_request(request)) {
     auto refused = http::make_text_response(

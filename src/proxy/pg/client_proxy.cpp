@@ -79,7 +79,6 @@ asio::awaitable<Outcome<DuplexPtr>> PgClientProxy::open_tunnel(tcp::endpoint sou
     co_return Failure{make_error_code(Errc::TunnelRefused),
                       "the proxy-server does not speak HTTP/2 inside the channel"};
   }
-  auto executor = co_await asio::this_coro::executor;
   auto to_server = std::make_shared<http::BodyPipe>();
   http::RequestHead request = make_tunnel_request(source);
   // Named and moved: see the GCC 12 note in core/offload.h.
