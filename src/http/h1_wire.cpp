@@ -1,11 +1,20 @@
 #include "http/h1_wire.h"
 
-#include <fmt/format.h>
+#include <array>
+#include <charconv>
 
 #include "http/semantics.h"
 
 namespace atls::http {
 namespace {
+
+// Numbers are appended with to_chars: these run for every proxied message, and a formatted
+// temporary string per number showed in the profiles (docs/benchmarks.md).
+void append_number(std::string& out, std::uint64_t value, int base = 10) {
+  std::array<char, 20> digits{};  // 20 decimal digits hold any std::uint64_t
+  const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), value, base);
+  out.append(digits.data(), end);
+}
 
 void append_fields(std::string& out, const Fields& fields) {
   for (const auto& field : fields) {
@@ -18,7 +27,9 @@ void append_fields(std::string& out, const Fields& fields) {
 
 void append_framing(std::string& out, Framing framing, std::optional<std::uint64_t> length) {
   if (framing == Framing::ContentLength) {
-    out += fmt::format("content-length: {}\r\n", length.value_or(0));
+    out += "content-length: ";
+    append_number(out, length.value_or(0));
+    out += "\r\n";
   } else if (framing == Framing::Chunked) {
     out += "transfer-encoding: chunked\r\n";
   }
@@ -57,7 +68,11 @@ std::string serialize_response_head(const ResponseHead& head, Framing framing, b
   out.reserve(128 + head.headers.size() * 48);
   const std::string_view reason =
       head.reason.empty() ? reason_phrase(head.status) : std::string_view(head.reason);
-  out += fmt::format("HTTP/1.1 {} {}\r\n", head.status, reason);
+  out += "HTTP/1.1 ";
+  append_number(out, static_cast<std::uint64_t>(head.status));
+  out += ' ';
+  out += reason;
+  out += "\r\n";
   for (const auto& field : head.headers) {
     if (field.name == "content-length" || field.name == "transfer-encoding") {
       continue;
@@ -76,7 +91,10 @@ std::string serialize_response_head(const ResponseHead& head, Framing framing, b
 }
 
 std::string chunk_header(std::size_t size) {
-  return fmt::format("{:x}\r\n", size);
+  std::string out;
+  append_number(out, size, 16);
+  out += "\r\n";
+  return out;
 }
 
 std::string last_chunk(const Fields& trailers) {

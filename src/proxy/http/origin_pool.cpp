@@ -15,25 +15,25 @@ OriginPool::OriginPool(asio::any_io_executor executor, OriginOptions options)
 }
 
 std::shared_ptr<OriginPool::Session> OriginPool::take_idle() {
+  auto& idle = idle_->sessions;
   const auto now = std::chrono::steady_clock::now();
-  std::erase_if(sessions_, [&](const std::shared_ptr<Session>& session) {
-    if (session->closed()) {
-      return true;
+  while (!idle.empty()) {
+    // Most recently used first: it is the least likely to have been closed by the target.
+    std::shared_ptr<Session> session = std::move(idle.back());
+    idle.pop_back();
+    if (!session->can_send()) {
+      continue;  // closed while idle
     }
-    if (session->can_send() && now - session->idle_since() > options_.idle_timeout) {
+    if (now - session->idle_since() > options_.idle_timeout) {
+      // This one and every one freed before it are too old.
       session->close();
-      return true;
+      for (const auto& older : idle) {
+        older->close();
+      }
+      idle.clear();
+      return nullptr;
     }
-    return false;
-  });
-  // Most recently used first: it is the least likely to have been closed by the target.
-  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
-    if ((*it)->can_send()) {
-      auto session = *it;
-      sessions_.erase(std::next(it).base());
-      sessions_.push_back(session);
-      return session;
-    }
+    return session;
   }
   return nullptr;
 }
@@ -44,14 +44,22 @@ asio::awaitable<Outcome<std::shared_ptr<OriginPool::Session>>> OriginPool::conne
     co_return socket.error();
   }
   auto session = std::make_shared<Session>(std::move(*socket), options_.h1);
-  sessions_.push_back(session);
-  // Bound the pool: drop the oldest idle connections beyond the limit.
-  std::size_t idle = 0;
-  for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
-    if ((*it)->can_send() && ++idle > options_.max_idle) {
-      (*it)->close();
+  std::weak_ptr<IdleSessions> list = idle_;
+  std::weak_ptr<Session> weak = session;
+  session->set_state_callback([list, weak, max_idle = options_.max_idle] {
+    auto idle = list.lock();
+    auto freed = weak.lock();
+    if (!idle || !freed || !freed->can_send()) {
+      return;  // the pool is gone, or the connection closed (dropped when next seen)
     }
-  }
+    idle->sessions.push_back(std::move(freed));
+    // Bound the pool: the oldest idle connection goes beyond the limit.
+    if (idle->sessions.size() > max_idle) {
+      auto oldest = std::move(idle->sessions.front());
+      idle->sessions.pop_front();
+      oldest->close();
+    }
+  });
   co_return session;
 }
 

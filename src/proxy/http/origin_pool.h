@@ -6,8 +6,8 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
+#include <deque>
 #include <memory>
-#include <vector>
 
 #include "http/h1_client.h"
 #include "http/stream_util.h"
@@ -35,17 +35,24 @@ class OriginPool {
       http::RequestHead request, http::BodyPipePtr body,
       http::InformationalHandler on_informational);
 
-  std::size_t connections() const noexcept { return sessions_.size(); }
+  /// Connections waiting for a request (some may have been closed by the target meanwhile).
+  std::size_t idle_connections() const noexcept { return idle_->sessions.size(); }
 
  private:
   using Session = http::H1ClientSession<http::TcpSocket>;
-  /// Drops closed and expired connections; returns the most recently used free one, if any.
+  // The free connections, most recently freed at the back. A connection puts itself back when
+  // its exchange ends (its state callback), so taking one costs O(1) however many connections
+  // are busy; the callback holds this list weakly, as a connection may outlive the pool.
+  struct IdleSessions {
+    std::deque<std::shared_ptr<Session>> sessions;
+  };
+  /// The most recently freed connection that is still open and not past idle_timeout.
   std::shared_ptr<Session> take_idle();
   boost::asio::awaitable<Outcome<std::shared_ptr<Session>>> connect_new();
 
   boost::asio::any_io_executor executor_;
   OriginOptions options_;
-  std::vector<std::shared_ptr<Session>> sessions_;
+  std::shared_ptr<IdleSessions> idle_ = std::make_shared<IdleSessions>();
 };
 
 }  // namespace atls::proxy

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -182,6 +183,104 @@ TEST_F(OriginPoolTest, DoesNotResendRequestWithBody) {
   ASSERT_TRUE(result.failure.has_value());
   EXPECT_EQ(result.failure->code, make_error_code(http::Errc::ConnectionClosed));
   EXPECT_EQ(target_.heads().size(), 1u);
+}
+
+// A target that keeps connections alive and answers each request with the number of the
+// connection it came on ("c1", "c2", ...).
+class KeepAliveTarget {
+ public:
+  explicit KeepAliveTarget(asio::io_context& io)
+      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    asio::co_spawn(io, accept_loop(), asio::detached);
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::size_t connections() const { return connections_; }
+  void stop() { acceptor_.close(); }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(http::kUseTuple);
+      if (ec) {
+        co_return;
+      }
+      asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket), ++connections_),
+                     asio::detached);
+    }
+  }
+  static asio::awaitable<void> serve(tcp::socket socket, std::size_t number) {
+    std::string buffer;
+    for (;;) {
+      auto [read_ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer),
+                                                          "\r\n\r\n", http::kUseTuple);
+      if (read_ec) {
+        co_return;
+      }
+      buffer.erase(0, n);
+      const std::string body = "c" + std::to_string(number);
+      const std::string response =
+          "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      auto [write_ec, written] =
+          co_await asio::async_write(socket, asio::buffer(response), http::kUseTuple);
+      if (write_ec) {
+        co_return;
+      }
+    }
+  }
+
+  tcp::acceptor acceptor_;
+  std::size_t connections_ = 0;
+};
+
+TEST(OriginPoolReuse, FreedConnectionsAreReusedMostRecentFirstAndIdleOnesBounded) {
+  asio::io_context io;
+  KeepAliveTarget target(io);
+  OriginOptions options;
+  options.target = net::HostPort{"127.0.0.1", target.port()};
+  options.max_idle = 2;
+  OriginPool pool(io.get_executor(), options);
+
+  // Runs `count` requests at once until all have their whole response.
+  auto run_concurrently = [&](std::size_t count) {
+    std::vector<ExchangeResult> results(count);
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      asio::co_spawn(
+          io,
+          [&, i]() -> asio::awaitable<void> {
+            results[i] = co_await send(&pool, get("/"), {});
+            ++done;
+          },
+          asio::detached);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (done < count && std::chrono::steady_clock::now() < deadline) {
+      io.run_one_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(done, count);
+    return results;
+  };
+
+  const auto first = run_concurrently(3);
+  std::vector<std::string> bodies;
+  for (const auto& result : first) {
+    ASSERT_FALSE(result.failure) << result.failure->describe();
+    bodies.push_back(result.body);
+  }
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"c1", "c2", "c3"}));
+  // Three connections were freed; beyond max_idle the oldest one was closed.
+  EXPECT_EQ(pool.idle_connections(), 2U);
+
+  // Sequential requests reuse one kept-alive connection: no new connection is opened.
+  const auto again = run_concurrently(1);
+  const auto once_more = run_concurrently(1);
+  ASSERT_FALSE(again[0].failure);
+  ASSERT_FALSE(once_more[0].failure);
+  EXPECT_EQ(again[0].body, once_more[0].body);
+  EXPECT_EQ(target.connections(), 3U);
+  EXPECT_EQ(pool.idle_connections(), 2U);
+  target.stop();
 }
 
 }  // namespace
