@@ -22,7 +22,8 @@ shows medians, and the ratios against nghttpx are the median (and range) of the 
 ratios.
 
 Usage: bench/http/run.py [--binary build/release/src/atls-proxy] [--seconds 10] [--rounds 3]
-                         [--json results.json] [--markdown table.md]
+                         [--json results.json] [--markdown table.md] [--only a,b]
+                         [--compare-binary other/atls-proxy]
 Everything binds 127.0.0.1 on ephemeral ports and is stopped at the end.
 """
 import argparse
@@ -156,16 +157,17 @@ def stack_direct(stack, workdir, target):
     return target
 
 
-def stack_atls(inner):
+def stack_atls(inner, binary_option="binary"):
     def build(stack, workdir, target):
+        binary = getattr(ARGS, binary_option)
         key, cert = make_cert(workdir)
         server_port, client_port = free_port(), free_port()
-        stack.start([ARGS.binary, "server", f"127.0.0.1:{target}", "-l", f"127.0.0.1:{server_port}",
+        stack.start([binary, "server", f"127.0.0.1:{target}", "-l", f"127.0.0.1:{server_port}",
                      "--server-attestation-type", "none", "--allowed-remote-attestation-type", "none",
                      "--tls-certificate-path", cert, "--tls-private-key-path", key,
                      "--inner-alpn", inner, "--io-threads", "1"], proxy=True, log="atls-server.log")
         wait_port(server_port)
-        stack.start([ARGS.binary, "client", f"127.0.0.1:{server_port}", "-l", f"127.0.0.1:{client_port}",
+        stack.start([binary, "client", f"127.0.0.1:{server_port}", "-l", f"127.0.0.1:{client_port}",
                      "--client-attestation-type", "none", "--allowed-remote-attestation-type", "none",
                      "--tls-ca-certificate", cert, "--max-http1-channels", "64"],
                     proxy=True, log="atls-client.log")
@@ -379,7 +381,12 @@ if __name__ == "__main__":
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     parser.add_argument("--only", help="comma-separated stacks to run")
+    parser.add_argument("--compare-binary",
+                        help="another atls-proxy build (e.g. the previous commit's) measured in "
+                             "the same rounds as stack atls-h2-compare, for before/after ratios")
     ARGS = parser.parse_args()
+    if ARGS.compare_binary:
+        STACKS["atls-h2-compare"] = stack_atls("h2,http/1.1", "compare_binary")
     if ARGS.only:
         STACKS = {k: v for k, v in STACKS.items() if k in ARGS.only.split(",")}
     sys.exit(main())

@@ -16,8 +16,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
+#include <unordered_map>
 
 #include "core/async_event.h"
 #include "http/exchange.h"
@@ -107,7 +107,8 @@ class H2Session final : public UpstreamSession,
   RequestHandler handler_;
   boost::asio::ip::address peer_;
   nghttp2_session* session_ = nullptr;
-  std::map<std::int32_t, std::shared_ptr<StreamState>> streams_;
+  // Looked up on every header field and DATA chunk: hashed, not ordered.
+  std::unordered_map<std::int32_t, std::shared_ptr<StreamState>> streams_;
   Bytes initial_;
   std::vector<std::uint8_t> out_;
   std::vector<std::uint8_t> writing_;
