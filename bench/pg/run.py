@@ -20,6 +20,7 @@ the proxy processes over the window / transactions.
 
 Usage: bench/pg/run.py [--binary build/release/src/atls-proxy] [--seconds 10] [--clients 8]
                        [--scale 10] [--json results.json] [--markdown table.md] [--only a,b]
+                       [--proxy-cpu 1]
 Everything binds 127.0.0.1 on ephemeral ports and is stopped at the end. Runs PostgreSQL as
 the `postgres` user when started as root.
 """
@@ -150,6 +151,8 @@ class Stack:
 
     def start(self, args, log):
         out = open(self.workdir / log, "w")
+        if ARGS.proxy_cpu is not None:
+            args = ["taskset", "-c", ARGS.proxy_cpu, *args]
         proc = subprocess.Popen([str(a) for a in args], stdout=out, stderr=subprocess.STDOUT,
                                 cwd=self.workdir)
         self.procs.append(proc)
@@ -326,6 +329,9 @@ if __name__ == "__main__":
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     parser.add_argument("--only", help="comma-separated paths to run")
+    parser.add_argument("--proxy-cpu",
+                        help="pin both proxies of a path to this CPU list (taskset -c), e.g. 1, "
+                             "to see how much of a result is scheduling between vCPUs")
     ARGS = parser.parse_args()
     ARGS.binary = str(pathlib.Path(ARGS.binary).resolve())  # the proxies run in a temp dir
     if ARGS.only:

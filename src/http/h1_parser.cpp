@@ -146,15 +146,10 @@ HeadParse invalid(std::string_view why) {
   return HeadParse{ParseStatus::Invalid, 0, why};
 }
 
-}  // namespace
-
-HeadParse parse_response_head(std::string_view data, std::size_t max_bytes, ParsedResponse& out) {
-  // Fail fast on what cannot become a status line, rather than waiting for max_bytes of it.
-  constexpr std::string_view kPrefix = "HTTP/";
-  if (data.substr(0, kPrefix.size()) != kPrefix.substr(0, std::min(data.size(), kPrefix.size()))) {
-    return invalid("not an HTTP/1.x status line");
-  }
-  const auto end = data.substr(0, max_bytes).find(kHeadEnd);
+// Where the head that starts in `data` ends (after its empty line), if it is all there and
+// within `max_bytes`: Complete with `consumed`, Incomplete, or TooLarge.
+HeadParse find_head_end(std::string_view data, std::size_t from, std::size_t max_bytes) {
+  const auto end = data.substr(0, max_bytes).find(kHeadEnd, from);
   if (end == std::string_view::npos) {
     return HeadParse{
         data.size() >= max_bytes ? ParseStatus::TooLarge : ParseStatus::Incomplete, 0, {}};
@@ -163,6 +158,84 @@ HeadParse parse_response_head(std::string_view data, std::size_t max_bytes, Pars
   if (consumed > max_bytes) {
     return HeadParse{ParseStatus::TooLarge, 0, {}};
   }
+  return HeadParse{ParseStatus::Complete, consumed, {}};
+}
+
+// The field section of a head (both directions): fields, then what they say about framing
+// (RFC 9112 §6.1, §6.3) and persistence (§9.3).
+std::optional<std::string_view> parse_field_section(std::string_view block, Version version,
+                                                    Fields& fields,
+                                                    std::optional<std::uint64_t>& content_length,
+                                                    bool& chunked, bool& keep_alive) {
+  fields.reserve(12);
+  if (auto error = parse_field_lines(block, fields)) {
+    return error;
+  }
+  if (auto error = content_length_of(fields, content_length)) {
+    return error;
+  }
+  bool has_transfer_encoding = false;
+  if (auto error = check_transfer_encoding(fields, has_transfer_encoding)) {
+    return error;
+  }
+  chunked = false;
+  if (has_transfer_encoding) {
+    if (content_length) {
+      return "both Transfer-Encoding and Content-Length";  // §6.3 rule 3: a smuggling signal
+    }
+    if (version == Version::Http10) {
+      return "Transfer-Encoding in an HTTP/1.0 message";  // §6.1
+    }
+    chunked = true;
+  }
+  keep_alive = version == Version::Http11 ? !fields.has_token("connection", "close")
+                                          : fields.has_token("connection", "keep-alive");
+  return std::nullopt;
+}
+
+// request-target characters: anything visible (RFC 9112 §3.2; octets above 0x7f are passed
+// on, as clients send raw UTF-8 paths), never whitespace or controls.
+bool is_target_char(unsigned char c) noexcept {
+  return c > 0x20 && c != 0x7f;
+}
+
+// Splits the request-target into the head's target (origin-form path, "*", or authority-form
+// for CONNECT) and, for absolute-form, its authority and scheme (RFC 9112 §3.2.1–§3.2.4).
+void set_request_target(RequestHead& head, std::string_view target) {
+  if (head.method == "CONNECT") {
+    head.authority = std::string(target);  // authority-form
+    head.target = std::string(target);
+    return;
+  }
+  for (const std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() > scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
+      const std::string_view rest = target.substr(scheme.size());
+      const auto slash = rest.find_first_of("/?");
+      head.authority = std::string(rest.substr(0, slash));
+      head.target = slash == std::string_view::npos ? "/"
+                    : rest[slash] == '?'            ? "/" + std::string(rest.substr(slash))
+                                                    : std::string(rest.substr(slash));
+      head.scheme = std::string(scheme.substr(0, scheme.size() - 3));
+      return;
+    }
+  }
+  head.target = std::string(target);
+}
+
+}  // namespace
+
+HeadParse parse_response_head(std::string_view data, std::size_t max_bytes, ParsedResponse& out) {
+  // Fail fast on what cannot become a status line, rather than waiting for max_bytes of it.
+  constexpr std::string_view kPrefix = "HTTP/";
+  if (data.substr(0, kPrefix.size()) != kPrefix.substr(0, std::min(data.size(), kPrefix.size()))) {
+    return invalid("not an HTTP/1.x status line");
+  }
+  const auto bounds = find_head_end(data, 0, max_bytes);
+  if (bounds.status != ParseStatus::Complete) {
+    return bounds;
+  }
+  const std::size_t consumed = bounds.consumed;
+  const std::size_t end = consumed - kHeadEnd.size();
 
   // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4)
   const auto line_end = data.find(kCrlf);
@@ -201,30 +274,90 @@ HeadParse parse_response_head(std::string_view data, std::size_t max_bytes, Pars
 
   // Field lines: from after the status line up to (and including) the CRLF before the empty line.
   const std::string_view block = data.substr(line_end + kCrlf.size(), end + 2 - line_end - 2);
-  head.headers.reserve(12);
-  if (auto error = parse_field_lines(block, head.headers)) {
+  if (auto error = parse_field_section(block, head.version, head.headers, head.content_length,
+                                       out.chunked, out.keep_alive)) {
     return invalid(*error);
   }
-  if (auto error = content_length_of(head.headers, head.content_length)) {
-    return invalid(*error);
-  }
-  bool has_transfer_encoding = false;
-  if (auto error = check_transfer_encoding(head.headers, has_transfer_encoding)) {
-    return invalid(*error);
-  }
-  if (has_transfer_encoding) {
-    if (head.content_length) {
-      return invalid("both Transfer-Encoding and Content-Length");  // §6.3 rule 3
-    }
-    if (head.version == Version::Http10) {
-      return invalid("Transfer-Encoding in an HTTP/1.0 message");  // §6.1
-    }
-    out.chunked = true;
-  }
-  out.keep_alive = head.version == Version::Http11
-                       ? !head.headers.has_token("connection", "close")
-                       : head.headers.has_token("connection", "keep-alive");
   return HeadParse{ParseStatus::Complete, consumed, {}};
+}
+
+HeadParse parse_request_head(std::string_view data, std::size_t max_bytes, ParsedRequest& out) {
+  // RFC 9112 §2.2: empty lines before the request-line are ignored.
+  std::size_t start = 0;
+  while (data.substr(start, kCrlf.size()) == kCrlf) {
+    start += kCrlf.size();
+  }
+  if (start >= max_bytes) {
+    return HeadParse{ParseStatus::TooLarge, 0, {}};
+  }
+  // Fail fast on a method that is not a token (a lone CR may still become an empty line).
+  for (std::size_t i = start; i < data.size() && data[i] != ' '; ++i) {
+    if (!is_tchar(static_cast<unsigned char>(data[i])) && !(i == start && data[i] == '\r')) {
+      return invalid("invalid request method");
+    }
+  }
+  const auto bounds = find_head_end(data, start, max_bytes);
+  if (bounds.status != ParseStatus::Complete) {
+    return bounds;
+  }
+  const std::size_t consumed = bounds.consumed;
+  const std::size_t end = consumed - kHeadEnd.size();
+
+  // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces.
+  const auto line_end = data.find(kCrlf, start);
+  const std::string_view line = data.substr(start, line_end - start);
+  const auto first_space = line.find(' ');
+  const auto last_space = line.rfind(' ');
+  if (first_space == std::string_view::npos || first_space == 0 || last_space == first_space) {
+    return invalid("malformed request line");
+  }
+  const std::string_view method = line.substr(0, first_space);
+  if (!std::all_of(method.begin(), method.end(),
+                   [](char c) { return is_tchar(static_cast<unsigned char>(c)); })) {
+    return invalid("invalid request method");
+  }
+  const std::string_view target = line.substr(first_space + 1, last_space - first_space - 1);
+  const std::string_view version = line.substr(last_space + 1);
+  if (target.empty() || !std::all_of(target.begin(), target.end(), [](char c) {
+        return is_target_char(static_cast<unsigned char>(c));
+      })) {
+    return invalid("invalid request target");
+  }
+  if (version.size() != 8 || version.substr(0, 7) != "HTTP/1." || version[7] < '0' ||
+      version[7] > '9') {
+    return invalid("not an HTTP/1.x request");
+  }
+  out = ParsedRequest{};
+  RequestHead& head = out.head;
+  head.method = std::string(method);
+  head.version = version[7] == '0' ? Version::Http10 : Version::Http11;
+  set_request_target(head, target);
+
+  const std::string_view block = data.substr(line_end + kCrlf.size(), end + 2 - line_end - 2);
+  if (auto error = parse_field_section(block, head.version, head.headers, head.content_length,
+                                       out.chunked, out.keep_alive)) {
+    return invalid(*error);
+  }
+  // RFC 9112 §3.2: more than one Host is answered with 400 (which one would the target see?).
+  std::size_t hosts = 0;
+  for (const auto& field : head.headers) {
+    hosts += field.name == "host" ? 1 : 0;
+  }
+  if (hosts > 1) {
+    return invalid("more than one Host field");
+  }
+  return HeadParse{ParseStatus::Complete, consumed, {}};
+}
+
+Framing request_framing(const ParsedRequest& request) {
+  // RFC 9112 §6.3 rules 4-6: chunked, Content-Length, or no content at all.
+  if (request.chunked) {
+    return Framing::Chunked;
+  }
+  if (request.head.content_length.value_or(0) > 0) {
+    return Framing::ContentLength;
+  }
+  return Framing::None;
 }
 
 Framing response_framing(std::string_view request_method, const ParsedResponse& response) {

@@ -1,21 +1,23 @@
 #pragma once
-// HTTP/1.1 message parsing (RFC 9112) for the response side of the proxy-server's target
-// connections: the response head (status line and fields, §4 and §5) and the body's framing
-// (§6: Content-Length, chunked transfer coding with trailers §7.1, or read-until-close).
+// HTTP/1.1 message parsing (RFC 9112): request heads (request line and fields, §3 and §5) as
+// every HTTP/1.1 listener reads them, response heads (status line, §4) as the proxy-server
+// reads its target's answers, and the body's framing (§6: Content-Length, chunked transfer
+// coding with trailers §7.1, or read-until-close).
 //
 // Why our own and not Beast's parser: Beast parses into its own field container, which the
 // proxy then copied into http::Fields, and its composed read operations wrap every socket read
 // in several layers; on a small proxied request those were a measurable share of the
-// proxy-server's CPU (docs/benchmarks.md). This parser fills http::Fields directly from the
+// proxies' CPU (docs/benchmarks.md). This parser fills http::Fields directly from the
 // connection's buffer and leaves reading to the caller.
 //
-// Strictness: what a proxy may not guess at is rejected (the caller answers 502): line folding
+// Strictness: what a proxy may not guess at is rejected (the caller answers 400 to a client,
+// 502 for a target's response): line folding
 // (§5.2 lets a proxy reject it), bare LF line ends, control characters in field values,
 // whitespace before a field's colon (§5.1), conflicting or malformed Content-Length values
 // (§6.3 rule 5), Transfer-Encoding together with Content-Length or in an HTTP/1.0 message
 // (§6.1, §6.3 rule 3: a smuggling signal), and transfer codings other than a final `chunked`
 // (the proxy would have to forward a coding it cannot announce any more, because
-// Transfer-Encoding is hop-by-hop).
+// Transfer-Encoding is hop-by-hop; for requests §6.1 requires 400 when chunked is not final).
 
 #include <cstdint>
 #include <optional>
@@ -57,6 +59,26 @@ struct ParsedResponse {
 /// (names lower-cased) and the Content-Length (head.content_length). `out` is unspecified
 /// otherwise.
 HeadParse parse_response_head(std::string_view data, std::size_t max_bytes, ParsedResponse& out);
+
+/// A parsed request head.
+struct ParsedRequest {
+  /// Method, target (origin-form path, "*", or host:port for CONNECT), the authority and
+  /// scheme of an absolute-form target, version, fields, Content-Length.
+  RequestHead head;
+  bool chunked = false;
+  /// The client allows another request on this connection (HTTP/1.1 without
+  /// Connection: close, or HTTP/1.0 with keep-alive).
+  bool keep_alive = true;
+};
+
+/// Parses one request head from the start of `data` (empty lines before it are skipped, RFC
+/// 9112 §2.2). Besides what parse_response_head rejects, a method that is not a token, a
+/// malformed request line or target, and more than one Host field are Invalid.
+HeadParse parse_request_head(std::string_view data, std::size_t max_bytes, ParsedRequest& out);
+
+/// How a request's body is delimited (RFC 9112 §6.3): Chunked, ContentLength (non-zero), or
+/// None. Upgrades and CONNECT tunnels are the caller's business.
+Framing request_framing(const ParsedRequest& request);
 
 /// How the body of `response` to a request with `request_method` is delimited (RFC 9112 §6.3):
 /// None for HEAD, 1xx, 204 and 304; Tunnel for 101 and for 2xx to CONNECT; then chunked,

@@ -8,14 +8,12 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <vector>
 
 #include "core/async_event.h"
 #include "http/errors.h"
+#include "http/h1_parser.h"
 #include "http/h1_wire.h"
 #include "http/semantics.h"
 #include "http/stream_util.h"
@@ -55,8 +53,6 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-
-using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
 
 // What the handler has said so far; shared by the exchange (handler side) and the connection
 // coroutine (writer side), both on the connection's executor.
@@ -134,14 +130,31 @@ asio::awaitable<void> write_all(Stream& stream, std::string_view data,
   ec = write_ec;
 }
 
+// Feeds buffered bytes to the request body's decoder while the pipe takes more; returns whether
+// the body ended (normally or not).
+bool decode_request_body(beast::flat_buffer& buffer, h1::BodyDecoder& decoder, BodyPipe& pipe) {
+  while (buffer.size() > 0 && !decoder.done() && !decoder.failed() && pipe.writable()) {
+    const auto buffered = buffer.data();
+    const auto step =
+        decoder.next(ByteView(static_cast<const std::uint8_t*>(buffered.data()), buffered.size()));
+    if (!step.content.empty()) {
+      pipe.write(step.content);  // copies: the view points into the buffer
+    }
+    buffer.consume(step.consumed);
+    if (step.consumed == 0) {
+      break;
+    }
+  }
+  return decoder.done() || decoder.failed();
+}
+
 // Reads the request body into the pipe (and, after a 101/CONNECT, the raw tunnel bytes).
 template <class Stream>
 asio::awaitable<void> pump_request(Stream& stream, beast::flat_buffer& buffer,
-                                   RequestParser& parser, std::size_t header_count,
-                                   bool tunnel_possible, BodyPipePtr pipe,
+                                   h1::BodyDecoder decoder, bool tunnel_possible, BodyPipePtr pipe,
                                    std::shared_ptr<PumpState> state) {
   ReadScratch scratch;
-  while (!parser.is_done()) {
+  while (!decode_request_body(buffer, decoder, *pipe)) {
     if (!pipe->writable()) {
       co_await pipe->wait_writable();
       if (pipe->consumer_gone() || pipe->closed()) {
@@ -149,25 +162,21 @@ asio::awaitable<void> pump_request(Stream& stream, beast::flat_buffer& buffer,
       }
       continue;
     }
-    parser.get().body().data = scratch.data();
-    parser.get().body().size = ReadScratch::size();
-    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
-    if (ec == bhttp::error::need_buffer) {
-      ec = {};
-    }
-    const std::size_t got = ReadScratch::size() - parser.get().body().size;
-    if (got > 0) {
-      pipe->write(scratch.copy(got));
-    }
-    if (ec) {
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), kUseTuple);
+    buffer.commit(n);
+    if (ec && !decode_request_body(buffer, decoder, *pipe)) {
       pipe->fail(is_connection_closed(ec) ? make_error_code(Errc::BodyTruncated)
                                           : make_error_code(Errc::MalformedRequest));
       break;
     }
   }
-  if (parser.is_done() && !pipe->closed()) {
+  if (decoder.failed()) {
+    spdlog::debug("request body: {}", decoder.error());
+    pipe->fail(make_error_code(Errc::MalformedRequest));
+  }
+  if (decoder.done() && !pipe->closed()) {
     if (!tunnel_possible) {
-      pipe->finish(fields_from_beast(parser.get().base(), header_count));
+      pipe->finish(decoder.take_trailers());
     } else {
       // The request pipe stays open: after a 101 it carries the client's tunnel bytes.
       while (!state->decided) {
@@ -399,45 +408,57 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
       co_await close_stream(stream);
       co_return;
     }
-    RequestParser parser;
-    parser.header_limit(options.max_header_bytes);
-    parser.body_limit(boost::none);  // bodies are streamed, never held whole
     lowest.expires_after(first ? options.header_timeout : options.idle_timeout);
     *idle.waiting = true;
-    auto [read_ec, header_bytes] =
-        co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
+    h1::ParsedRequest parsed;
+    h1::HeadParse result;
+    boost::system::error_code read_ec;
+    for (;;) {
+      const auto buffered = buffer.data();
+      result = h1::parse_request_head(
+          std::string_view(static_cast<const char*>(buffered.data()), buffered.size()),
+          options.max_header_bytes, parsed);
+      if (result.status != h1::ParseStatus::Incomplete) {
+        break;
+      }
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), kUseTuple);
+      buffer.commit(n);
+      if (ec) {
+        read_ec = ec;
+        break;
+      }
+    }
     *idle.waiting = false;
     lowest.expires_never();
+    const bool got_some = buffer.size() > 0;
     if (read_ec == asio::error::operation_aborted && options.drain && options.drain->draining() &&
-        !parser.got_some()) {
+        !got_some) {
       co_await close_stream(stream);  // idle when the drain started
       co_return;
     }
-    if (read_ec) {
-      if (!is_connection_closed(read_ec) || parser.got_some()) {
+    if (read_ec || result.status != h1::ParseStatus::Complete) {
+      if (!read_ec || (!is_connection_closed(read_ec) && got_some)) {
         // A malformed or oversized head: answer once, then close (RFC 9112 §2.2).
-        const int status = read_ec == bhttp::error::header_limit ? 431 : 400;
+        if (result.status == h1::ParseStatus::Invalid) {
+          spdlog::debug("HTTP/1.1 request from {} refused: {}", peer.to_string(), result.error);
+        }
         ResponseHead head;
-        head.status = status;
+        head.status = result.status == h1::ParseStatus::TooLarge ? 431 : 400;
         head.content_length = 0;
         boost::system::error_code ignored;
-        if (!is_connection_closed(read_ec)) {
-          co_await write_all(stream, serialize_response_head(head, Framing::ContentLength, true),
-                             ignored);
-        }
+        co_await write_all(stream, serialize_response_head(head, Framing::ContentLength, true),
+                           ignored);
       }
       co_await close_stream(stream);
       co_return;
     }
+    buffer.consume(result.consumed);
 
-    auto& message = parser.get();
-    RequestHead head = request_head_from_beast(message.base());
-    const std::size_t header_count = head.headers.size();
-    if (const auto length = parser.content_length()) {
-      head.content_length = *length;
-    }
-    head.has_body = !parser.is_done();
-    const bool keep_alive = parser.keep_alive();
+    RequestHead head = std::move(parsed.head);
+    const Framing request_body_framing = h1::request_framing(parsed);
+    const std::uint64_t head_content_length = head.content_length.value_or(0);
+    head.has_body = request_body_framing != Framing::None;
+    const bool keep_alive = parsed.keep_alive;
     const bool tunnel_possible = is_websocket_upgrade(head) || head.method == "CONNECT";
     const std::string method = head.method;
     const Version version = head.version;
@@ -446,12 +467,13 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
     auto slot = std::make_shared<ResponseSlot>();
     auto state = std::make_shared<PumpState>();
     auto exchange = std::make_shared<H1Exchange>(std::move(head), request_pipe, peer, slot);
-    if (parser.is_done() && !tunnel_possible) {
+    if (request_body_framing == Framing::None && !tunnel_possible) {
       request_pipe->finish();
       state->done = true;
     } else {
+      h1::BodyDecoder decoder(request_body_framing, head_content_length, options.max_header_bytes);
       auto pump =
-          pump_request(stream, buffer, parser, header_count, tunnel_possible, request_pipe, state);
+          pump_request(stream, buffer, std::move(decoder), tunnel_possible, request_pipe, state);
       asio::co_spawn(executor, std::move(pump), asio::detached);
     }
     auto handler_run = run_request_handler(handler, exchange);

@@ -104,45 +104,6 @@ std::string last_chunk(const Fields& trailers) {
   return out;
 }
 
-Fields fields_from_beast(const boost::beast::http::fields& fields, std::size_t first) {
-  Fields out;
-  std::size_t index = 0;
-  for (const auto& field : fields) {
-    if (index++ < first) {
-      continue;
-    }
-    out.add(field.name_string(), field.value());
-  }
-  return out;
-}
-
-RequestHead request_head_from_beast(const boost::beast::http::request_header<>& header) {
-  RequestHead head;
-  head.method = std::string(header.method_string());
-  head.version = header.version() == 10 ? Version::Http10 : Version::Http11;
-  head.headers = fields_from_beast(header);
-  const std::string_view target = header.target();
-  if (head.method == "CONNECT") {
-    head.authority = std::string(target);  // authority-form
-    head.target = std::string(target);
-    return head;
-  }
-  for (const std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() > scheme.size() && iequals(target.substr(0, scheme.size()), scheme)) {
-      const std::string_view rest = target.substr(scheme.size());
-      const auto slash = rest.find_first_of("/?");
-      head.authority = std::string(rest.substr(0, slash));
-      head.target = slash == std::string_view::npos ? "/"
-                    : rest[slash] == '?'            ? "/" + std::string(rest.substr(slash))
-                                                    : std::string(rest.substr(slash));
-      head.scheme = std::string(scheme.substr(0, scheme.size() - 3));
-      return head;
-    }
-  }
-  head.target = std::string(target);
-  return head;
-}
-
 bool allowed_in_trailers(std::string_view name) noexcept {
   for (const std::string_view forbidden : {"content-length",
                                            "transfer-encoding",

@@ -1,9 +1,7 @@
 #pragma once
-// HTTP/1.1 message syntax (RFC 9112): serialisation of heads and chunked framing, and the
-// conversion from Beast's parsed fields. Parsing itself is Beast's (boost::beast::http parser).
+// HTTP/1.1 message syntax (RFC 9112): serialisation of heads and chunked framing. Parsing is
+// http/h1_parser's.
 
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/message.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -57,14 +55,6 @@ std::string serialize_response_head(const ResponseHead& head, Framing framing, b
 std::string chunk_header(std::size_t size);
 /// "0\r\n" + trailer fields + "\r\n"
 std::string last_chunk(const Fields& trailers);
-
-/// Fields [first, end) of a Beast container (lower-cased names, order kept).
-Fields fields_from_beast(const boost::beast::http::fields& fields, std::size_t first = 0);
-
-/// A request head from Beast's parsed header: method, target split into authority and
-/// origin-form path for absolute-form targets (RFC 9112 §3.2.2), authority-form for CONNECT,
-/// version, fields. Body framing is left to the caller (it knows the parser state).
-RequestHead request_head_from_beast(const boost::beast::http::request_header<>& header);
 
 /// Whether a field may be sent in a trailer section (RFC 9110 §6.5.1): framing, routing,
 /// authentication and control fields may not.

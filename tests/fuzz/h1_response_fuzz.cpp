@@ -9,59 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "http/h1_parser.h"
+#include "h1_fuzz_support.h"
 
-namespace {
-
-using atls::http::Fields;
-using atls::http::Framing;
-namespace h1 = atls::http::h1;
-
-constexpr std::size_t kMaxHead = 4096;
-constexpr std::size_t kMaxTrailer = 1024;
-
-void check(bool condition) {
-  if (!condition) {
-    std::abort();
-  }
-}
-
-struct BodyResult {
-  std::string content;
-  std::size_t consumed = 0;
-  bool done = false;
-  bool failed = false;
-  Fields trailers;
-};
-
-BodyResult decode_body(Framing framing, std::uint64_t length, std::string_view input,
-                       std::size_t piece) {
-  h1::BodyDecoder decoder(framing, length, kMaxTrailer);
-  BodyResult out;
-  std::size_t offered = 0;
-  while (!decoder.done() && !decoder.failed()) {
-    offered = std::min(input.size(), std::max(offered, out.consumed) + piece);
-    const auto step =
-        decoder.next(atls::as_bytes(input.substr(out.consumed, offered - out.consumed)));
-    check(step.consumed <= offered - out.consumed);
-    check(step.content.size() <= step.consumed);
-    out.content.append(reinterpret_cast<const char*>(step.content.data()), step.content.size());
-    out.consumed += step.consumed;
-    if (step.consumed == 0 && offered == input.size()) {
-      break;
-    }
-  }
-  out.done = decoder.done();
-  out.failed = decoder.failed();
-  check(!(out.done && out.failed));
-  if (out.failed) {
-    check(!decoder.error().empty());
-  }
-  out.trailers = decoder.take_trailers();
-  return out;
-}
-
-}  // namespace
+using namespace atls_fuzz_h1;  // NOLINT(google-build-using-namespace): one fuzz target
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) {
@@ -105,17 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       framing != Framing::CloseDelimited) {
     return 0;
   }
-  const std::string_view body = wire.substr(head.consumed);
-  const std::uint64_t length = parsed.head.content_length.value_or(0);
-  const auto whole = decode_body(framing, length, body, body.size() + 1);
-  const auto split = decode_body(framing, length, body, piece);
-  check(whole.done == split.done && whole.failed == split.failed);
-  if (whole.done) {
-    check(whole.content == split.content && whole.consumed == split.consumed);
-    check(whole.trailers == split.trailers);
-  }
-  if (framing == Framing::ContentLength && whole.done) {
-    check(whole.content.size() == length);
-  }
+  check_split_invariance(framing, parsed.head.content_length.value_or(0),
+                         wire.substr(head.consumed), piece);
   return 0;
 }

@@ -21,6 +21,18 @@ from target import expected_bytes
 MIB = 1 << 20
 
 
+def read_until_closed(sock):
+    """Everything a raw socket receives until the peer closes; then closes it."""
+    response = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        response += chunk
+    sock.close()
+    return response
+
+
 @pytest.fixture
 def pair(procs, target):
     server, server_port = start_server(procs, target)
@@ -234,18 +246,33 @@ def test_target_response_framing_is_followed_or_refused(pair, version):
     assert get(f"{pair['url']}/status?code=200") == (200, "status 200")
 
 
+def test_smuggling_shaped_requests_are_refused(pair):
+    """Requests whose framing or routing a later hop could read differently are answered with
+    400 and the connection is closed (RFC 9112 §3.2, §6.1, §6.3); none reaches the target."""
+    cases = [
+        b"POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /headers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+        b"POST /headers HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"GET /headers HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        b"GET /headers HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+    ]
+    for raw in cases:
+        sock = socket.create_connection(("127.0.0.1", pair["client_port"]), timeout=10)
+        sock.sendall(raw)
+        response = read_until_closed(sock)
+        assert response.startswith(b"HTTP/1.1 400 "), (raw, response)
+        assert b"connection: close" in response.lower(), response
+    # The pair still works.
+    assert get(f"{pair['url']}/status?code=200") == (200, "status 200")
+
+
 def test_chunked_upload_with_trailers_reaches_target(pair):
     sock = socket.create_connection(("127.0.0.1", pair["client_port"]), timeout=10)
     sock.sendall(b"POST /sha256 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                  b"TE: trailers\r\nConnection: close\r\n\r\n"
                  b"5\r\nhello\r\n6\r\n world\r\n0\r\nX-Digest: d1\r\n\r\n")
-    response = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        response += chunk
-    sock.close()
+    response = read_until_closed(sock)
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     answer = json.loads(body)
@@ -411,12 +438,6 @@ def test_http1_request_sent_byte_by_byte(pair, request_bytes):
         sock.sendall(request_bytes[i:i + 1])
         if i < 5:
             time.sleep(0.05)
-    response = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        response += chunk
-    sock.close()
+    response = read_until_closed(sock)
     assert response.startswith(b"HTTP/1."), response
     assert b" 200 " in response.split(b"\r\n")[0], response

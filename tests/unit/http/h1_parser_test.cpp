@@ -188,6 +188,99 @@ TEST(H1ResponseHead, FramingFollowsRfc9112Section6_3) {
   EXPECT_EQ(response_framing("CONNECT", out), Framing::Tunnel);
 }
 
+HeadParse parse_request(std::string_view text, ParsedRequest& out, std::size_t limit = kLimit) {
+  return parse_request_head(text, limit, out);
+}
+
+TEST(H1RequestHead, ParsesRequestLineFieldsAndFraming) {
+  const std::string text =
+      "\r\nPOST /upload?x=1 HTTP/1.1\r\nHost: example\r\nContent-Length: 3\r\n"
+      "Connection: keep-alive\r\n\r\nabcGET";
+  ParsedRequest out;
+  const auto result = parse_request(text, out);
+  ASSERT_EQ(result.status, ParseStatus::Complete);
+  EXPECT_EQ(result.consumed, text.size() - 6);  // the leading empty line is consumed too
+  EXPECT_EQ(out.head.method, "POST");
+  EXPECT_EQ(out.head.target, "/upload?x=1");
+  EXPECT_TRUE(out.head.authority.empty());
+  EXPECT_EQ(out.head.version, Version::Http11);
+  EXPECT_EQ(out.head.headers.get("host"), "example");
+  EXPECT_EQ(out.head.content_length, 3U);
+  EXPECT_TRUE(out.keep_alive);
+  EXPECT_EQ(request_framing(out), Framing::ContentLength);
+
+  ASSERT_EQ(parse_request("GET / HTTP/1.0\r\n\r\n", out).status, ParseStatus::Complete);
+  EXPECT_EQ(out.head.version, Version::Http10);
+  EXPECT_FALSE(out.keep_alive);
+  EXPECT_EQ(request_framing(out), Framing::None);
+  ASSERT_EQ(parse_request("PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", out).status,
+            ParseStatus::Complete);
+  EXPECT_EQ(request_framing(out), Framing::Chunked);
+  ASSERT_EQ(parse_request("POST /e HTTP/1.1\r\nContent-Length: 0\r\n\r\n", out).status,
+            ParseStatus::Complete);
+  EXPECT_EQ(request_framing(out), Framing::None);
+}
+
+TEST(H1RequestHead, TargetsSplitPerRfc9112Section3_2) {
+  ParsedRequest out;
+  ASSERT_EQ(parse_request("GET http://Example.COM:8080/a/b?c=d HTTP/1.1\r\n\r\n", out).status,
+            ParseStatus::Complete);
+  EXPECT_EQ(out.head.authority, "Example.COM:8080");
+  EXPECT_EQ(out.head.target, "/a/b?c=d");
+  EXPECT_EQ(out.head.scheme, "http");
+  ASSERT_EQ(parse_request("GET https://h?q HTTP/1.1\r\n\r\n", out).status, ParseStatus::Complete);
+  EXPECT_EQ(out.head.target, "/?q");
+  ASSERT_EQ(parse_request("GET http://h HTTP/1.1\r\n\r\n", out).status, ParseStatus::Complete);
+  EXPECT_EQ(out.head.target, "/");
+  ASSERT_EQ(parse_request("CONNECT db.internal:26257 HTTP/1.1\r\n\r\n", out).status,
+            ParseStatus::Complete);
+  EXPECT_EQ(out.head.authority, "db.internal:26257");
+  ASSERT_EQ(parse_request("OPTIONS * HTTP/1.1\r\n\r\n", out).status, ParseStatus::Complete);
+  EXPECT_EQ(out.head.target, "*");
+}
+
+TEST(H1RequestHead, EveryPrefixIsIncompleteNeverInvalid) {
+  const std::string text = "\r\nGET /path HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n";
+  for (std::size_t n = 0; n < text.size(); ++n) {
+    ParsedRequest out;
+    EXPECT_EQ(parse_request(text.substr(0, n), out).status, ParseStatus::Incomplete) << n;
+  }
+}
+
+TEST(H1RequestHead, MalformedAndSmugglingShapedRequestsAreRejected) {
+  const std::vector<std::string> cases = {
+      "G(T / HTTP/1.1\r\n\r\n",
+      "GET  / HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1 \r\n\r\n",
+      "GET /a b HTTP/1.1\r\n\r\n",
+      "GET\r\n\r\n",
+      "GET /\x01 HTTP/1.1\r\n\r\n",
+      "GET / HTTP/2.0\r\n\r\n",
+      "GET / http/1.1\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+      "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+      "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+      "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+      "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+      "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+      "GET / HTTP/1.1\r\nX : a\r\n\r\n",
+      "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+      "GET / HTTP/1.1\nHost: h\n\n\r\n\r\n",
+  };
+  for (const auto& text : cases) {
+    ParsedRequest out;
+    const auto result = parse_request(text, out);
+    EXPECT_EQ(result.status, ParseStatus::Invalid) << text;
+    EXPECT_FALSE(result.error.empty()) << text;
+  }
+  ParsedRequest out;
+  EXPECT_EQ(parse_request("\x16\x03\x01", out).status, ParseStatus::Invalid);  // TLS to h1
+  EXPECT_EQ(parse_request("GET /" + std::string(200, 'a'), out, 100).status, ParseStatus::TooLarge);
+  EXPECT_EQ(parse_request(std::string(200, '\r'), out, 100).status, ParseStatus::Invalid);
+}
+
 TEST(H1BodyDecoder, ContentLengthStopsAtTheEndOfTheBody) {
   for (const std::size_t piece : {0U, 1U, 3U}) {
     const auto out = decode(Framing::ContentLength, 5, "helloHTTP/1.1 200 OK", piece);

@@ -113,25 +113,5 @@ TEST(H1Wire, HeadsSerialiseWithFramingAndHost) {
   EXPECT_TRUE(allowed_in_trailers("x-checksum"));
 }
 
-TEST(H1Wire, RequestTargetsSplitPerRfc9112) {
-  boost::beast::http::request_header<> header;
-  header.method_string("GET");
-  header.target("http://Example.COM:8080/a/b?c=d");
-  auto head = request_head_from_beast(header);
-  EXPECT_EQ(head.authority, "Example.COM:8080");
-  EXPECT_EQ(head.target, "/a/b?c=d");
-  header.target("https://h?q");
-  EXPECT_EQ(request_head_from_beast(header).target, "/?q");
-  header.target("http://h");
-  EXPECT_EQ(request_head_from_beast(header).target, "/");
-  header.method_string("CONNECT");
-  header.target("db.internal:26257");
-  head = request_head_from_beast(header);
-  EXPECT_EQ(head.authority, "db.internal:26257");
-  header.method_string("OPTIONS");
-  header.target("*");
-  EXPECT_EQ(request_head_from_beast(header).target, "*");
-}
-
 }  // namespace
 }  // namespace atls::http
