@@ -169,8 +169,7 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
                         "reading the response head: " +
                             std::string(too_large ? "larger than the limit" : result.error)};
     }
-    auto [read_ec, n] =
-        co_await stream_.async_read_some(buffer_.prepare(ReadScratch::size()), kUseTuple);
+    auto [read_ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kUseTuple);
     buffer_.commit(n);
     if (read_ec) {
       // Nothing of a response yet on a closed connection is the keep-alive race the pool may
@@ -364,8 +363,7 @@ asio::awaitable<void> H1ClientSession<Stream>::read_response_body(
       }
       continue;
     }
-    auto [ec, n] =
-        co_await stream_.async_read_some(buffer_.prepare(ReadScratch::size()), kUseTuple);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kUseTuple);
     buffer_.commit(n);
     if (decode_buffered(*exchange)) {
       break;

@@ -309,6 +309,12 @@ struct IdleRegistration {
   std::shared_ptr<bool> waiting;
 
   IdleRegistration() = default;
+  /// Whether the connection waits for its next request (only tracked under a drain signal).
+  void set_waiting(bool value) const noexcept {
+    if (waiting) {
+      *waiting = value;
+    }
+  }
   IdleRegistration(const IdleRegistration&) = delete;
   IdleRegistration& operator=(const IdleRegistration&) = delete;
   ~IdleRegistration() {
@@ -392,8 +398,8 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
   // every request); it runs on this connection's executor and checks `waiting` there, so it
   // never touches a connection that has finished.
   IdleRegistration idle;
-  idle.waiting = std::make_shared<bool>(false);
   if (options.drain) {
+    idle.waiting = std::make_shared<bool>(false);
     idle.drain = options.drain;
     idle.id = options.drain->add_idle([executor, waiting = idle.waiting, &lowest] {
       asio::post(executor, [waiting, &lowest] {
@@ -409,7 +415,7 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
       co_return;
     }
     lowest.expires_after(first ? options.header_timeout : options.idle_timeout);
-    *idle.waiting = true;
+    idle.set_waiting(true);
     h1::ParsedRequest parsed;
     h1::HeadParse result;
     boost::system::error_code read_ec;
@@ -428,7 +434,7 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
         break;
       }
     }
-    *idle.waiting = false;
+    idle.set_waiting(false);
     lowest.expires_never();
     const bool got_some = buffer.size() > 0;
     if (read_ec == asio::error::operation_aborted && options.drain && options.drain->draining() &&
