@@ -73,8 +73,7 @@ int run_server(const GlobalOptions& global, const ServerOptions& options) {
   for (std::size_t i = 0; i < runtime.io_thread_count(); ++i) {
     proxy::OriginOptions origin;
     origin.target = *target;
-    pools.push_back(
-        std::make_unique<proxy::OriginPool>(runtime.io(i).get_executor(), std::move(origin)));
+    pools.push_back(std::make_unique<proxy::OriginPool>(std::move(origin)));
   }
   auto forwarder = std::make_shared<proxy::TargetForwarder>(std::move(pools), options.target);
   forwarder->set_response_observer([metrics = (*operations)->metrics](int status) {

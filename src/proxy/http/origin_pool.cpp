@@ -7,8 +7,7 @@ namespace atls::proxy {
 
 namespace asio = boost::asio;
 
-OriginPool::OriginPool(asio::any_io_executor executor, OriginOptions options)
-    : executor_(std::move(executor)), options_(std::move(options)) {
+OriginPool::OriginPool(OriginOptions options) : options_(std::move(options)) {
   if (options_.h1.default_host.empty()) {
     options_.h1.default_host = options_.target.to_string();
   }

@@ -4,7 +4,6 @@
 // target connection per request (interop spec §7.3); reusing them is where much of the
 // throughput difference comes from (docs/benchmarks.md).
 
-#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -26,7 +25,9 @@ struct OriginOptions {
 
 class OriginPool {
  public:
-  OriginPool(boost::asio::any_io_executor executor, OriginOptions options);
+  /// Used from one I/O thread only: its connections run on the executor of the coroutine that
+  /// calls send().
+  explicit OriginPool(OriginOptions options);
 
   /// Sends `request` to the target. A request without a body that fails on a reused
   /// connection before any response byte arrived (the target closed an idle connection) is
@@ -50,7 +51,6 @@ class OriginPool {
   std::shared_ptr<Session> take_idle();
   boost::asio::awaitable<Outcome<std::shared_ptr<Session>>> connect_new();
 
-  boost::asio::any_io_executor executor_;
   OriginOptions options_;
   std::shared_ptr<IdleSessions> idle_ = std::make_shared<IdleSessions>();
 };

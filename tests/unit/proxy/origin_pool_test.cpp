@@ -114,7 +114,7 @@ class OriginPoolTest : public ::testing::Test {
   OriginPoolTest() : target_(io_) {
     OriginOptions options;
     options.target = net::HostPort{"127.0.0.1", target_.port()};
-    pool_ = std::make_unique<OriginPool>(io_.get_executor(), options);
+    pool_ = std::make_unique<OriginPool>(options);
   }
 
   // Runs one request to completion, then lets the target's close reach the pool's socket.
@@ -238,7 +238,7 @@ TEST(OriginPoolReuse, FreedConnectionsAreReusedMostRecentFirstAndIdleOnesBounded
   OriginOptions options;
   options.target = net::HostPort{"127.0.0.1", target.port()};
   options.max_idle = 2;
-  OriginPool pool(io.get_executor(), options);
+  OriginPool pool(options);
 
   // Runs `count` requests at once until all have their whole response.
   auto run_concurrently = [&](std::size_t count) {
