@@ -68,7 +68,7 @@ class H1ClientSession final : public UpstreamSession,
   Stream stream_;
   H1ClientOptions options_;
   boost::beast::flat_buffer buffer_;
-  ReadScratch scratch_;  // body reads (one response at a time per connection)
+  ReadScratch scratch_;  // tunnel reads after a 101 (bodies are read into buffer_)
   bool busy_ = false;
   bool closed_ = false;
   std::size_t requests_ = 0;

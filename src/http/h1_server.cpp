@@ -153,7 +153,7 @@ template <class Stream>
 asio::awaitable<void> pump_request(Stream& stream, beast::flat_buffer& buffer,
                                    h1::BodyDecoder decoder, bool tunnel_possible, BodyPipePtr pipe,
                                    std::shared_ptr<PumpState> state) {
-  ReadScratch scratch;
+  ReadScratch scratch;  // tunnel reads after a 101/CONNECT; allocated only if used
   while (!decode_request_body(buffer, decoder, *pipe)) {
     if (!pipe->writable()) {
       co_await pipe->wait_writable();
