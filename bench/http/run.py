@@ -23,7 +23,7 @@ ratios.
 
 Usage: bench/http/run.py [--binary build/release/src/atls-proxy] [--seconds 10] [--rounds 3]
                          [--json results.json] [--markdown table.md] [--only a,b]
-                         [--compare-binary other/atls-proxy]
+                         [--workloads h1-keepalive,...] [--compare-binary other/atls-proxy]
 Everything binds 127.0.0.1 on ephemeral ports and is stopped at the end.
 """
 import argparse
@@ -381,6 +381,7 @@ if __name__ == "__main__":
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     parser.add_argument("--only", help="comma-separated stacks to run")
+    parser.add_argument("--workloads", help="comma-separated workloads to run")
     parser.add_argument("--compare-binary",
                         help="another atls-proxy build (e.g. the previous commit's) measured in "
                              "the same rounds as stack atls-h2-compare, for before/after ratios")
@@ -389,4 +390,6 @@ if __name__ == "__main__":
         STACKS["atls-h2-compare"] = stack_atls("h2,http/1.1", "compare_binary")
     if ARGS.only:
         STACKS = {k: v for k, v in STACKS.items() if k in ARGS.only.split(",")}
+    if ARGS.workloads:
+        WORKLOADS = {k: v for k, v in WORKLOADS.items() if k in ARGS.workloads.split(",")}
     sys.exit(main())

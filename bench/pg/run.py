@@ -20,7 +20,8 @@ the proxy processes over the window / transactions.
 
 Usage: bench/pg/run.py [--binary build/release/src/atls-proxy] [--seconds 10] [--clients 8]
                        [--scale 10] [--json results.json] [--markdown table.md] [--only a,b]
-                       [--proxy-cpu 1]
+                       [--workloads select-only,...] [--rounds 1] [--proxy-cpu 1]
+                       [--compare-binary other/atls-proxy]
 Everything binds 127.0.0.1 on ephemeral ports and is stopped at the end. Runs PostgreSQL as
 the `postgres` user when started as root.
 """
@@ -180,18 +181,19 @@ def stack_direct(stack, cluster, pki):
     return conninfo(cluster.port, "require")
 
 
-def stack_atls(backend_tls):
+def stack_atls(backend_tls, binary_option="binary"):
     def build(stack, cluster, pki):
+        binary = getattr(ARGS, binary_option)
         server_port, client_port = free_port(), free_port()
         backend = (["--backend-ca", pki / "ca.crt", "--backend-server-name", "localhost"]
                    if backend_tls else ["--backend-sslmode", "disable"])
-        stack.start([ARGS.binary, "pg-server", f"127.0.0.1:{cluster.port}", "-l",
+        stack.start([binary, "pg-server", f"127.0.0.1:{cluster.port}", "-l",
                      f"127.0.0.1:{server_port}", "--server-attestation-type", "none",
                      "--allowed-remote-attestation-type", "none", "--tls-certificate-path",
                      pki / "server.crt", "--tls-private-key-path", pki / "server.key", *backend],
                     "pg-server.log")
         wait_port(server_port)
-        stack.start([ARGS.binary, "pg-client", f"127.0.0.1:{server_port}", "-l",
+        stack.start([binary, "pg-client", f"127.0.0.1:{server_port}", "-l",
                      f"127.0.0.1:{client_port}", "--client-attestation-type", "none",
                      "--allowed-remote-attestation-type", "none", "--tls-ca-certificate",
                      pki / "ca.crt"], "pg-client.log")
@@ -274,6 +276,12 @@ def measure(cluster, pki, stack_name, workload):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def main():
     base = pathlib.Path(tempfile.mkdtemp(prefix="bench-pg-"))
     os.chmod(base, 0o755)
@@ -283,37 +291,50 @@ def main():
     results = {}
     try:
         cluster.start()
+        # Rounds interleave the paths (as in bench/http): each round's ratio compares runs taken
+        # seconds apart, and the median of the per-round ratios is what stays put on a VM whose
+        # speed drifts between minutes.
         for workload in WORKLOADS:
-            for stack_name in STACKS:
-                print(f"== {workload} / {stack_name}", flush=True)
-                try:
-                    results.setdefault(workload, {})[stack_name] = measure(
-                        cluster, base / "pki", stack_name, workload)
-                except Exception as error:  # a failing stack is reported, not fatal
-                    results.setdefault(workload, {})[stack_name] = {"error": str(error)}
-                print("   ", results[workload][stack_name], flush=True)
+            for round_number in range(ARGS.rounds):
+                for stack_name in STACKS:
+                    print(f"== {workload} / {stack_name} (round {round_number + 1}/{ARGS.rounds})",
+                          flush=True)
+                    try:
+                        result = measure(cluster, base / "pki", stack_name, workload)
+                    except Exception as error:  # a failing stack is reported, not fatal
+                        result = {"error": str(error)}
+                    results.setdefault(workload, {}).setdefault(stack_name, []).append(result)
+                    print("   ", result, flush=True)
     finally:
         cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
-    lines = ["| workload | path | TPS | avg latency ms | failed | proxy CPU µs/tx | vs direct-tls |",
+    lines = ["| workload | path | TPS | avg latency ms | failed | proxy CPU µs/tx | "
+             "vs direct-tls (min–max) |",
              "|---|---|---|---|---|---|---|"]
     for workload, stacks in results.items():
-        direct = stacks.get("direct-tls", {})
-        for name, r in stacks.items():
-            if "error" in r:
-                lines.append(f"| {workload} | {name} | error: {r['error']} | | | | |")
+        direct_rounds = stacks.get("direct-tls", [])
+        for name, rounds in stacks.items():
+            errors = [r["error"] for r in rounds if "error" in r]
+            if errors:
+                lines.append(f"| {workload} | {name} | error: {errors[0]} | | | | |")
                 continue
-            ratio = r["tps"] / direct["tps"] if direct.get("tps") else float("nan")
-            cpu = f"{r['proxy_cpu_us_per_tx']:.1f}" if name != "direct-tls" else "–"
-            lines.append(f"| {workload} | {name} | {r['tps']:.0f} | {r['latency_ms']:.2f} | "
-                         f"{r['failed']} | {cpu} | {ratio:.2f} |")
+            ratios = [r["tps"] / d["tps"] for r, d in zip(rounds, direct_rounds)
+                      if d.get("tps")]
+            ratio = (f"{median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+                     if ratios else "–")
+            cpu = (f"{median([r['proxy_cpu_us_per_tx'] for r in rounds]):.1f}"
+                   if name != "direct-tls" else "–")
+            lines.append(f"| {workload} | {name} | {median([r['tps'] for r in rounds]):.0f} | "
+                         f"{median([r['latency_ms'] for r in rounds]):.2f} | "
+                         f"{sum(r['failed'] for r in rounds)} | {cpu} | {ratio} |")
     table = "\n".join(lines)
     print(table)
     if ARGS.json:
         pathlib.Path(ARGS.json).write_text(json.dumps(results, indent=2))
     if ARGS.markdown:
         pathlib.Path(ARGS.markdown).write_text(table + "\n")
-    errors = [r for stacks in results.values() for r in stacks.values() if "error" in r]
+    errors = [r for stacks in results.values() for rounds in stacks.values() for r in rounds
+              if "error" in r]
     return 1 if errors else 0
 
 
@@ -328,12 +349,24 @@ if __name__ == "__main__":
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--json")
     parser.add_argument("--markdown")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds per workload, each measuring every path once; medians are "
+                             "reported")
     parser.add_argument("--only", help="comma-separated paths to run")
+    parser.add_argument("--workloads", help="comma-separated workloads to run")
+    parser.add_argument("--compare-binary",
+                        help="another atls-proxy build (e.g. the previous commit's) measured in "
+                             "the same rounds as path atls-compare, for before/after ratios")
     parser.add_argument("--proxy-cpu",
                         help="pin both proxies of a path to this CPU list (taskset -c), e.g. 1, "
                              "to see how much of a result is scheduling between vCPUs")
     ARGS = parser.parse_args()
     ARGS.binary = str(pathlib.Path(ARGS.binary).resolve())  # the proxies run in a temp dir
+    if ARGS.compare_binary:
+        ARGS.compare_binary = str(pathlib.Path(ARGS.compare_binary).resolve())
+        STACKS["atls-compare"] = stack_atls(backend_tls=True, binary_option="compare_binary")
     if ARGS.only:
         STACKS = {k: v for k, v in STACKS.items() if k in ARGS.only.split(",")}
+    if ARGS.workloads:
+        WORKLOADS = {k: v for k, v in WORKLOADS.items() if k in ARGS.workloads.split(",")}
     sys.exit(main())
