@@ -664,11 +664,11 @@ asio::awaitable<void> H2Session<Stream>::write_loop() {
       if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
         break;  // GOAWAY exchanged and every stream closed
       }
+      // The wake-up is itself a post (core/async_event.h), queued behind the handlers of the
+      // same reactor pass, so frames that those handlers submit still share this write. An
+      // extra yield here (an earlier design) cost a non-blocking epoll_wait per wake-up and
+      // moved neither rate nor CPU per request in same-run A/B runs (docs/benchmarks.md).
       co_await write_event_.wait();
-      // Let the handlers that are ready now (other streams' requests or responses arriving in
-      // the same reactor pass) submit their frames first, so that they share one write: one
-      // syscall and fewer TLS records under load (as an event loop writes after reading).
-      co_await asio::post(stream_.get_executor(), asio::use_awaitable);
       continue;
     }
     std::swap(out_, writing_);
