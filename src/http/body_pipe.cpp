@@ -66,8 +66,8 @@ boost::asio::awaitable<BodyPipe::Chunk> BodyPipe::read() {
   }
   Chunk chunk;
   if (buffered_ > 0) {
-    chunk.data = std::move(chunks_.front());
-    chunks_.pop_front();
+    chunk.data = std::move(queue_front());
+    queue_pop_front();
     if (front_offset_ > 0) {
       chunk.data.erase(chunk.data.begin(),
                        chunk.data.begin() + static_cast<std::ptrdiff_t>(front_offset_));
@@ -83,14 +83,14 @@ boost::asio::awaitable<BodyPipe::Chunk> BodyPipe::read() {
 
 std::size_t BodyPipe::read_into(std::span<std::uint8_t> out) {
   std::size_t copied = 0;
-  while (copied < out.size() && !chunks_.empty()) {
-    Bytes& front = chunks_.front();
+  while (copied < out.size() && !queue_empty()) {
+    Bytes& front = queue_front();
     const std::size_t take = std::min(out.size() - copied, front.size() - front_offset_);
     std::memcpy(out.data() + copied, front.data() + front_offset_, take);
     copied += take;
     front_offset_ += take;
     if (front_offset_ == front.size()) {
-      chunks_.pop_front();
+      queue_pop_front();
       front_offset_ = 0;
     }
   }
@@ -106,13 +106,31 @@ void BodyPipe::abandon() {
   }
   abandoned_ = true;
   const std::size_t dropped = buffered_;
-  chunks_.clear();
+  queue_clear();
   front_offset_ = 0;
   buffered_ = 0;
   if (dropped > 0 && on_consumed_) {
     on_consumed_(dropped);  // return the credit so a flow-controlled producer is not stuck
   }
   writable_event_.notify();
+}
+
+void BodyPipe::queue_pop_front() {
+  chunks_[head_] = Bytes{};  // release the chunk's memory now
+  ++head_;
+  if (head_ == chunks_.size()) {
+    queue_clear();  // keeps the capacity: the next chunk needs no allocation
+  } else if (head_ >= kCompactAfter && head_ * 2 >= chunks_.size()) {
+    // A pipe that never drains completely (a steady stream) would otherwise grow without
+    // bound; moving the live half down keeps pops amortised O(1).
+    chunks_.erase(chunks_.begin(), chunks_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+}
+
+void BodyPipe::queue_clear() noexcept {
+  chunks_.clear();
+  head_ = 0;
 }
 
 void BodyPipe::consumed(std::size_t n) {

@@ -11,10 +11,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "core/async_event.h"
 #include "core/bytes.h"
@@ -77,9 +77,19 @@ class BodyPipe {
  private:
   void consumed(std::size_t n);
   void signal_readable();
+  bool queue_empty() const noexcept { return head_ == chunks_.size(); }
+  Bytes& queue_front() noexcept { return chunks_[head_]; }
+  void queue_pop_front();
+  void queue_clear() noexcept;
 
   std::size_t high_water_;
-  std::deque<Bytes> chunks_;
+  // Queued chunks are chunks_[head_..]. A vector with a moving head, not a std::deque: every
+  // request and response has a pipe, and libstdc++'s deque allocates its map and a 512-byte
+  // node on construction (two allocations per pipe, even for a body that stays empty).
+  std::vector<Bytes> chunks_;
+  std::size_t head_ = 0;
+  // Consumed slots at the front after which the queue is compacted.
+  static constexpr std::size_t kCompactAfter = 32;
   std::size_t front_offset_ = 0;
   std::size_t buffered_ = 0;
   std::uint64_t total_written_ = 0;

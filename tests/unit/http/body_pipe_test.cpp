@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -94,6 +95,69 @@ TEST(BodyPipe, ConsumedCallbackReportsEveryByteIncludingAbandoned) {
   EXPECT_EQ(credited, 100U);
   EXPECT_TRUE(pipe.consumer_gone());
   pipe.write(Bytes(5, 1));  // ignored after abandonment
+  EXPECT_EQ(pipe.buffered(), 0U);
+}
+
+// A pipe that never drains completely (a steady stream, the producer always a few chunks
+// ahead) keeps its order across the queue's internal compaction, for whole-chunk reads and
+// partial read_into() copies alike, and its byte count stays exact.
+TEST(BodyPipe, SteadyStreamKeepsOrderAcrossQueueCompaction) {
+  asio::io_context io;
+  BodyPipe pipe(std::size_t{1} << 20);
+  std::uint8_t next_written = 0;
+  std::uint8_t next_expected = 0;
+  std::size_t written = 0;
+  auto write_chunk = [&](std::size_t size) {
+    Bytes chunk(size);
+    for (auto& byte : chunk) {
+      byte = next_written++;
+    }
+    written += size;
+    pipe.write(std::move(chunk));
+  };
+  // About 40 chunks stay queued throughout: each round adds one chunk and takes about one
+  // chunk's worth, so the consumed front grows past the compaction threshold many times
+  // without the queue ever emptying.
+  for (int i = 0; i < 40; ++i) {
+    write_chunk(3);
+  }
+  std::size_t read = 0;
+  for (int round = 0; round < 2000; ++round) {
+    const std::size_t size = 1 + static_cast<std::size_t>(round % 5);
+    write_chunk(size);
+    Bytes got;
+    if (round % 2 == 0) {
+      std::array<std::uint8_t, 5> out{};  // as many bytes as just written: often splits chunks
+      const std::size_t n = pipe.read_into(std::span<std::uint8_t>(out.data(), size));
+      got.assign(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
+    } else {
+      bool done = false;
+      asio::co_spawn(
+          io,
+          [&]() -> asio::awaitable<void> {
+            auto chunk = co_await pipe.read();  // the rest of the front chunk
+            got = std::move(chunk.data);
+            done = true;
+          },
+          asio::detached);
+      io.restart();
+      io.run();
+      ASSERT_TRUE(done);
+    }
+    ASSERT_FALSE(got.empty());
+    for (const auto byte : got) {
+      ASSERT_EQ(byte, next_expected++) << "round " << round;
+    }
+    read += got.size();
+    ASSERT_EQ(pipe.buffered(), written - read);
+    ASSERT_GT(pipe.buffered(), 0U);
+  }
+  std::array<std::uint8_t, 4096> rest{};
+  const std::size_t n = pipe.read_into(rest);
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(rest[i], next_expected++);
+  }
+  EXPECT_EQ(read + n, written);
   EXPECT_EQ(pipe.buffered(), 0U);
 }
 
