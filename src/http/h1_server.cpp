@@ -448,12 +448,28 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
         if (result.status == h1::ParseStatus::Invalid) {
           spdlog::debug("HTTP/1.1 request from {} refused: {}", peer.to_string(), result.error);
         }
+        // The body names the reason (static parser text, never request bytes), so that the
+        // client's user sees what to fix rather than a bare status.
         ResponseHead head;
-        head.status = result.status == h1::ParseStatus::TooLarge ? 431 : 400;
-        head.content_length = 0;
+        std::string body;
+        if (result.status == h1::ParseStatus::TooLarge) {
+          head.status = 431;
+          body = "Request Header Fields Too Large\n";
+        } else {
+          head.status = 400;
+          body = "Bad Request: ";
+          body.append(result.error.empty() ? "malformed request" : result.error).append("\n");
+        }
+        head.headers.add("content-type", "text/plain; charset=utf-8");
+        head.content_length = body.size();
+        std::string wire = serialize_response_head(head, Framing::ContentLength, true);
+        wire.append(body);
         boost::system::error_code ignored;
-        co_await write_all(stream, serialize_response_head(head, Framing::ContentLength, true),
-                           ignored);
+        co_await write_all(stream, wire, ignored);
+        // The rest of what the client sent (a body, the rest of an oversized head) is unread:
+        // without the lingering close the kernel's reset could destroy this answer.
+        co_await lingering_close(stream);
+        co_return;
       }
       co_await close_stream(stream);
       co_return;

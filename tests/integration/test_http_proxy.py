@@ -257,12 +257,25 @@ def test_smuggling_shaped_requests_are_refused(pair):
         b"GET /headers HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
         b"GET /headers HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
     ]
+    reasons = set()
     for raw in cases:
         sock = socket.create_connection(("127.0.0.1", pair["client_port"]), timeout=10)
         sock.sendall(raw)
         response = read_until_closed(sock)
         assert response.startswith(b"HTTP/1.1 400 "), (raw, response)
-        assert b"connection: close" in response.lower(), response
+        head, _, body = response.partition(b"\r\n\r\n")
+        assert b"connection: close" in head.lower(), response
+        # The body says what was wrong, in the parser's words, and is framed exactly.
+        assert body.startswith(b"Bad Request: ") and body.endswith(b"\n"), response
+        assert f"content-length: {len(body)}".encode() in head.lower(), response
+        reasons.add(body)
+    assert len(reasons) == len(cases), reasons  # each case has its own reason
+    # An oversized head gets 431 with its own text.
+    sock = socket.create_connection(("127.0.0.1", pair["client_port"]), timeout=10)
+    sock.sendall(b"GET /headers HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n")
+    response = read_until_closed(sock)
+    assert response.startswith(b"HTTP/1.1 431 "), response[:200]
+    assert response.endswith(b"\r\n\r\nRequest Header Fields Too Large\n"), response[-200:]
     # The pair still works.
     assert get(f"{pair['url']}/status?code=200") == (200, "status 200")
 
