@@ -158,8 +158,15 @@ def test_client_sigterm_drains_in_flight_requests(procs, target):
     results = []
     worker = threading.Thread(
         target=lambda: results.append(get(f"http://127.0.0.1:{client_port}/slow?ms=2000")[0]))
+    started_url = f"http://127.0.0.1:{target}/slow/started"
+    before = int(get(started_url)[1])
     worker.start()
-    time.sleep(0.6)
+    # Signal once the request is in flight at the target, not after a fixed sleep: under load
+    # the request may not even have been sent 0.6 s after the thread started (seen once).
+    deadline = time.monotonic() + 10
+    while int(get(started_url)[1]) == before:
+        assert time.monotonic() < deadline, "the request never reached the target"
+        time.sleep(0.05)
     client.proc.send_signal(signal.SIGTERM)
     assert client.proc.wait(20) == 0
     worker.join(20)

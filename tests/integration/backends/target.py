@@ -14,6 +14,8 @@ first line of stdout. Routes:
   /forge              a response carrying forged X-Flashbots-* headers
   /trailers           a chunked response with a trailer field
   /slow?ms=M          answers after M milliseconds
+  /slow/started       how many /slow requests have arrived so far (so that a test can act
+                      once its request is in flight instead of sleeping and hoping)
   /status?code=C      answers with status C
   /ws                 WebSocket echo (RFC 6455), text and binary frames
   /raw?case=C         a verbatim response from RAW_RESPONSES, then the connection closes
@@ -26,10 +28,14 @@ import json
 import random
 import socketserver
 import sys
+import threading
 import time
 import urllib.parse
 
 BLOCK = 1 << 20
+
+SLOW_STARTED = 0
+SLOW_STARTED_LOCK = threading.Lock()
 
 RAW_RESPONSES = {
     # HTTP/1.0 without Content-Length: the body ends with the connection (RFC 9112 §6.3 rule 8).
@@ -192,8 +198,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\nX-Checksum: abc123\r\n\r\n")
             return
         if route == "/slow":
+            global SLOW_STARTED
+            with SLOW_STARTED_LOCK:
+                SLOW_STARTED += 1
             time.sleep(int(self.query().get("ms", ["1000"])[0]) / 1000.0)
             return self.send(200, b"slow")
+        if route == "/slow/started":
+            with SLOW_STARTED_LOCK:
+                return self.send(200, str(SLOW_STARTED).encode())
         if route == "/status":
             code = int(self.query().get("code", ["200"])[0])
             return self.send(code, b"status %d" % code)
