@@ -415,7 +415,6 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
       co_return;
     }
     lowest.expires_after(first ? options.header_timeout : options.idle_timeout);
-    idle.set_waiting(true);
     h1::ParsedRequest parsed;
     h1::HeadParse result;
     boost::system::error_code read_ec;
@@ -427,6 +426,9 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
       if (result.status != h1::ParseStatus::Incomplete) {
         break;
       }
+      // Idle (a drain may close it) only until the next request's first byte: a request
+      // whose head is still arriving is in progress and gets its answer (RFC 9112 §9.6).
+      idle.set_waiting(buffer.size() == 0);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), kUseTuple);
       buffer.commit(n);
       if (ec) {

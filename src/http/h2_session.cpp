@@ -603,6 +603,13 @@ void H2Session<Stream>::shutdown() {
   if (closed_ || shutting_down_) {
     return;
   }
+  if (!initial_.empty()) {
+    // Bytes already read from the peer (a sniffed preface and what came with it) are not yet
+    // in nghttp2: the streams they open were sent before this GOAWAY and must be processed, so
+    // the GOAWAY waits until read_loop has consumed them.
+    goaway_after_initial_ = true;
+    return;
+  }
   shutting_down_ = true;
   // RFC 9113 §6.8: announce, then tell the peer the last stream we will process.
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
@@ -619,6 +626,10 @@ asio::awaitable<void> H2Session<Stream>::read_loop() {
     const auto rv = nghttp2_session_mem_recv(session_, initial.data(), initial.size());
     if (rv < 0) {
       fail(make_error_code(Errc::ProtocolError));
+    }
+    if (goaway_after_initial_) {
+      goaway_after_initial_ = false;
+      shutdown();
     }
     signal_write();
   }

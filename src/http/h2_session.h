@@ -74,6 +74,7 @@ class H2Session final : public UpstreamSession,
   bool closed() const noexcept override { return closed_; }
 
   /// Graceful shutdown: GOAWAY, no new streams; run() returns once open streams finished.
+  /// Streams opened by bytes given to set_initial_bytes() count as open.
   void shutdown();
   /// Ends the connection now; open streams fail.
   void terminate();
@@ -119,6 +120,7 @@ class H2Session final : public UpstreamSession,
   bool closed_ = false;
   bool goaway_received_ = false;
   bool shutting_down_ = false;
+  bool goaway_after_initial_ = false;  // shutdown() came before initial_ was consumed
   ErrorCode end_reason_;
   std::chrono::steady_clock::time_point last_ping_ack_;
   bool ping_outstanding_ = false;

@@ -173,6 +173,88 @@ def test_client_sigterm_drains_in_flight_requests(procs, target):
     assert results == [200]
 
 
+def test_client_sigterm_serves_a_request_whose_head_arrives_later(procs, target):
+    """A source connection accepted before SIGTERM whose request is still arriving gets its
+    answer (with Connection: close): the channel closes only after the source connections."""
+    _, server_port = start_server(procs, target)
+    client, client_port = start_client(procs, server_port)
+    with socket.create_connection(("127.0.0.1", client_port), timeout=15) as sock:
+        sock.sendall(b"GET /status?code=200 HTTP/1.1\r\nHost: example\r\n")
+        time.sleep(0.2)  # the first bytes are read: the connection is busy, not idle
+        client.proc.send_signal(signal.SIGTERM)
+        client.wait_for("draining", timeout=10)
+        time.sleep(0.3)  # before the fix the channel closed at once and the process exited
+        sock.sendall(b"\r\n")
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), response
+    assert b"connection: close" in head.lower()
+    assert body == b"status 200"
+    assert client.proc.wait(20) == 0
+
+
+def h2_frames(data):
+    """(type, flags, stream id, payload) of each whole HTTP/2 frame in `data` (RFC 9113 §4.1)."""
+    frames, offset = [], 0
+    while offset + 9 <= len(data):
+        length = int.from_bytes(data[offset:offset + 3], "big")
+        stream = int.from_bytes(data[offset + 5:offset + 9], "big") & 0x7FFFFFFF
+        frames.append((data[offset + 3], data[offset + 4], stream,
+                       data[offset + 9:offset + 9 + length]))
+        offset += 9 + length
+    return frames
+
+
+def test_client_sigterm_sends_goaway_to_idle_h2_sources(procs, target):
+    """An idle HTTP/2 (prior knowledge) source connection gets GOAWAY when draining starts, so
+    the proxy-client does not wait out --drain-timeout (30 s) for it."""
+    _, server_port = start_server(procs, target)
+    client, client_port = start_client(procs, server_port)
+    with socket.create_connection(("127.0.0.1", client_port), timeout=15) as sock:
+        # RFC 9113 §3.4: the preface, then an empty SETTINGS frame.
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+        received = sock.recv(65536)  # the server's SETTINGS: the session is up
+        assert received[3] == 4, received
+        started = time.monotonic()
+        client.proc.send_signal(signal.SIGTERM)
+        while chunk := sock.recv(65536):
+            received += chunk
+    frame_types = [kind for kind, _, _, _ in h2_frames(received)]
+    assert 7 in frame_types, frame_types  # GOAWAY, then the connection closed
+    assert client.proc.wait(20) == 0
+    assert time.monotonic() - started < 10
+
+
+def test_client_sigterm_serves_h2_streams_that_came_with_the_preface(procs, target):
+    """An HTTP/2 source connection accepted before SIGTERM whose preface and first request
+    arrive during the drain: the GOAWAY names that stream as processed, and it is answered."""
+    _, server_port = start_server(procs, target)
+    client, client_port = start_client(procs, server_port)
+    with socket.create_connection(("127.0.0.1", client_port), timeout=15) as sock:
+        time.sleep(0.2)  # accepted, nothing read yet
+        client.proc.send_signal(signal.SIGTERM)
+        client.wait_for("draining", timeout=10)
+        # HPACK (RFC 7541): :method GET (static 2), :scheme http (6), then :path and
+        # :authority as literals without indexing with static names 4 and 1.
+        path, authority = b"/status?code=200", b"example"
+        block = (bytes([0x82, 0x86, 0x04, len(path)]) + path + bytes([0x01, len(authority)]) +
+                 authority)
+        headers = len(block).to_bytes(3, "big") + bytes([1, 0x05]) + (1).to_bytes(4, "big")
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]) +
+                     headers + block)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    frames = h2_frames(received)
+    goaways = [payload for kind, _, _, payload in frames if kind == 7]
+    assert goaways and int.from_bytes(goaways[0][:4], "big") == 1, frames  # last stream 1
+    answers = [payload for kind, _, stream, payload in frames if kind == 1 and stream == 1]
+    assert answers and answers[0][:1] == b"\x88", frames  # :status 200 (static index 8)
+    assert client.proc.wait(20) == 0
+
+
 def test_server_sigterm_closes_idle_http1_channels_at_once(procs, target):
     """With HTTP/1.1 inside the channel, a channel waiting for its next request is closed as
     soon as draining starts, so the proxy-server does not wait out --drain-timeout (30 s)."""

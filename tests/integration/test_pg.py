@@ -662,6 +662,23 @@ def test_sigterm_drains_open_sessions(pair, cluster, side):
         assert refused.returncode == 2
 
 
+def test_client_sigterm_serves_a_connection_still_in_startup(pair):
+    """A local connection accepted before SIGTERM whose start-up packet comes after it still
+    gets its session: the channel's GOAWAY waits for connections in their start-up phase."""
+    with socket.create_connection(("127.0.0.1", pair["port"]), timeout=15) as sock:
+        sock.sendall(struct.pack(">II", 8, 80877103))
+        assert read_exact(sock, 1) == b"N"  # accepted and served: now in start-up
+        pair["client"].proc.send_signal(signal.SIGTERM)
+        pair["client"].wait_for("draining", timeout=10)
+        time.sleep(0.3)  # before the fix the channel closed at once and the process exited
+        sock.sendall(startup_packet("alice", "shop"))
+        kind, body = read_message(sock)
+        assert kind == b"R", (kind, body)
+        assert "SCRAM-SHA-256" in sasl_mechanisms(body)
+    # The connection ended during start-up; the proxy then finishes its drain on its own.
+    assert pair["client"].proc.wait(20) == 0
+
+
 def test_no_channel_gives_08006_then_recovers(procs, cluster):
     server_port = free_port()
     client = procs.start([BIN, "pg-client", f"127.0.0.1:{server_port}", "--listen-addr",

@@ -362,4 +362,22 @@ void ChannelPool::shutdown() {
   changed_.notify_all();
 }
 
+void ChannelPool::shutdown_when_idle(std::function<bool()> busy) {
+  if (!busy()) {
+    shutdown();
+    return;
+  }
+  auto waiter = shutdown_after(std::move(busy));
+  asio::co_spawn(executor_, std::move(waiter), asio::detached);
+}
+
+asio::awaitable<void> ChannelPool::shutdown_after(std::function<bool()> busy) {
+  asio::steady_timer poll(executor_);
+  while (busy()) {
+    poll.expires_after(std::chrono::milliseconds(20));
+    co_await poll.async_wait(http::kUseTuple);
+  }
+  shutdown();
+}
+
 }  // namespace atls::proxy

@@ -86,6 +86,11 @@ class ChannelPool {
 
   /// Stops reconnecting and closes the channels gracefully.
   void shutdown();
+  /// shutdown() once `busy` returns false, polled every 20 ms on the pool's executor (at once
+  /// if it is false now): work accepted before a drain — a source request whose head is still
+  /// arriving, a database session in start-up — still gets its stream. Until then the pool
+  /// keeps serving (and reconnecting) as before.
+  void shutdown_when_idle(std::function<bool()> busy);
 
   /// After a policy reload: every channel whose server attestation `reject` refuses is retired
   /// gracefully — the HTTP/2 channel gets GOAWAY (open streams finish) and a new channel is
@@ -116,6 +121,7 @@ class ChannelPool {
   std::chrono::steady_clock::time_point renewal_due() const;
   boost::asio::awaitable<void> renew_h2();
   boost::asio::awaitable<void> open_extra_h1();
+  boost::asio::awaitable<void> shutdown_after(std::function<bool()> busy);
   void adopt(const UpstreamChannel& channel);
   std::chrono::milliseconds next_backoff();
 

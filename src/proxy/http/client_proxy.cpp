@@ -71,7 +71,13 @@ ClientProxy::ClientProxy(asio::io_context& io, ClientProxyOptions options)
       options_(std::move(options)),
       pool_(io.get_executor(), options_.pool),
       limit_(options_.max_connections, options_.on_connection_refused),
-      server_authority_(options_.pool.server.to_string()) {}
+      server_authority_(options_.pool.server.to_string()) {
+  if (!options_.h1.drain) {
+    options_.h1.drain = drain_;
+  } else {
+    drain_ = options_.h1.drain;
+  }
+}
 
 asio::awaitable<Outcome<void>> ClientProxy::connect() {
   co_return co_await pool_.start();
@@ -89,11 +95,21 @@ Outcome<tcp::endpoint> ClientProxy::listen() {
 }
 
 void ClientProxy::shutdown() {
+  if (draining_) {
+    return;
+  }
+  draining_ = true;
   if (acceptor_) {
     boost::system::error_code ignored;
     acceptor_->close(ignored);
   }
-  pool_.shutdown();
+  drain_->start();
+  for (const auto& [id, weak] : h2_sources_) {
+    if (auto session = weak.lock()) {
+      session->shutdown();
+    }
+  }
+  pool_.shutdown_when_idle([this] { return limit_.open() > 0; });
 }
 
 http::RequestHandler ClientProxy::handler() {
@@ -151,7 +167,13 @@ asio::awaitable<void> ClientProxy::serve_source(tcp::socket socket, asio::ip::ad
     if (session) {
       const auto view = sniffed();
       session->set_initial_bytes(Bytes(view.begin(), view.end()));
+      const std::uint64_t id = next_h2_source_++;
+      h2_sources_.emplace(id, session);
+      if (draining_) {
+        session->shutdown();  // its first streams (already read) are still served
+      }
       co_await session->run();
+      h2_sources_.erase(id);
     }
     co_return;
   }

@@ -9,6 +9,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <map>
 #include <memory>
 
 #include "core/connection_limit.h"
@@ -37,11 +39,14 @@ class ClientProxy {
   boost::asio::awaitable<Outcome<void>> connect();
   /// Binds the local listener and starts accepting source connections.
   Outcome<boost::asio::ip::tcp::endpoint> listen();
-  /// Stops accepting and closes the channels gracefully (HTTP/2 GOAWAY; HTTP/1.1 channels
-  /// when their exchange ends).
+  /// Graceful drain: stops accepting; source connections close once idle (HTTP/1.1: after
+  /// the current response, with `Connection: close`; HTTP/2: GOAWAY, open streams finish);
+  /// once every source connection has closed, the channels close gracefully too (HTTP/2
+  /// GOAWAY; HTTP/1.1 channels when their exchange ends). A request whose connection was
+  /// accepted before the drain is therefore forwarded, even if its head arrives later.
   void shutdown();
-  /// After shutdown(): whether every channel has closed (in-flight requests are done).
-  bool drained() const noexcept { return !pool_.connected(); }
+  /// After shutdown(): whether every source connection and every channel has closed.
+  bool drained() const noexcept { return limit_.open() == 0 && !pool_.connected(); }
 
   ChannelPool& channels() noexcept { return pool_; }
 
@@ -59,6 +64,12 @@ class ClientProxy {
   ConnectionLimit limit_;
   std::string server_authority_;  // Host for source requests without one
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  /// HTTP/1.1 source connections close when idle once draining starts.
+  std::shared_ptr<http::DrainSignal> drain_ = std::make_shared<http::DrainSignal>();
+  /// HTTP/2 source connections, for the GOAWAY at shutdown (this proxy runs on one thread).
+  std::map<std::uint64_t, std::weak_ptr<http::H2Session<http::PlainStream>>> h2_sources_;
+  std::uint64_t next_h2_source_ = 0;
+  bool draining_ = false;
 };
 
 /// The request sent over the channel for a source request (exposed for tests): connection

@@ -40,11 +40,15 @@ Outcome<tcp::endpoint> PgClientProxy::listen() {
 }
 
 void PgClientProxy::shutdown() {
+  if (draining_) {
+    return;
+  }
+  draining_ = true;
   if (acceptor_) {
     boost::system::error_code ignored;
     acceptor_->close(ignored);
   }
-  pool_.shutdown();
+  pool_.shutdown_when_idle([this] { return starting_.open() > 0; });
 }
 
 asio::awaitable<void> PgClientProxy::accept_loop() {
@@ -65,7 +69,8 @@ asio::awaitable<void> PgClientProxy::accept_loop() {
       continue;  // the socket closes here
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto local = serve_local(std::move(socket), std::move(*slot));
+    auto starting = starting_.try_acquire();
+    auto local = serve_local(std::move(socket), std::move(*slot), std::move(starting));
     asio::co_spawn(io_, std::move(local), asio::detached);
   }
 }
@@ -123,7 +128,8 @@ bool is_negotiation(const StartupPacket& packet) {
 }  // namespace
 
 asio::awaitable<void> PgClientProxy::serve_local(tcp::socket socket,
-                                                 [[maybe_unused]] ConnectionLimit::Slot slot) {
+                                                 [[maybe_unused]] ConnectionLimit::Slot slot,
+                                                 std::optional<ConnectionLimit::Slot> starting) {
   boost::system::error_code ec;
   const tcp::endpoint source = socket.remote_endpoint(ec);
   if (ec) {
@@ -174,7 +180,7 @@ asio::awaitable<void> PgClientProxy::serve_local(tcp::socket socket,
       deadline.reset();
       SocketDuplex<http::TlsStream> secure{
           http::TlsStream(std::move(plain.stream()), *options_.local_tls)};
-      co_await serve_secure(secure, source);
+      co_await serve_secure(secure, source, starting);
       co_return;
     }
     if (is_negotiation(parsed)) {
@@ -183,13 +189,14 @@ asio::awaitable<void> PgClientProxy::serve_local(tcp::socket socket,
       co_return;
     }
     deadline.reset();
-    co_await run_session(plain, source, std::move(raw), std::move(parsed));
+    co_await run_session(plain, source, std::move(raw), std::move(parsed), starting);
     co_return;
   }
 }
 
 asio::awaitable<void> PgClientProxy::serve_secure(SocketDuplex<http::TlsStream>& secure,
-                                                  tcp::endpoint source) {
+                                                  tcp::endpoint source,
+                                                  std::optional<ConnectionLimit::Slot>& starting) {
   auto executor = co_await asio::this_coro::executor;
   auto& lowest = boost::beast::get_lowest_layer(secure.stream());
   lowest.expires_after(options_.startup_timeout);
@@ -223,14 +230,16 @@ asio::awaitable<void> PgClientProxy::serve_secure(SocketDuplex<http::TlsStream>&
       continue;
     }
     deadline.disarm();
-    co_await run_session(secure, source, std::move(raw), std::move(parsed));
+    co_await run_session(secure, source, std::move(raw), std::move(parsed), starting);
     co_return;
   }
 }
 
 asio::awaitable<void> PgClientProxy::run_session(Duplex& local, tcp::endpoint source, Bytes packet,
-                                                 StartupPacket parsed) {
+                                                 StartupPacket parsed,
+                                                 std::optional<ConnectionLimit::Slot>& starting) {
   auto tunnel = co_await open_tunnel(source);
+  starting.reset();  // a stream is open (or none will be): a drain may send its GOAWAY
   const bool cancel = std::holds_alternative<CancelRequest>(parsed);
   if (!tunnel) {
     spdlog::warn("pg: local client {}: {}", source.address().to_string(),

@@ -15,7 +15,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <limits>
 #include <memory>
+#include <optional>
 
 #include "core/connection_limit.h"
 #include "proxy/http/channel_pool.h"
@@ -45,20 +47,25 @@ class PgClientProxy {
   /// Binds the local listener and starts accepting.
   Outcome<boost::asio::ip::tcp::endpoint> listen();
   /// Stops accepting and closes the channel gracefully: GOAWAY, open database sessions (their
-  /// CONNECT streams) continue until they end.
+  /// CONNECT streams) continue until they end. Connections accepted before and still in their
+  /// start-up phase get their stream first: the GOAWAY waits for them.
   void shutdown();
   /// After shutdown(): whether the channel has closed, i.e. every database session has ended.
-  bool drained() const noexcept { return !pool_.connected(); }
+  bool drained() const noexcept { return starting_.open() == 0 && !pool_.connected(); }
   ChannelPool& channels() noexcept { return pool_; }
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  /// `starting` is held until the connection's tunnel is open (or it ends without one).
   boost::asio::awaitable<void> serve_local(boost::asio::ip::tcp::socket socket,
-                                           ConnectionLimit::Slot slot);
+                                           ConnectionLimit::Slot slot,
+                                           std::optional<ConnectionLimit::Slot> starting);
   boost::asio::awaitable<void> serve_secure(SocketDuplex<http::TlsStream>& secure,
-                                            boost::asio::ip::tcp::endpoint source);
+                                            boost::asio::ip::tcp::endpoint source,
+                                            std::optional<ConnectionLimit::Slot>& starting);
   boost::asio::awaitable<void> run_session(Duplex& local, boost::asio::ip::tcp::endpoint source,
-                                           Bytes packet, StartupPacket parsed);
+                                           Bytes packet, StartupPacket parsed,
+                                           std::optional<ConnectionLimit::Slot>& starting);
   /// Opens a tunnel stream for a connection from `source`.
   boost::asio::awaitable<Outcome<DuplexPtr>> open_tunnel(boost::asio::ip::tcp::endpoint source);
 
@@ -66,7 +73,10 @@ class PgClientProxy {
   PgClientOptions options_;
   ChannelPool pool_;
   ConnectionLimit limit_;
+  /// Local connections that have no tunnel stream yet (start-up phase); unlimited.
+  ConnectionLimit starting_{std::numeric_limits<std::size_t>::max()};
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  bool draining_ = false;
 };
 
 }  // namespace atls::proxy::pg

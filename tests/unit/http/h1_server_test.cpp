@@ -1,10 +1,11 @@
-// serve_h1's answers to heads it cannot serve, over a real loopback connection: the status, a
-// body that names the reason, and a close that does not turn into a reset while the client is
-// still sending (RFC 9112 §9.6).
+// serve_h1 over a real loopback connection: its answers to heads it cannot serve (the status,
+// a body that names the reason, and a close that does not turn into a reset while the client
+// is still sending, RFC 9112 §9.6), and what a drain does to idle and busy connections.
 #include "http/h1_server.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,7 +13,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "http/stream_util.h"
@@ -106,6 +109,71 @@ TEST(H1Server, OversizedHeadGets431EvenWhileTheClientKeepsSending) {
   EXPECT_TRUE(response.ends_with("\r\n\r\nRequest Header Fields Too Large\n"))
       << response.substr(0, 200);
   EXPECT_FALSE(server.handler_ran());
+}
+
+// Reads from `socket` until `response` ends with `suffix` (or the connection ends).
+void read_until_suffix(tcp::socket& socket, std::string& response, std::string_view suffix) {
+  while (!response.ends_with(suffix)) {
+    std::array<char, 4096> chunk{};
+    boost::system::error_code ec;
+    const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+    if (ec) {
+      return;
+    }
+    response.append(chunk.data(), n);
+  }
+}
+
+// Connects to `server`, sends `bytes` (a request, maybe followed by the start of the next),
+// reads the first answer, then starts draining; returns the connection.
+tcp::socket answer_one_then_drain(asio::io_context& io, const OneConnectionServer& server,
+                                  DrainSignal& drain, std::string_view bytes) {
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::address_v4::loopback(), server.port()));
+  asio::write(socket, asio::buffer(bytes));
+  std::string first;
+  read_until_suffix(socket, first, "\r\n\r\nok\n");
+  EXPECT_TRUE(first.starts_with("HTTP/1.1 200 ")) << first;
+  drain.start();
+  return socket;
+}
+
+// Reads until the server closes; anything but a clean close fails the test.
+std::string read_to_close(tcp::socket& socket) {
+  std::string rest;
+  boost::system::error_code ec;
+  asio::read(socket, asio::dynamic_buffer(rest), ec);
+  EXPECT_EQ(ec, asio::error::eof) << ec.message();
+  return rest;
+}
+
+TEST(H1Server, DrainAnswersARequestWhoseHeadIsStillArriving) {
+  H1ServerOptions options;
+  options.drain = std::make_shared<DrainSignal>();
+  OneConnectionServer server(options);
+  asio::io_context io;
+  // One write: a whole request and the start of the next, so the server holds the partial
+  // second head once it has answered the first.
+  tcp::socket socket =
+      answer_one_then_drain(io, server, *options.drain,
+                            "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n");
+  // Give a (wrong) idle cancellation time to run before the head completes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  asio::write(socket, asio::buffer(std::string_view("\r\n")));
+  const std::string second = read_to_close(socket);
+  EXPECT_TRUE(second.starts_with("HTTP/1.1 200 ")) << second;
+  EXPECT_NE(second.find("\r\nconnection: close\r\n"), std::string::npos) << second;
+  EXPECT_TRUE(second.ends_with("\r\n\r\nok\n")) << second;
+}
+
+TEST(H1Server, DrainClosesAConnectionWaitingIdleForItsNextRequest) {
+  H1ServerOptions options;
+  options.drain = std::make_shared<DrainSignal>();
+  OneConnectionServer server(options);
+  asio::io_context io;
+  tcp::socket socket =
+      answer_one_then_drain(io, server, *options.drain, "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(read_to_close(socket), "");
 }
 
 }  // namespace
