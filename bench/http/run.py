@@ -33,31 +33,17 @@ import pathlib
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from common import free_port, ratio_text, wait_port  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def proc_stat(pid):
@@ -307,12 +293,6 @@ def measure(stack_name, workload):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def main():
     # Rounds interleave the stacks, so that each round's ratio compares measurements taken
     # seconds apart: on a shared VM the machine's speed drifts between minutes (the same stack
@@ -335,11 +315,6 @@ def main():
     lines = ["| workload | stack | req/s | p99 ms | proxy CPU µs/req | vs nghttpx req/s "
              "(min–max) | vs nghttpx CPU (min–max) |",
              "|---|---|---|---|---|---|---|"]
-
-    def ratio_text(values):
-        if not values:
-            return "–"
-        return f"{median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
     for workload, stacks in results.items():
         base_rounds = stacks.get("nghttpx", [])

@@ -32,32 +32,18 @@ import pathlib
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from common import free_port, ratio_text, wait_port  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def cpu_seconds(pid):
@@ -276,12 +262,6 @@ def measure(cluster, pki, stack_name, workload):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def main():
     base = pathlib.Path(tempfile.mkdtemp(prefix="bench-pg-"))
     os.chmod(base, 0o755)
@@ -320,8 +300,7 @@ def main():
                 continue
             ratios = [r["tps"] / d["tps"] for r, d in zip(rounds, direct_rounds)
                       if d.get("tps")]
-            ratio = (f"{median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
-                     if ratios else "–")
+            ratio = ratio_text(ratios)
             cpu = (f"{median([r['proxy_cpu_us_per_tx'] for r in rounds]):.1f}"
                    if name != "direct-tls" else "–")
             lines.append(f"| {workload} | {name} | {median([r['tps'] for r in rounds]):.0f} | "
