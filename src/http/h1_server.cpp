@@ -352,11 +352,17 @@ asio::awaitable<void> lingering_close(Stream& stream) {
 
 }  // namespace
 
+ResponseHead make_text_head(int status, std::size_t length) {
+  ResponseHead head;
+  head.status = status;
+  head.headers.add("content-type", "text/plain; charset=utf-8");
+  head.content_length = length;
+  return head;
+}
+
 UpstreamResponse make_text_response(int status, std::string_view text) {
   UpstreamResponse response;
-  response.head.status = status;
-  response.head.headers.add("content-type", "text/plain; charset=utf-8");
-  response.head.content_length = text.size();
+  response.head = make_text_head(status, text.size());
   response.body = std::make_shared<BodyPipe>();
   response.body->write(as_bytes(text));
   response.body->finish();
@@ -452,18 +458,15 @@ asio::awaitable<void> serve_h1(Stream& stream, beast::flat_buffer& buffer, asio:
         }
         // The body names the reason (static parser text, never request bytes), so that the
         // client's user sees what to fix rather than a bare status.
-        ResponseHead head;
+        const bool too_large = result.status == h1::ParseStatus::TooLarge;
         std::string body;
-        if (result.status == h1::ParseStatus::TooLarge) {
-          head.status = 431;
+        if (too_large) {
           body = "Request Header Fields Too Large\n";
         } else {
-          head.status = 400;
           body = "Bad Request: ";
           body.append(result.error.empty() ? "malformed request" : result.error).append("\n");
         }
-        head.headers.add("content-type", "text/plain; charset=utf-8");
-        head.content_length = body.size();
+        const ResponseHead head = make_text_head(too_large ? 431 : 400, body.size());
         std::string wire = serialize_response_head(head, Framing::ContentLength, true);
         wire.append(body);
         boost::system::error_code ignored;

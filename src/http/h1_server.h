@@ -57,6 +57,8 @@ boost::asio::awaitable<void> serve_h1(Stream& stream, boost::beast::flat_buffer&
                                       boost::asio::ip::address peer, RequestHandler handler,
                                       H1ServerOptions options);
 
+/// The head of a text/plain response of `length` bytes.
+ResponseHead make_text_head(int status, std::size_t length);
 /// A response with a short text/plain body (error pages such as "Request failed: ...").
 UpstreamResponse make_text_response(int status, std::string_view text);
 
