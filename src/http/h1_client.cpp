@@ -130,7 +130,12 @@ asio::awaitable<Outcome<UpstreamResponse>> H1ClientSession<Stream>::send_borrowe
   exchange->request_content_length = request.content_length.value_or(0);
   exchange->request_body = std::move(request_body);
 
-  auto [write_ec, written] = co_await asio::async_write(stream_, asio::buffer(head), kUseTuple);
+  boost::system::error_code write_ec;
+  if (const std::string_view rest = send_what_fits(stream_, head, write_ec);
+      !write_ec && !rest.empty()) {
+    auto [rest_ec, written] = co_await asio::async_write(stream_, asio::buffer(rest), kUseTuple);
+    write_ec = rest_ec;
+  }
   if (write_ec) {
     close();
     exchange->request_body->abandon();

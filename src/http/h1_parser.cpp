@@ -13,31 +13,6 @@ constexpr std::string_view kHeadEnd = "\r\n\r\n";
 // Chunk extensions carry nothing the proxy uses; bound them like a header line would be.
 constexpr std::size_t kMaxChunkExtensionBytes = 4096;
 
-// tchar (RFC 9110 §5.6.2).
-bool is_tchar(unsigned char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
-  }
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~': return true;
-    default: return false;
-  }
-}
-
 // field-vchar / SP / HTAB (RFC 9110 §5.5); obs-text is allowed, controls (CR, LF, NUL) are not.
 bool is_field_value_char(unsigned char c) noexcept {
   return c == '\t' || c == ' ' || (c >= 0x21 && c != 0x7f);
@@ -63,8 +38,7 @@ std::optional<std::string_view> parse_field_lines(std::string_view block, Fields
       return "field line without a name";
     }
     const std::string_view name = line.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(),
-                     [](char c) { return is_tchar(static_cast<unsigned char>(c)); })) {
+    if (!is_token(name)) {
       return "invalid field name";  // includes whitespace before the colon (§5.1)
     }
     const std::string_view value = trim_ows(line.substr(colon + 1));
@@ -292,7 +266,7 @@ HeadParse parse_request_head(std::string_view data, std::size_t max_bytes, Parse
   }
   // Fail fast on a method that is not a token (a lone CR may still become an empty line).
   for (std::size_t i = start; i < data.size() && data[i] != ' '; ++i) {
-    if (!is_tchar(static_cast<unsigned char>(data[i])) && !(i == start && data[i] == '\r')) {
+    if (!is_token_char(data[i]) && !(i == start && data[i] == '\r')) {
       return invalid("invalid request method");
     }
   }
@@ -312,8 +286,7 @@ HeadParse parse_request_head(std::string_view data, std::size_t max_bytes, Parse
     return invalid("malformed request line");
   }
   const std::string_view method = line.substr(0, first_space);
-  if (!std::all_of(method.begin(), method.end(),
-                   [](char c) { return is_tchar(static_cast<unsigned char>(c)); })) {
+  if (!is_token(method)) {
     return invalid("invalid request method");
   }
   const std::string_view target = line.substr(first_space + 1, last_space - first_space - 1);

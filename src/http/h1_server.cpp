@@ -126,7 +126,11 @@ bool is_connection_closed(const boost::system::error_code& ec) {
 template <class Stream>
 asio::awaitable<void> write_all(Stream& stream, std::string_view data,
                                 boost::system::error_code& ec) {
-  auto [write_ec, n] = co_await asio::async_write(stream, asio::buffer(data), kUseTuple);
+  const std::string_view rest = send_what_fits(stream, data, ec);
+  if (ec || rest.empty()) {
+    co_return;
+  }
+  auto [write_ec, n] = co_await asio::async_write(stream, asio::buffer(rest), kUseTuple);
   ec = write_ec;
 }
 

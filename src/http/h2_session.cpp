@@ -683,7 +683,14 @@ asio::awaitable<void> H2Session<Stream>::write_loop() {
       continue;
     }
     std::swap(out_, writing_);
-    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(writing_), kUseTuple);
+    // Plain TCP (h2c): what fits into the socket buffer goes out without a suspension.
+    boost::system::error_code ec;
+    const std::string_view rest =
+        send_what_fits(stream_, as_view(writing_.data(), writing_.size()), ec);
+    if (!ec && !rest.empty()) {
+      auto [write_ec, n] = co_await asio::async_write(stream_, asio::buffer(rest), kUseTuple);
+      ec = write_ec;
+    }
     writing_.clear();
     if (ec) {
       if (!end_reason_) {

@@ -44,6 +44,23 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+namespace {
+
+// Stored names are lower-case (add() lowers them), so a lower-case query compares with a plain
+// ==. Internal callers pass lower-case literals; another query is lowered once, not per field.
+template <class Lookup>
+auto with_lower_case(std::string_view name, Lookup lookup) {
+  const bool lower =
+      std::none_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  if (lower) {
+    return lookup(name);
+  }
+  const std::string lowered = to_lower(name);
+  return lookup(std::string_view(lowered));
+}
+
+}  // namespace
+
 Fields::Fields(std::initializer_list<Field> fields) {
   for (const auto& field : fields) {
     add(field.name, field.value);
@@ -60,23 +77,30 @@ void Fields::set(std::string_view name, std::string_view value) {
 }
 
 std::size_t Fields::erase(std::string_view name) {
-  const auto before = fields_.size();
-  std::erase_if(fields_, [name](const Field& f) { return iequals(f.name, name); });
-  return before - fields_.size();
+  return with_lower_case(name, [this](std::string_view lower) {
+    return std::erase_if(fields_, [lower](const Field& f) { return f.name == lower; });
+  });
 }
 
 std::optional<std::string_view> Fields::get(std::string_view name) const {
-  for (const auto& field : fields_) {
-    if (iequals(field.name, name)) {
-      return std::string_view(field.value);
+  return with_lower_case(name, [this](std::string_view lower) -> std::optional<std::string_view> {
+    for (const auto& field : fields_) {
+      if (field.name == lower) {
+        return std::string_view(field.value);
+      }
     }
-  }
-  return std::nullopt;
+    return std::nullopt;
+  });
 }
 
 bool Fields::has_token(std::string_view name, std::string_view token) const {
+  return with_lower_case(
+      name, [this, token](std::string_view lower) { return has_token_lower(lower, token); });
+}
+
+bool Fields::has_token_lower(std::string_view name, std::string_view token) const {
   for (const auto& field : fields_) {
-    if (!iequals(field.name, name)) {
+    if (field.name != name) {
       continue;
     }
     std::string_view rest = field.value;

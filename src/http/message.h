@@ -6,6 +6,7 @@
 // names are case-insensitive, RFC 9110 §5.1). Order is preserved, and repeated fields stay
 // separate entries.
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,8 @@ class Fields {
   bool operator==(const Fields&) const = default;
 
  private:
+  bool has_token_lower(std::string_view name, std::string_view token) const;
+
   std::vector<Field> fields_;
 };
 
@@ -83,6 +86,43 @@ struct ResponseHead {
   std::optional<std::uint64_t> content_length;
   bool has_body = true;
 };
+
+namespace detail {
+constexpr std::array<bool, 256> make_token_table() {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c) {
+    table[static_cast<std::size_t>(c)] = true;
+  }
+  for (int c = 'a'; c <= 'z'; ++c) {
+    table[static_cast<std::size_t>(c)] = true;
+    table[static_cast<std::size_t>(c - 'a' + 'A')] = true;
+  }
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) {
+    table[static_cast<unsigned char>(c)] = true;
+  }
+  return table;
+}
+inline constexpr std::array<bool, 256> kTokenChars = make_token_table();
+}  // namespace detail
+
+/// tchar (RFC 9110 §5.6.2): the characters of a token such as a field name or a method. A
+/// table lookup: every field name of every message is checked with it.
+constexpr bool is_token_char(char c) noexcept {
+  return detail::kTokenChars[static_cast<unsigned char>(c)];
+}
+
+/// Whether `text` is a token (1*tchar): a field name, a method.
+constexpr bool is_token(std::string_view text) noexcept {
+  if (text.empty()) {
+    return false;
+  }
+  for (const char c : text) {
+    if (!is_token_char(c)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 /// OWS (RFC 9110 §5.6.3): a space or a horizontal tab.
 constexpr bool is_optional_whitespace(char c) noexcept {

@@ -58,15 +58,8 @@ void strip_connection_fields(Fields& fields) {
 }
 
 bool is_valid_field(std::string_view name, std::string_view value) noexcept {
-  if (name.empty()) {
+  if (!is_token(name)) {
     return false;
-  }
-  for (const char c : name) {
-    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!token) {
-      return false;
-    }
   }
   for (const char c : value) {
     if (c == '\r' || c == '\n' || c == '\0') {

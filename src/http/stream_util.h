@@ -5,13 +5,17 @@
 // which need no per-operation timeout and so skip tcp_stream's bookkeeping on every read and
 // write: docs/benchmarks.md).
 
+#include <sys/socket.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <cerrno>
 #include <chrono>
+#include <string_view>
 #include <type_traits>
 
 namespace atls::http {
@@ -34,6 +38,42 @@ inline TcpSocket& tcp_socket(PlainStream& stream) noexcept {
 }
 inline TcpSocket& tcp_socket(TlsStream& stream) noexcept {
   return stream.next_layer().socket();
+}
+
+/// Sends what of `data` the socket takes right now: one send(2) with MSG_DONTWAIT (never
+/// waits) and MSG_NOSIGNAL (a closed peer is an error, not SIGPIPE). Returns what is left to
+/// send: empty when everything went out, all of `data` for a TLS stream (whose bytes must go
+/// through the TLS engine). `ec` is set for a real error only, not for a full socket buffer.
+///
+/// Why: asio::async_write tries the same send at once, but delivers its completion through the
+/// scheduler — a posted handler, a scheduler pass and a coroutine resumption per write. A
+/// request or response head, usually small and going into a socket buffer with room, then
+/// costs one syscall and no suspension (docs/benchmarks.md). The caller writes the rest with
+/// asio::async_write, and must have no other write pending on the stream.
+template <class Stream>
+std::string_view send_what_fits(Stream& stream, std::string_view data,
+                                boost::system::error_code& ec) noexcept {
+  if constexpr (kIsTls<Stream>) {
+    return data;
+  } else {
+    TcpSocket& socket = tcp_socket(stream);
+    while (!data.empty()) {
+      const ssize_t sent =
+          ::send(socket.native_handle(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (sent >= 0) {
+        data.remove_prefix(static_cast<std::size_t>(sent));
+        continue;
+      }
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        ec.assign(errno, boost::asio::error::get_system_category());
+      }
+      break;
+    }
+    return data;
+  }
 }
 
 /// Closes a stream: a TLS close_notify first (bounded by `grace`), then the socket.

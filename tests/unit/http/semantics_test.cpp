@@ -27,6 +27,7 @@ TEST(HttpFields, TokensAreMatchedAcrossListsAndParameters) {
   EXPECT_TRUE(fields.has_token("te", "gzip"));
   EXPECT_FALSE(fields.has_token("connection", "close"));
   EXPECT_FALSE(fields.has_token("connection", "upgr"));
+  EXPECT_TRUE(fields.has_token("Connection", "UPGRADE"));  // a query in any case
 }
 
 TEST(HttpSemantics, ConnectionSpecificFieldsAreStripped) {
@@ -56,6 +57,11 @@ TEST(HttpSemantics, FieldValidationRejectsSmuggling) {
   EXPECT_FALSE(is_valid_field("bad:name", "v"));
   EXPECT_FALSE(is_valid_field("", "v"));
   EXPECT_FALSE(is_valid_field("x", " padded"));
+  // Every tchar of RFC 9110 §5.6.2, and none of the delimiters or other bytes.
+  EXPECT_TRUE(is_valid_field("Az09!#$%&'*+-.^_`|~", "v"));
+  for (const char delimiter : std::string_view("\"(),/:;<=>?@[\\]{}\x7f\x80\xff\t")) {
+    EXPECT_FALSE(is_valid_field(std::string("x") + delimiter, "v")) << int(delimiter);
+  }
   Fields fields{{"x-ok", "1"}, {"x-bad", "a\nb"}, {"x-ok2", "2"}};
   EXPECT_EQ(drop_invalid_fields(fields), 1U);
   EXPECT_EQ(fields, (Fields{{"x-ok", "1"}, {"x-ok2", "2"}}));
