@@ -90,12 +90,12 @@ struct ResponseHead {
 namespace detail {
 constexpr std::array<bool, 256> make_token_table() {
   std::array<bool, 256> table{};
-  for (int c = '0'; c <= '9'; ++c) {
-    table[static_cast<std::size_t>(c)] = true;
+  for (std::size_t c = '0'; c <= '9'; ++c) {
+    table[c] = true;
   }
-  for (int c = 'a'; c <= 'z'; ++c) {
-    table[static_cast<std::size_t>(c)] = true;
-    table[static_cast<std::size_t>(c - 'a' + 'A')] = true;
+  for (std::size_t c = 'a'; c <= 'z'; ++c) {
+    table[c] = true;
+    table[c - 'a' + 'A'] = true;
   }
   for (const char c : std::string_view("!#$%&'*+-.^_`|~")) {
     table[static_cast<unsigned char>(c)] = true;

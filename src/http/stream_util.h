@@ -57,20 +57,20 @@ std::string_view send_what_fits(Stream& stream, std::string_view data,
     return data;
   } else {
     TcpSocket& socket = tcp_socket(stream);
-    while (!data.empty()) {
+    for (;;) {
       const ssize_t sent =
           ::send(socket.native_handle(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (sent >= 0) {
+        // A short send means the buffer is full now: the rest waits for writability.
         data.remove_prefix(static_cast<std::size_t>(sent));
-        continue;
+        return data;
       }
-      if (errno == EINTR) {
-        continue;
+      if (errno != EINTR) {
+        break;
       }
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        ec.assign(errno, boost::asio::error::get_system_category());
-      }
-      break;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      ec.assign(errno, boost::asio::error::get_system_category());
     }
     return data;
   }
