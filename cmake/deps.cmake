@@ -35,3 +35,16 @@ target_compile_definitions(atls_asio INTERFACE
   BOOST_ASIO_SEPARATE_COMPILATION
   BOOST_BEAST_SEPARATE_COMPILATION
   BOOST_ASIO_NO_DEPRECATED)
+# io_uring as Asio's I/O backend (Debian: liburing-dev). Asio's epoll reactor costs a system call
+# per operation, and one more for every read that finds no data yet (its speculative read);
+# with io_uring the operations of one event-loop pass go to the kernel in one io_uring_enter.
+# On a VM where a system call costs over a microsecond this is the largest single saving per
+# proxied request (docs/benchmarks.md "io_uring"). The choice is compile-time in Asio, so every
+# translation unit must see the same definitions: they live on this interface target.
+# The kernel may refuse io_uring (sysctl kernel.io_uring_disabled, container seccomp profiles):
+# the binary then says so at start-up (core/io_backend.h); build with -DATLS_IO_URING=OFF there.
+if(ATLS_IO_URING)
+  pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing)
+  target_compile_definitions(atls_asio INTERFACE BOOST_ASIO_HAS_IO_URING BOOST_ASIO_DISABLE_EPOLL)
+  target_link_libraries(atls_asio INTERFACE PkgConfig::LIBURING)
+endif()

@@ -10,7 +10,7 @@ packages=(
   # libraries (Boost 1.81: plain libboost-dev is 1.74, too old for the Asio/Beast we use)
   libboost1.81-dev libssl-dev libnghttp2-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev libtss2-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev liburing-dev
   # real peers and tools used by the tests, the demo and the benchmarks
   openssl curl python3 python3-pytest ca-certificates procps
   nghttp2-client nghttp2-proxy haproxy wrk nginx-light

@@ -12,6 +12,7 @@
 #include "cli/common.h"
 #include "cli/config_file.h"
 #include "cli/errors.h"
+#include "core/io_backend.h"
 #include "core/log.h"
 
 #ifndef ATLS_VERSION
@@ -141,7 +142,8 @@ void add_client_tls_flags(CLI::App& command, ClientTlsFlags& tls, bool with_clie
 }
 
 void build_app(CLI::App& app, GlobalOptions& global, std::function<int()>& action) {
-  app.set_version_flag("-V,--version", ATLS_VERSION);
+  app.set_version_flag("-V,--version", std::string(ATLS_VERSION) + " (I/O backend: " +
+                                           std::string(io_backend_name()) + ")");
   app.require_subcommand(1);
   app.fallthrough();
 
@@ -192,6 +194,19 @@ void record_launch(const CLI::App& app, std::vector<std::string> arguments, Glob
     global.launch.config_path = config->as<std::string>();
   }
   global.launch.values = option_values(app);
+}
+
+// Commands that only read and write local files (mock PKIs, the audit log, a configuration
+// file) run without the network I/O backend; every other one may open a socket (`verify` and
+// `collateral` fetch collateral).
+bool uses_network_io(const CLI::App& app) {
+  for (const CLI::App* command : app.get_subcommands()) {
+    const std::string& name = command->get_name();
+    if (name == "mock-tee" || name == "audit" || name == "config") {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -261,6 +276,12 @@ int run(int argc, char** argv) {
 
   record_launch(app, arguments, global);
   init_logging(LogOptions{global.log_debug, global.log_json});
+  if (uses_network_io(app)) {
+    if (const auto problem = io_backend_problem()) {
+      spdlog::critical("{}", *problem);
+      return kExitInternal;
+    }
+  }
   try {
     return action ? action() : kExitUsage;
   } catch (const std::exception& e) {

@@ -40,20 +40,31 @@ inline TcpSocket& tcp_socket(TlsStream& stream) noexcept {
   return stream.next_layer().socket();
 }
 
+/// Whether a direct send(2) beats handing the write to Asio. With the epoll reactor it does
+/// (below); with io_uring it does not: Asio queues the write with the other operations of the
+/// event-loop pass and submits them all in one io_uring_enter, where a direct send would be a
+/// system call of its own for every write (docs/benchmarks.md "io_uring").
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+inline constexpr bool kDirectSendPaysOff = false;
+#else
+inline constexpr bool kDirectSendPaysOff = true;
+#endif
+
 /// Sends what of `data` the socket takes right now: one send(2) with MSG_DONTWAIT (never
 /// waits) and MSG_NOSIGNAL (a closed peer is an error, not SIGPIPE). Returns what is left to
 /// send: empty when everything went out, all of `data` for a TLS stream (whose bytes must go
-/// through the TLS engine). `ec` is set for a real error only, not for a full socket buffer.
+/// through the TLS engine) and in an io_uring build (kDirectSendPaysOff). `ec` is set for a
+/// real error only, not for a full socket buffer.
 ///
-/// Why: asio::async_write tries the same send at once, but delivers its completion through the
-/// scheduler — a posted handler, a scheduler pass and a coroutine resumption per write. A
-/// request or response head, usually small and going into a socket buffer with room, then
-/// costs one syscall and no suspension (docs/benchmarks.md). The caller writes the rest with
-/// asio::async_write, and must have no other write pending on the stream.
+/// Why: with the epoll reactor, asio::async_write tries the same send at once, but delivers its
+/// completion through the scheduler — a posted handler, a scheduler pass and a coroutine
+/// resumption per write. A request or response head, usually small and going into a socket
+/// buffer with room, then costs one syscall and no suspension (docs/benchmarks.md). The caller
+/// writes the rest with asio::async_write, and must have no other write pending on the stream.
 template <class Stream>
 std::string_view send_what_fits(Stream& stream, std::string_view data,
                                 boost::system::error_code& ec) noexcept {
-  if constexpr (kIsTls<Stream>) {
+  if constexpr (kIsTls<Stream> || !kDirectSendPaysOff) {
     return data;
   } else {
     TcpSocket& socket = tcp_socket(stream);

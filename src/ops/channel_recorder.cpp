@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/io_backend.h"
 #include "ratls/errors.h"
 
 #ifndef ATLS_VERSION
@@ -61,7 +62,8 @@ ProxyMetrics::ProxyMetrics(Registry& r)
       audit_records(r.counter("atls_audit_records_total", "Audit records written")),
       audit_write_failures(
           r.counter("atls_audit_write_failures_total", "Audit records that could not be written")),
-      build_info(r.gauge("atls_build_info", "Build information (value 1)", {"version"})),
+      build_info(
+          r.gauge("atls_build_info", "Build information (value 1)", {"version", "io_backend"})),
       reloads(r.counter("atls_config_reloads_total",
                         "Policy reloads on SIGHUP (failure: rejected, the old policy stays)",
                         {"result"})),
@@ -73,7 +75,7 @@ ProxyMetrics::ProxyMetrics(Registry& r)
                                     "Connections closed at accept because --max-connections "
                                     "were open on that listener",
                                     {"listener"})) {
-  build_info.with({ATLS_VERSION}).set(1);
+  build_info.with({ATLS_VERSION, std::string(io_backend_name())}).set(1);
 }
 
 bool is_policy_violation(const ErrorCode& error) noexcept {

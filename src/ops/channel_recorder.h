@@ -35,7 +35,7 @@ struct ProxyMetrics {
   HistogramFamily& verification_seconds;  // {type}
   CounterFamily& audit_records;           // {}
   CounterFamily& audit_write_failures;    // {}
-  GaugeFamily& build_info;                // {version}
+  GaugeFamily& build_info;                // {version, io_backend}
   CounterFamily& reloads;                 // {result}
   CounterFamily& pg_rejections;           // {reason}
   CounterFamily& connections_refused;     // {listener}

@@ -151,6 +151,14 @@ def run(args, timeout=60, **kwargs):
     return subprocess.run([str(a) for a in args], capture_output=True, timeout=timeout, **kwargs)
 
 
+def io_backend():
+    """The binary's network I/O backend, "io_uring" or "epoll", from `atls-proxy --version`."""
+    out = run([BIN, "--version"]).stdout.decode()
+    match = re.search(r"I/O backend: (io_uring|epoll)", out)
+    assert match, out
+    return match.group(1)
+
+
 class Pki:
     """Certificates made with the openssl command line in a temp directory."""
 
