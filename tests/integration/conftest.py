@@ -151,6 +151,43 @@ def run(args, timeout=60, **kwargs):
     return subprocess.run([str(a) for a in args], capture_output=True, timeout=timeout, **kwargs)
 
 
+def _proxy_end(sock):
+    """(inode, bytes unread) of the other end of loopback TCP connection `sock`, from
+    /proc/net/tcp (inode 0 while the connection waits in the accept queue), or None."""
+    ip = "0100007F"  # 127.0.0.1 as /proc/net/tcp prints it (little-endian hex)
+    local = f"{ip}:{sock.getpeername()[1]:04X}"
+    remote = f"{ip}:{sock.getsockname()[1]:04X}"
+    with open("/proc/net/tcp") as table:
+        for line in table.read().splitlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                return int(fields[9]), int(fields[4].split(":")[1], 16)
+    return None
+
+
+def wait_accepted(process, sock, read_all=False, timeout=10.0):
+    """Waits until `process` has accepted the connection of `sock` (its end of it is one of the
+    process's file descriptors) and, with `read_all`, has read every byte sent on it so far
+    (the receive queue is empty). A synchronisation point for tests that must signal a proxy
+    at a precise stage of a connection, instead of a sleep that may be too short on a slow run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        end = _proxy_end(sock)
+        if end and end[0] != 0:
+            inode, unread = end
+            fds = set()
+            for fd in os.listdir(f"/proc/{process.proc.pid}/fd"):
+                try:
+                    fds.add(os.readlink(f"/proc/{process.proc.pid}/fd/{fd}"))
+                except OSError:
+                    pass  # closed meanwhile
+            if f"socket:[{inode}]" in fds and (not read_all or unread == 0):
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{process.name} did not accept{' and read' if read_all else ''} "
+                         f"the connection within {timeout} s: {_proxy_end(sock)}")
+
+
 def io_backend():
     """The binary's network I/O backend, "io_uring" or "epoll", from `atls-proxy --version`."""
     out = run([BIN, "--version"]).stdout.decode()

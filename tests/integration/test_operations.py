@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import (BIN, admin_port, curl, get, io_backend, metric_value, run, start_client,
-                      start_server)
+                      start_server, wait_accepted)
 
 PROMTOOL = shutil.which("promtool")
 
@@ -180,7 +180,7 @@ def test_client_sigterm_serves_a_request_whose_head_arrives_later(procs, target)
     client, client_port = start_client(procs, server_port)
     with socket.create_connection(("127.0.0.1", client_port), timeout=15) as sock:
         sock.sendall(b"GET /status?code=200 HTTP/1.1\r\nHost: example\r\n")
-        time.sleep(0.2)  # the first bytes are read: the connection is busy, not idle
+        wait_accepted(client, sock, read_all=True)  # the connection is busy, not idle
         client.proc.send_signal(signal.SIGTERM)
         client.wait_for("draining", timeout=10)
         time.sleep(0.3)  # before the fix the channel closed at once and the process exited
@@ -233,7 +233,7 @@ def test_client_sigterm_serves_h2_streams_that_came_with_the_preface(procs, targ
     _, server_port = start_server(procs, target)
     client, client_port = start_client(procs, server_port)
     with socket.create_connection(("127.0.0.1", client_port), timeout=15) as sock:
-        time.sleep(0.2)  # accepted, nothing read yet
+        wait_accepted(client, sock)  # accepted, nothing sent yet
         client.proc.send_signal(signal.SIGTERM)
         client.wait_for("draining", timeout=10)
         # HPACK (RFC 7541): :method GET (static 2), :scheme http (6), then :path and
