@@ -19,10 +19,12 @@ std::string_view io_backend_name() noexcept {
 
 std::optional<std::string> io_backend_problem() {
 #if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-  // The same call Asio makes for every io_context, with a small ring: if this one is refused,
-  // Asio's would be too.
+  // The same call Asio makes for every io_context, with the same size (io_uring_service.hpp,
+  // ring_size): kernels before 5.12 charge ring memory to RLIMIT_MEMLOCK, so a smaller probe
+  // ring could pass where Asio's fails.
+  constexpr unsigned kAsioRingEntries = 16384;
   io_uring ring{};
-  const int result = io_uring_queue_init(4, &ring, 0);
+  const int result = io_uring_queue_init(kAsioRingEntries, &ring, 0);
   if (result < 0) {
     return std::string(
                "this build does its network I/O through io_uring, and the kernel "
