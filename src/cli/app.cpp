@@ -277,8 +277,10 @@ int run(int argc, char** argv) {
   record_launch(app, arguments, global);
   init_logging(LogOptions{global.log_debug, global.log_json});
   if (uses_network_io(app)) {
-    if (const auto problem = io_backend_problem()) {
-      spdlog::critical("{}", *problem);
+    if (auto problem = io_backend_problem()) {
+      spdlog::critical(
+          "{}",
+          Failure{make_error_code(Errc::IoBackendUnavailable), std::move(*problem)}.describe());
       return kExitInternal;
     }
   }

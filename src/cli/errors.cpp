@@ -7,6 +7,8 @@ namespace {
 
 constexpr std::array kTable{
     errc_row(Errc::ConfigInvalid, "config_invalid", "the configuration is invalid"),
+    errc_row(Errc::IoBackendUnavailable, "io_backend_unavailable",
+             "the kernel refuses this build's network I/O backend"),
 };
 
 const NamedCategory kCategory{"cli", kTable};

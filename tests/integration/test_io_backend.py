@@ -61,6 +61,7 @@ def test_proxy_command_stops_with_a_clear_message_when_io_uring_is_refused():
     output = (result.stdout + result.stderr).decode()
     if io_backend() == "io_uring":
         assert result.returncode == 1, output
+        assert "cli.io_backend_unavailable" in output, output
         assert "io_uring_setup: Operation not permitted" in output, output
         assert "-DATLS_IO_URING=OFF" in output and "kernel.io_uring_disabled" in output, output
     else:
