@@ -12,6 +12,11 @@ cluster for:
   stunnel        pgbench -> stunnel4 (client: plain in, TLS out) -> stunnel4 (server: TLS in,
                  plain out) -> PostgreSQL
 
+--placement pins the processes to vCPUs (PLACEMENTS below): `shared` (default, nothing
+pinned), `proxies-apart` (PostgreSQL and pgbench on vCPU 0, the proxies on vCPU 1) and
+`two-hosts` (pgbench and the client proxy on vCPU 0, PostgreSQL and the server proxy on vCPU 1).
+The table shows each path's idle time per vCPU, which says which vCPU was the bottleneck.
+
 Workloads: pgbench select-only (-S), TPC-B-like (the default script), and select-only with -C
 (a new connection per transaction: shows that a database connection through the pair costs a
 stream, not an attestation). Authentication is `trust` for the benchmark role so that the
@@ -20,7 +25,8 @@ the proxy processes over the window / transactions.
 
 Usage: bench/pg/run.py [--binary build/release/src/atls-proxy] [--seconds 10] [--clients 8]
                        [--scale 10] [--json results.json] [--markdown table.md] [--only a,b]
-                       [--workloads select-only,...] [--rounds 1] [--proxy-cpu 1]
+                       [--workloads select-only,...] [--rounds 1] [--placement shared]
+                       [--proxy-cpu 1]
                        [--compare-binary other/atls-proxy]
 Everything binds 127.0.0.1 on ephemeral ports and is stopped at the end. Runs PostgreSQL as
 the `postgres` user when started as root.
@@ -50,6 +56,41 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def cpu_idle_ticks():
+    """(idle + iowait, total) ticks per CPU from /proc/stat: whether a CPU was the bottleneck."""
+    ticks = []
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if re.match(r"cpu\d+ ", line):
+                fields = [int(f) for f in line.split()[1:]]
+                ticks.append((fields[3] + fields[4], sum(fields)))
+    return ticks
+
+
+# Where each process runs (taskset CPU lists), by --placement. Roles: "db" is PostgreSQL (every
+# backend inherits the postmaster's affinity), "load" is pgbench, "client" and "server" are the
+# two proxies of a pair (pg-client / stunnel client, pg-server / stunnel server).
+PLACEMENTS = {
+    # Everything on every vCPU: the proxies' CPU is taken from PostgreSQL and pgbench.
+    "shared": {},
+    # PostgreSQL and pgbench keep vCPU 0 in every path; the proxies get vCPU 1. The database
+    # and the load generator have the same CPU budget with and without the pair, as when the
+    # pg-server runs in its own confidential VM (seeds/002 "Deployment") and the pg-client on
+    # spare cores of the application host.
+    "proxies-apart": {"db": "0", "load": "0", "client": "1", "server": "1"},
+    # Two one-vCPU hosts: pgbench and the client proxy on vCPU 0, PostgreSQL and the server
+    # proxy on vCPU 1 (the database inside the TEE VM with its proxy).
+    "two-hosts": {"db": "1", "load": "0", "client": "0", "server": "1"},
+}
+
+
+def pinned(role, args):
+    """args behind `taskset -c` for the role's CPUs under --placement (unchanged if unpinned)."""
+    cpus = ARGS.proxy_cpu if ARGS.proxy_cpu is not None and role in ("client", "server") \
+        else PLACEMENTS[ARGS.placement].get(role)
+    return ["taskset", "-c", cpus, *args] if cpus is not None else list(args)
 
 
 def openssl(*args, cwd):
@@ -113,8 +154,8 @@ shared_buffers = 128MB
         (self.data / "pg_hba.conf").write_text(
             "local all all trust\n"
             "host all bench 127.0.0.1/32 trust\n")
-        self.run(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.dir / "postgres.log", "-w",
-                 "start")
+        self.run(*pinned("db", [PG_BIN / "pg_ctl", "-D", self.data, "-l",
+                                self.dir / "postgres.log", "-w", "start"]))
         self.sql("create role bench login")
         self.sql("create database bench owner bench")
         subprocess.run(["pgbench", "-i", "-q", "-s", str(ARGS.scale), "-h", str(self.dir), "-p",
@@ -135,18 +176,23 @@ class Stack:
     def __init__(self, workdir):
         self.workdir = workdir
         self.procs = []
+        self.roles = []
 
-    def start(self, args, log):
+    def start(self, role, args, log):
         out = open(self.workdir / log, "w")
-        if ARGS.proxy_cpu is not None:
-            args = ["taskset", "-c", ARGS.proxy_cpu, *args]
+        args = pinned(role, args)
         proc = subprocess.Popen([str(a) for a in args], stdout=out, stderr=subprocess.STDOUT,
                                 cwd=self.workdir)
         self.procs.append(proc)
+        self.roles.append(role)
         return proc
 
     def cpu_seconds(self):
-        return sum(cpu_seconds(p.pid) for p in self.procs)
+        """CPU seconds used so far by the stack's processes, per role (client, server)."""
+        used = {}
+        for role, proc in zip(self.roles, self.procs):
+            used[role] = used.get(role, 0.0) + cpu_seconds(proc.pid)
+        return used
 
     def stop(self):
         for proc in reversed(self.procs):
@@ -173,13 +219,13 @@ def stack_atls(backend_tls, binary_option="binary"):
         server_port, client_port = free_port(), free_port()
         backend = (["--backend-ca", pki / "ca.crt", "--backend-server-name", "localhost"]
                    if backend_tls else ["--backend-sslmode", "disable"])
-        stack.start([binary, "pg-server", f"127.0.0.1:{cluster.port}", "-l",
+        stack.start("server", [binary, "pg-server", f"127.0.0.1:{cluster.port}", "-l",
                      f"127.0.0.1:{server_port}", "--server-attestation-type", "none",
                      "--allowed-remote-attestation-type", "none", "--tls-certificate-path",
                      pki / "server.crt", "--tls-private-key-path", pki / "server.key", *backend],
                     "pg-server.log")
         wait_port(server_port)
-        stack.start([binary, "pg-client", f"127.0.0.1:{server_port}", "-l",
+        stack.start("client", [binary, "pg-client", f"127.0.0.1:{server_port}", "-l",
                      f"127.0.0.1:{client_port}", "--client-attestation-type", "none",
                      "--allowed-remote-attestation-type", "none", "--tls-ca-certificate",
                      pki / "ca.crt"], "pg-client.log")
@@ -209,9 +255,9 @@ verifyChain = yes
 checkHost = localhost
 sslVersionMin = TLSv1.3
 """)
-    stack.start(["stunnel4", stack.workdir / "stunnel-server.conf"], "stunnel-server.log")
+    stack.start("server", ["stunnel4", stack.workdir / "stunnel-server.conf"], "stunnel-server.log")
     wait_port(server_port)
-    stack.start(["stunnel4", stack.workdir / "stunnel-client.conf"], "stunnel-client.log")
+    stack.start("client", ["stunnel4", stack.workdir / "stunnel-client.conf"], "stunnel-client.log")
     wait_port(client_port)
     return conninfo(client_port, "disable")
 
@@ -231,7 +277,8 @@ WORKLOADS = {
 
 
 def run_pgbench(info, flags, seconds):
-    args = ["pgbench", "-n", "-c", str(ARGS.clients), "-j", "2", "-T", str(seconds), *flags, info]
+    args = pinned("load", ["pgbench", "-n", "-c", str(ARGS.clients), "-j", "2", "-T", str(seconds),
+                           *flags, info])
     result = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120)
     out = result.stdout
     if result.returncode != 0:
@@ -251,11 +298,16 @@ def measure(cluster, pki, stack_name, workload):
         info = STACKS[stack_name](stack, cluster, pki)
         # Warm-up outside the window: channel establishment and attestation, caches.
         run_pgbench(info, WORKLOADS[workload], 1)
-        before = stack.cpu_seconds()
+        before, idle_before = stack.cpu_seconds(), cpu_idle_ticks()
         result = run_pgbench(info, WORKLOADS[workload], ARGS.seconds)
-        cpu = stack.cpu_seconds() - before
-        result["proxy_cpu_us_per_tx"] = (cpu / result["transactions"] * 1e6
-                                         if stack.procs and result["transactions"] else 0.0)
+        after = stack.cpu_seconds()
+        result["idle_percent_per_cpu"] = [
+            round(100.0 * (idle - idle_start) / max(1, total - total_start), 1)
+            for (idle, total), (idle_start, total_start) in zip(cpu_idle_ticks(), idle_before)]
+        per_tx = 1e6 / result["transactions"] if result["transactions"] else 0.0
+        for role in after:
+            result[f"{role}_proxy_cpu_us_per_tx"] = (after[role] - before[role]) * per_tx
+        result["proxy_cpu_us_per_tx"] = sum(after[role] - before[role] for role in after) * per_tx
         return result
     finally:
         stack.stop()
@@ -288,24 +340,28 @@ def main():
     finally:
         cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
-    lines = ["| workload | path | TPS | avg latency ms | failed | proxy CPU µs/tx | "
-             "vs direct-tls (min–max) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| workload | path | TPS | avg latency ms | failed | proxy CPU µs/tx (client + server) | "
+             "idle % per vCPU | vs direct-tls (min–max) |",
+             "|---|---|---|---|---|---|---|---|"]
     for workload, stacks in results.items():
         direct_rounds = stacks.get("direct-tls", [])
         for name, rounds in stacks.items():
             errors = [r["error"] for r in rounds if "error" in r]
             if errors:
-                lines.append(f"| {workload} | {name} | error: {errors[0]} | | | | |")
+                lines.append(f"| {workload} | {name} | error: {errors[0]} | | | | | |")
                 continue
             ratios = [r["tps"] / d["tps"] for r, d in zip(rounds, direct_rounds)
                       if d.get("tps")]
             ratio = ratio_text(ratios)
-            cpu = (f"{median([r['proxy_cpu_us_per_tx'] for r in rounds]):.1f}"
+            cpu = (f"{median([r['proxy_cpu_us_per_tx'] for r in rounds]):.1f} "
+                   f"({median([r.get('client_proxy_cpu_us_per_tx', 0) for r in rounds]):.0f} + "
+                   f"{median([r.get('server_proxy_cpu_us_per_tx', 0) for r in rounds]):.0f})"
                    if name != "direct-tls" else "–")
+            idle = " / ".join(f"{median(cpu_idle):.0f}"
+                              for cpu_idle in zip(*[r["idle_percent_per_cpu"] for r in rounds]))
             lines.append(f"| {workload} | {name} | {median([r['tps'] for r in rounds]):.0f} | "
                          f"{median([r['latency_ms'] for r in rounds]):.2f} | "
-                         f"{sum(r['failed'] for r in rounds)} | {cpu} | {ratio} |")
+                         f"{sum(r['failed'] for r in rounds)} | {cpu} | {idle} | {ratio} |")
     table = "\n".join(lines)
     print(table)
     if ARGS.json:
@@ -336,10 +392,17 @@ if __name__ == "__main__":
     parser.add_argument("--compare-binary",
                         help="another atls-proxy build (e.g. the previous commit's) measured in "
                              "the same rounds as path atls-compare, for before/after ratios")
+    parser.add_argument("--placement", choices=PLACEMENTS, default="shared",
+                        help="which vCPUs PostgreSQL, pgbench and the proxies run on (see "
+                             "PLACEMENTS; docs/benchmarks.md)")
     parser.add_argument("--proxy-cpu",
                         help="pin both proxies of a path to this CPU list (taskset -c), e.g. 1, "
-                             "to see how much of a result is scheduling between vCPUs")
+                             "to see how much of a result is scheduling between vCPUs; overrides "
+                             "--placement for the proxies")
     ARGS = parser.parse_args()
+    needed_cpus = {int(c) for roles in PLACEMENTS[ARGS.placement].values() for c in roles.split(",")}
+    if needed_cpus and max(needed_cpus) >= os.cpu_count():
+        parser.error(f"--placement {ARGS.placement} needs {max(needed_cpus) + 1} CPUs")
     ARGS.binary = str(pathlib.Path(ARGS.binary).resolve())  # the proxies run in a temp dir
     if ARGS.compare_binary:
         ARGS.compare_binary = str(pathlib.Path(ARGS.compare_binary).resolve())
