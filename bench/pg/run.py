@@ -219,13 +219,15 @@ def stack_atls(backend_tls, binary_option="binary"):
         server_port, client_port = free_port(), free_port()
         backend = (["--backend-ca", pki / "ca.crt", "--backend-server-name", "localhost"]
                    if backend_tls else ["--backend-sslmode", "disable"])
-        stack.start("server", [binary, "pg-server", f"127.0.0.1:{cluster.port}", "-l",
+        stack.start("server",
+                    [binary, "pg-server", f"127.0.0.1:{cluster.port}", "-l",
                      f"127.0.0.1:{server_port}", "--server-attestation-type", "none",
                      "--allowed-remote-attestation-type", "none", "--tls-certificate-path",
                      pki / "server.crt", "--tls-private-key-path", pki / "server.key", *backend],
                     "pg-server.log")
         wait_port(server_port)
-        stack.start("client", [binary, "pg-client", f"127.0.0.1:{server_port}", "-l",
+        stack.start("client",
+                    [binary, "pg-client", f"127.0.0.1:{server_port}", "-l",
                      f"127.0.0.1:{client_port}", "--client-attestation-type", "none",
                      "--allowed-remote-attestation-type", "none", "--tls-ca-certificate",
                      pki / "ca.crt"], "pg-client.log")
@@ -255,9 +257,11 @@ verifyChain = yes
 checkHost = localhost
 sslVersionMin = TLSv1.3
 """)
-    stack.start("server", ["stunnel4", stack.workdir / "stunnel-server.conf"], "stunnel-server.log")
+    stack.start("server", ["stunnel4", stack.workdir / "stunnel-server.conf"],
+                "stunnel-server.log")
     wait_port(server_port)
-    stack.start("client", ["stunnel4", stack.workdir / "stunnel-client.conf"], "stunnel-client.log")
+    stack.start("client", ["stunnel4", stack.workdir / "stunnel-client.conf"],
+                "stunnel-client.log")
     wait_port(client_port)
     return conninfo(client_port, "disable")
 
@@ -340,8 +344,8 @@ def main():
     finally:
         cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
-    lines = ["| workload | path | TPS | avg latency ms | failed | proxy CPU µs/tx (client + server) | "
-             "idle % per vCPU | vs direct-tls (min–max) |",
+    lines = ["| workload | path | TPS | avg latency ms | failed | "
+             "proxy CPU µs/tx (client + server) | idle % per vCPU | vs direct-tls (min–max) |",
              "|---|---|---|---|---|---|---|---|"]
     for workload, stacks in results.items():
         direct_rounds = stacks.get("direct-tls", [])
@@ -400,7 +404,8 @@ if __name__ == "__main__":
                              "to see how much of a result is scheduling between vCPUs; overrides "
                              "--placement for the proxies")
     ARGS = parser.parse_args()
-    needed_cpus = {int(c) for roles in PLACEMENTS[ARGS.placement].values() for c in roles.split(",")}
+    needed_cpus = {int(cpu) for cpus in PLACEMENTS[ARGS.placement].values()
+                   for cpu in cpus.split(",")}
     if needed_cpus and max(needed_cpus) >= os.cpu_count():
         parser.error(f"--placement {ARGS.placement} needs {max(needed_cpus) + 1} CPUs")
     ARGS.binary = str(pathlib.Path(ARGS.binary).resolve())  # the proxies run in a temp dir
