@@ -8,8 +8,9 @@
 # callbacks, header handling). With the profile GCC lays the hot ones out together and inlines
 # along the hot paths; in same-run rounds this build did 0.93x nghttpx's rate on h1 keep-alive
 # where the plain release build did 0.85x, and 0.83x where it did 0.78x on h2 multiplexed
-# (docs/benchmarks.md, the 2026-12-01 14:23 table; measured with the epoll I/O backend, not yet
-# with io_uring). Code the training does not reach (database mode, verification) is optimised
+# (docs/benchmarks.md, the 2026-12-01 14:23 table, epoll I/O backend). With io_uring it used
+# 3-11% less proxy CPU per request than the plain release build (docs/benchmarks.md
+# "Profile-guided build with io_uring"). Code the training does not reach (database mode, verification) is optimised
 # as without a profile (-fprofile-partial-training).
 #
 # Two full release builds: about 15 minutes on 2 vCPUs. Not part of .ci/run.
