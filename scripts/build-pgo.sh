@@ -15,7 +15,7 @@
 # "Profile-guided build with io_uring"). Code the training does not reach (verification, the
 # token service) is optimised as without a profile (-fprofile-partial-training).
 #
-# Two full release builds and the training: about 17 minutes on 2 vCPUs. Not part of .ci/run.
+# Two full release builds and the training: about 16 minutes on 2 vCPUs. Not part of .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
